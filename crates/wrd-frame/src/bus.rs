@@ -6,6 +6,7 @@
 //! behind than the history reaches, it is told to repaint everything.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::watch;
@@ -31,6 +32,8 @@ struct HistoryEntry {
 #[derive(Debug, Default)]
 struct Shared {
     history: Mutex<VecDeque<HistoryEntry>>,
+    /// Live [`FrameSubscriber`]s (clients), not counting [`FrameBus`] handles.
+    subscribers: AtomicUsize,
 }
 
 /// Read side of a bus: clone it freely, [`subscribe`](Self::subscribe) once per client.
@@ -76,7 +79,11 @@ impl FrameBus {
     pub fn new() -> (FramePublisher, FrameBus) {
         let (tx, rx) = watch::channel(None);
         let shared = Arc::new(Shared::default());
-        let publisher = FramePublisher { tx, shared: Arc::clone(&shared), next_seq: 1 };
+        let publisher = FramePublisher {
+            tx,
+            shared: Arc::clone(&shared),
+            next_seq: 1,
+        };
         (publisher, FrameBus { rx, shared })
     }
 
@@ -84,6 +91,7 @@ impl FrameBus {
         let mut rx = self.rx.clone();
         // The current value counts as unseen for a new subscriber.
         rx.mark_changed();
+        self.shared.subscribers.fetch_add(1, Ordering::Relaxed);
         FrameSubscriber {
             rx,
             shared: Arc::clone(&self.shared),
@@ -142,9 +150,16 @@ impl FramePublisher {
         Ok(seq)
     }
 
-    /// How many subscribers (clients) currently watch this bus.
+    /// How many subscribers (clients) currently watch this bus. A source may skip work
+    /// while this is zero.
     pub fn subscriber_count(&self) -> usize {
-        self.tx.receiver_count()
+        self.shared.subscribers.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for FrameSubscriber {
+    fn drop(&mut self) {
+        self.shared.subscribers.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -189,12 +204,25 @@ impl FrameSubscriber {
     fn take(&mut self, frame: Arc<Frame>) -> FrameUpdate {
         let size = (frame.width, frame.height);
         let size_changed = self.last_size != Some(size);
-        let skipped = if self.last_seq == 0 { 0 } else { frame.seq.saturating_sub(self.last_seq + 1) };
-        let damage = if size_changed { vec![frame.bounds()] } else { self.damage_since(&frame) };
+        let skipped = if self.last_seq == 0 {
+            0
+        } else {
+            frame.seq.saturating_sub(self.last_seq + 1)
+        };
+        let damage = if size_changed {
+            vec![frame.bounds()]
+        } else {
+            self.damage_since(&frame)
+        };
         self.last_seq = frame.seq;
         self.last_size = Some(size);
         self.skipped_total += skipped;
-        FrameUpdate { frame, damage, size_changed, skipped }
+        FrameUpdate {
+            frame,
+            damage,
+            size_changed,
+            skipped,
+        }
     }
 
     /// The union of the damage of every frame after `last_seq` up to and including `frame`.
@@ -212,7 +240,10 @@ impl FrameSubscriber {
             _ => return full,
         }
         let mut damage = Vec::new();
-        for entry in history.iter().filter(|e| e.seq >= first_needed && e.seq <= frame.seq) {
+        for entry in history
+            .iter()
+            .filter(|e| e.seq >= first_needed && e.seq <= frame.seq)
+        {
             if (entry.width, entry.height) != (frame.width, frame.height) || entry.damage.is_empty() {
                 return full;
             }
@@ -259,7 +290,9 @@ mod tests {
         assert!(first.size_changed);
         assert_eq!(first.damage, vec![Rect::new(0, 0, 100, 50)]);
 
-        publisher.publish(frame(100, 50, vec![Rect::new(1, 2, 3, 4)])).unwrap();
+        publisher
+            .publish(frame(100, 50, vec![Rect::new(1, 2, 3, 4)]))
+            .unwrap();
         let second = sub.next().await.unwrap();
         assert!(!second.size_changed);
         assert_eq!(second.damage, vec![Rect::new(1, 2, 3, 4)]);
@@ -272,9 +305,15 @@ mod tests {
         let mut sub = bus.subscribe();
         publisher.publish(frame(100, 100, vec![])).unwrap();
         sub.next().await.unwrap();
-        publisher.publish(frame(100, 100, vec![Rect::new(0, 0, 10, 10)])).unwrap();
-        publisher.publish(frame(100, 100, vec![Rect::new(50, 50, 10, 10)])).unwrap();
-        publisher.publish(frame(100, 100, vec![Rect::new(10, 0, 5, 5)])).unwrap();
+        publisher
+            .publish(frame(100, 100, vec![Rect::new(0, 0, 10, 10)]))
+            .unwrap();
+        publisher
+            .publish(frame(100, 100, vec![Rect::new(50, 50, 10, 10)]))
+            .unwrap();
+        publisher
+            .publish(frame(100, 100, vec![Rect::new(10, 0, 5, 5)]))
+            .unwrap();
         let update = sub.next().await.unwrap();
         assert_eq!(update.skipped, 2);
         assert_eq!(update.frame.seq, 4);
@@ -290,7 +329,9 @@ mod tests {
         publisher.publish(frame(64, 64, vec![])).unwrap();
         sub.next().await.unwrap();
         for _ in 0..HISTORY_LEN + 5 {
-            publisher.publish(frame(64, 64, vec![Rect::new(0, 0, 1, 1)])).unwrap();
+            publisher
+                .publish(frame(64, 64, vec![Rect::new(0, 0, 1, 1)]))
+                .unwrap();
         }
         let update = sub.next().await.unwrap();
         assert_eq!(update.damage, vec![Rect::new(0, 0, 64, 64)]);
@@ -302,7 +343,9 @@ mod tests {
         let mut sub = bus.subscribe();
         publisher.publish(frame(64, 64, vec![])).unwrap();
         sub.next().await.unwrap();
-        publisher.publish(frame(32, 16, vec![Rect::new(0, 0, 1, 1)])).unwrap();
+        publisher
+            .publish(frame(32, 16, vec![Rect::new(0, 0, 1, 1)]))
+            .unwrap();
         let update = sub.next().await.unwrap();
         assert!(update.size_changed);
         assert_eq!(update.damage, vec![Rect::new(0, 0, 32, 16)]);
@@ -315,7 +358,9 @@ mod tests {
         let mut sub = bus.subscribe();
         assert_eq!(sub.next().await.unwrap().frame.seq, 1);
         drop(publisher);
-        let ended = tokio::time::timeout(Duration::from_secs(1), sub.next()).await.unwrap();
+        let ended = tokio::time::timeout(Duration::from_secs(1), sub.next())
+            .await
+            .unwrap();
         assert!(ended.is_none());
     }
 
@@ -324,9 +369,26 @@ mod tests {
         let (mut publisher, bus) = FrameBus::new();
         let mut sub = bus.subscribe();
         // Cancel a pending wait, then publish: the frame must still arrive.
-        assert!(tokio::time::timeout(Duration::from_millis(10), sub.next()).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(10), sub.next())
+                .await
+                .is_err()
+        );
         publisher.publish(frame(8, 8, vec![])).unwrap();
         assert_eq!(sub.next().await.unwrap().frame.seq, 1);
+    }
+
+    #[test]
+    fn subscriber_count_counts_clients_only() {
+        let (publisher, bus) = FrameBus::new();
+        let _second_handle = bus.clone();
+        assert_eq!(publisher.subscriber_count(), 0);
+        let a = bus.subscribe();
+        let b = bus.subscribe();
+        assert_eq!(publisher.subscriber_count(), 2);
+        drop(a);
+        drop(b);
+        assert_eq!(publisher.subscriber_count(), 0);
     }
 
     #[test]
@@ -334,9 +396,15 @@ mod tests {
         let (mut publisher, _bus) = FrameBus::new();
         let mut bad = frame(10, 10, vec![]);
         bad.stride = 8;
-        assert_eq!(publisher.publish(bad).unwrap_err(), FrameError::StrideTooSmall { stride: 8, min: 40 });
+        assert_eq!(
+            publisher.publish(bad).unwrap_err(),
+            FrameError::StrideTooSmall { stride: 8, min: 40 }
+        );
         let mut short = frame(10, 10, vec![]);
         short.data = Bytes::from(vec![0u8; 10]);
-        assert!(matches!(publisher.publish(short), Err(FrameError::DataTooShort { .. })));
+        assert!(matches!(
+            publisher.publish(short),
+            Err(FrameError::DataTooShort { .. })
+        ));
     }
 }

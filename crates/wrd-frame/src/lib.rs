@@ -11,7 +11,6 @@
 mod bus;
 mod rect;
 
-
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -98,11 +97,17 @@ impl NewFrame {
         }
         let min = usize::from(self.width) * PixelFormat::BYTES_PER_PIXEL;
         if self.stride < min {
-            return Err(FrameError::StrideTooSmall { stride: self.stride, min });
+            return Err(FrameError::StrideTooSmall {
+                stride: self.stride,
+                min,
+            });
         }
         let needed = self.stride * usize::from(self.height);
         if self.data.len() < needed {
-            return Err(FrameError::DataTooShort { len: self.data.len(), needed });
+            return Err(FrameError::DataTooShort {
+                len: self.data.len(),
+                needed,
+            });
         }
         Ok(())
     }

@@ -83,10 +83,7 @@ pub fn accumulate_damage(list: &mut Vec<Rect>, rect: Rect, bounds: Rect, max_rec
         return;
     };
     // Merge until no rectangle in the list touches the growing one.
-    loop {
-        let Some(pos) = list.iter().position(|r| r.touches(&rect)) else {
-            break;
-        };
+    while let Some(pos) = list.iter().position(|r| r.touches(&rect)) {
         let other = list.swap_remove(pos);
         rect = rect.union(&other);
     }

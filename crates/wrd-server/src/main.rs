@@ -1,1 +1,185 @@
-fn main() {}
+//! `wrd-server`: parses the command line, resolves the settings, and wires a frame source to
+//! the RDP server. Policy lives in the library crates; this file only connects them.
+
+mod cli;
+mod config;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+use wrd_frame::FrameBus;
+use wrd_rdp::{AuthMode, Credentials, InputRoute, ServerConfig, TlsIdentity};
+
+use crate::cli::{Cli, Command, SecurityArg, SourceArg};
+use crate::config::{Auth, ConfigError, Env, Settings, TlsSource};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match cli.command {
+        Command::Serve(args) => {
+            let settings = match Settings::resolve(&args, &Env::from_process()) {
+                Ok(settings) => settings,
+                Err(e) => return config_error(&e),
+            };
+            run(serve(settings))
+        }
+    }
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    eprintln!("wrd-server: {e}");
+    ExitCode::from(2)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(job: impl Future<Output = Result<(), RunError>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!("cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(job) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(RunError::Config(e)) => config_error(&e),
+        Err(RunError::Runtime(e)) => {
+            error!("{e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+enum RunError {
+    /// Found only once we act on the settings (a certificate file that does not parse).
+    Config(ConfigError),
+    Runtime(anyhow::Error),
+}
+
+impl From<anyhow::Error> for RunError {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Runtime(e)
+    }
+}
+
+async fn serve(settings: Settings) -> Result<(), RunError> {
+    let tls = match &settings.tls {
+        TlsSource::Files { cert, key } => TlsIdentity::load(cert, key)
+            .map_err(|e| RunError::Config(ConfigError::from_message(format!("tls: {e:#}"))))?,
+        TlsSource::Generated => TlsIdentity::load_or_generate(&settings.state_dir).with_context(|| {
+            format!(
+                "preparing the TLS certificate in {}",
+                settings.state_dir.display()
+            )
+        })?,
+    };
+    let (auth, auth_text) = match &settings.auth {
+        Auth::None => (AuthMode::None, "none (--no-auth, loopback only)".to_owned()),
+        Auth::Password {
+            security,
+            username,
+            password,
+            source,
+        } => {
+            let creds = Credentials {
+                username: username.clone(),
+                password: password.clone(),
+                domain: None,
+            };
+            match security {
+                SecurityArg::Nla => (
+                    AuthMode::Nla(creds),
+                    format!("NLA, user {username:?}, password from {source}"),
+                ),
+                SecurityArg::Tls => (
+                    AuthMode::TlsOnly(creds),
+                    format!("TLS only, user {username:?}, password from {source}"),
+                ),
+            }
+        }
+    };
+
+    let shutdown = CancellationToken::new();
+    let (publisher, bus) = FrameBus::new();
+    let (source_task, input) = match settings.source {
+        SourceArg::TestPattern => {
+            let (width, height) = settings.pattern_size;
+            let pattern = wrd_test_pattern::TestPattern::new(width, height)
+                .map_err(|e| RunError::Config(ConfigError::from_message(format!("size: {e}"))))?;
+            info!(width, height, fps = settings.pattern_fps, "source: test pattern");
+            let task = tokio::spawn(wrd_test_pattern::run(
+                pattern,
+                settings.pattern_fps,
+                publisher,
+                shutdown.clone(),
+            ));
+            (
+                task,
+                InputRoute::Ignore {
+                    reason: "the test pattern has no desktop to type into",
+                },
+            )
+        }
+    };
+
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let local = listener.local_addr().context("reading the listening address")?;
+    info!(address = %local, tls_sha256 = %tls.fingerprint, auth = %auth_text, "wrd-server ready: connect an RDP client to {local}");
+
+    let config = ServerConfig {
+        auth,
+        tls,
+        max_clients: settings.max_clients,
+        handshake_timeout: wrd_rdp::DEFAULT_HANDSHAKE_TIMEOUT,
+        input,
+    };
+    tokio::spawn(stop_on_signal(shutdown.clone()));
+    let summary = wrd_rdp::serve(listener, config, bus, shutdown.clone()).await?;
+    shutdown.cancel();
+    if let Err(e) = source_task.await {
+        error!("the frame source task failed: {e}");
+    }
+    info!(
+        accepted = summary.accepted,
+        refused_over_limit = summary.refused_over_limit,
+        refused_throttled = summary.refused_throttled,
+        auth_failures = summary.auth_failures,
+        "stopped"
+    );
+    Ok(())
+}
+
+/// SIGINT or SIGTERM: stop accepting, close sessions, exit 0.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()))
+    else {
+        error!("cannot install signal handlers: stop the server with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => info!("SIGTERM: shutting down"),
+        _ = int.recv() => info!("SIGINT: shutting down"),
+        () = shutdown.cancelled() => return,
+    }
+    shutdown.cancel();
+}

@@ -1,0 +1,229 @@
+//! One client connection, from the first byte to the last, on a thread of its own.
+//!
+//! IronRDP's connection future is `!Send` (it shares state through `Rc`), so it cannot be a
+//! task of the multi-threaded runtime. Each connection therefore gets an OS thread with a
+//! current-thread runtime. That also isolates clients: encoding for one never delays the
+//! accept loop or another client.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use ironrdp_server::{
+    CredentialDecision, CredentialValidationError, CredentialValidator, RdpServer, ServerEvent,
+};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info_span, warn};
+use wrd_frame::FrameBus;
+
+use crate::auth::{AuthMode, Credentials};
+use crate::display::WrdDisplayHandler;
+use crate::input::{InputRoute, SessionId, SessionInputHandler};
+use crate::tls::TlsIdentity;
+use crate::transport::{StallGuard, WRITE_STALL_LIMIT};
+
+/// How long a session may take to close itself after the server asked it to quit.
+const QUIT_GRACE: Duration = Duration::from_millis(800);
+
+/// Everything a session needs, cloned from the server for each connection.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionContext {
+    pub id: SessionId,
+    pub peer: SocketAddr,
+    pub auth: AuthMode,
+    pub tls: TlsIdentity,
+    pub bus: FrameBus,
+    pub input: InputRoute,
+    pub handshake_timeout: Duration,
+    /// Server shutdown.
+    pub shutdown: CancellationToken,
+}
+
+/// How a session ended.
+#[derive(Debug)]
+pub enum SessionOutcome {
+    /// The client or the server closed the session normally.
+    Closed,
+    /// The client failed to authenticate.
+    AuthFailed(String),
+    /// The client did not finish the connection sequence in time.
+    HandshakeTimeout,
+    /// Ended because the server is shutting down.
+    Shutdown,
+    /// Anything else: network errors, protocol errors, a vanished client.
+    Failed(anyhow::Error),
+}
+
+/// What the accept loop learns when a session ends.
+#[derive(Debug)]
+pub(crate) struct SessionEnded {
+    pub id: SessionId,
+    pub peer: SocketAddr,
+    /// Whether the client got past authentication into an active session.
+    pub activated: bool,
+    pub duration: Duration,
+    pub outcome: SessionOutcome,
+}
+
+/// Runs the session to its end on the calling thread (which it blocks).
+pub(crate) fn run_on_this_thread(ctx: SessionContext, stream: std::net::TcpStream) -> SessionEnded {
+    let started = Instant::now();
+    let activated = CancellationToken::new();
+    let (id, peer) = (ctx.id, ctx.peer);
+    let outcome = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => {
+            let span = info_span!("session", id, %peer);
+            let _entered = span.enter();
+            runtime.block_on(run(ctx, stream, activated.clone()))
+        }
+        Err(e) => SessionOutcome::Failed(anyhow::Error::new(e).context("creating the session runtime")),
+    };
+    SessionEnded {
+        id,
+        peer,
+        activated: activated.is_cancelled(),
+        duration: started.elapsed(),
+        outcome,
+    }
+}
+
+async fn run(
+    ctx: SessionContext,
+    stream: std::net::TcpStream,
+    activated: CancellationToken,
+) -> SessionOutcome {
+    let stream = match TcpStream::from_std(stream) {
+        Ok(stream) => stream,
+        Err(e) => return SessionOutcome::Failed(anyhow::Error::new(e).context("registering the socket")),
+    };
+    let tls_rejection = Arc::new(Mutex::new(None));
+    let mut server = build_server(&ctx, activated.clone(), Arc::clone(&tls_rejection));
+    let quit = server.event_sender().clone();
+
+    let connection = server.run_connection(StallGuard::new(stream, WRITE_STALL_LIMIT));
+    tokio::pin!(connection);
+
+    let handshake_deadline = async {
+        tokio::select! {
+            () = activated.cancelled() => std::future::pending::<()>().await,
+            () = tokio::time::sleep(ctx.handshake_timeout) => {}
+        }
+    };
+
+    let result = tokio::select! {
+        result = &mut connection => result,
+        () = handshake_deadline => return SessionOutcome::HandshakeTimeout,
+        () = ctx.shutdown.cancelled() => {
+            // Ask IronRDP to end the session cleanly; if it cannot (a write is stuck on a dead
+            // client), dropping the future closes the socket.
+            let _ = quit.send(ServerEvent::Quit("server shutting down".to_owned()));
+            if tokio::time::timeout(QUIT_GRACE, &mut connection).await.is_err() {
+                debug!("session did not close within the grace period: dropping it");
+            }
+            return SessionOutcome::Shutdown;
+        }
+    };
+
+    if let Some(reason) = tls_rejection
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+    {
+        return SessionOutcome::AuthFailed(reason);
+    }
+    match result {
+        Ok(()) => SessionOutcome::Closed,
+        Err(error) => match auth_failure(&error) {
+            Some(reason) => SessionOutcome::AuthFailed(reason),
+            None => SessionOutcome::Failed(error),
+        },
+    }
+}
+
+fn build_server(
+    ctx: &SessionContext,
+    activated: CancellationToken,
+    tls_rejection: Arc<Mutex<Option<String>>>,
+) -> RdpServer {
+    // `with_addr` only matters to `RdpServer::run`, which we do not use: we accept ourselves.
+    let builder = RdpServer::builder().with_addr(ctx.peer);
+    let builder = match &ctx.auth {
+        AuthMode::Nla(_) => builder.with_hybrid(ctx.tls.acceptor.clone(), ctx.tls.public_key.clone()),
+        AuthMode::TlsOnly(_) | AuthMode::None => builder.with_tls(ctx.tls.acceptor.clone()),
+    };
+    let mut server = builder
+        .with_input_handler(SessionInputHandler::new(ctx.id, ctx.peer, ctx.input.clone()))
+        .with_display_handler(WrdDisplayHandler::new(ctx.bus.clone(), activated))
+        .with_bitmap_codecs(crate::bitmap_codecs())
+        .build();
+    match &ctx.auth {
+        AuthMode::Nla(creds) => server.set_credentials(Some(ironrdp_credentials(creds))),
+        AuthMode::TlsOnly(creds) => server.set_credential_validator(Some(Arc::new(TlsPasswordCheck {
+            expected: creds.clone(),
+            rejection: tls_rejection,
+        }))),
+        AuthMode::None => {}
+    }
+    server
+}
+
+fn ironrdp_credentials(creds: &Credentials) -> ironrdp_server::Credentials {
+    ironrdp_server::Credentials {
+        username: creds.username.clone(),
+        password: creds.password.clone(),
+        domain: creds.domain.clone(),
+    }
+}
+
+/// Checks the password a TLS-only client sends in its client info, and remembers a rejection
+/// so the session can be reported as an authentication failure.
+struct TlsPasswordCheck {
+    expected: Credentials,
+    rejection: Arc<Mutex<Option<String>>>,
+}
+
+#[async_trait::async_trait]
+impl CredentialValidator for TlsPasswordCheck {
+    async fn validate(
+        &self,
+        offered: &ironrdp_server::Credentials,
+    ) -> Result<CredentialDecision, CredentialValidationError> {
+        let domain_ok = match &self.expected.domain {
+            Some(domain) => offered
+                .domain
+                .as_deref()
+                .is_some_and(|d| d.eq_ignore_ascii_case(domain)),
+            None => true,
+        };
+        if offered.username == self.expected.username
+            && offered.password == self.expected.password
+            && domain_ok
+        {
+            return Ok(CredentialDecision::Accept);
+        }
+        let reason = format!("wrong username or password for user {:?}", offered.username);
+        *self.rejection.lock().unwrap_or_else(PoisonError::into_inner) = Some(reason);
+        Ok(CredentialDecision::Reject)
+    }
+}
+
+/// Recognises a CredSSP/NTLM rejection of the client's credentials in IronRDP's error chain.
+pub(crate) fn auth_failure(error: &anyhow::Error) -> Option<String> {
+    for cause in error.chain() {
+        if let Some(sspi_error) = cause.downcast_ref::<sspi::Error>() {
+            use sspi::ErrorKind as K;
+            return match sspi_error.error_type {
+                K::LogonDenied | K::NoCredentials | K::UnknownCredentials => Some(format!(
+                    "NLA rejected the credentials: {}",
+                    sspi_error.description
+                )),
+                _ => {
+                    warn!(error = %format!("{error:#}"), "CredSSP failed for another reason than credentials");
+                    None
+                }
+            };
+        }
+    }
+    None
+}

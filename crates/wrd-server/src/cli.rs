@@ -1,0 +1,97 @@
+//! The command line (DESIGN.md §2). Every flag can also be set in the config file; flags win.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wrd-server",
+    version,
+    about = "RDP server for Wayland desktops",
+    long_about = "wrd-server lets any RDP client (Windows' Remote Desktop Connection, the Windows App, \
+FreeRDP, Remmina) see and control a desktop.\n\n\
+Quick start, no desktop needed:\n  \
+WRD_PASSWORD=secret wrd-server serve --source test-pattern --username $USER\n\
+then connect an RDP client to this machine, port 3389, as that user.",
+    after_help = "Exit codes: 0 clean shutdown, 1 runtime error, 2 bad usage or configuration.\n\
+Logging: set RUST_LOG (e.g. RUST_LOG=debug or RUST_LOG=wrd_rdp=debug)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve RDP clients
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Config file (TOML) [default: $XDG_CONFIG_HOME/wrd-server/config.toml, if present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address and port to listen on [default: 0.0.0.0:3389]
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+
+    /// What clients see: `test-pattern` is a built-in moving picture for checking a client
+    /// or a network without a desktop [default: test-pattern]
+    #[arg(long, value_enum)]
+    pub source: Option<SourceArg>,
+
+    /// User name clients log in with [default: the user running the server]
+    #[arg(long, value_name = "NAME")]
+    pub username: Option<String>,
+
+    /// File holding the password (first line). The password can also come from the
+    /// WRD_PASSWORD environment variable; it is never taken as an argument, which `ps` would show
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// How clients authenticate: `nla` (Network Level Authentication, the password is checked
+    /// before a session starts) or `tls` (TLS only, for old clients) [default: nla]
+    #[arg(long, value_enum)]
+    pub security: Option<SecurityArg>,
+
+    /// Accept clients without any password. Only allowed when listening on a loopback address
+    #[arg(long)]
+    pub no_auth: bool,
+
+    /// TLS certificate (PEM). Without it a self-signed certificate is generated on first run
+    /// and kept in $XDG_STATE_HOME/wrd-server/
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// Private key of --cert (PEM, PKCS#8)
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// Most clients connected at once; more are refused at once [default: 4]
+    #[arg(long, value_name = "N")]
+    pub max_clients: Option<usize>,
+
+    /// Test pattern size [default: 1280x720]
+    #[arg(long, value_name = "WxH")]
+    pub size: Option<String>,
+
+    /// Test pattern frames per second; 0 draws one picture and holds it [default: 30]
+    #[arg(long, value_name = "N")]
+    pub fps: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceArg {
+    TestPattern,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecurityArg {
+    Nla,
+    Tls,
+}
