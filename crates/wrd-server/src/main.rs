@@ -58,7 +58,11 @@ fn run(job: impl Future<Output = Result<(), RunError>>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(job) {
+    let result = runtime.block_on(job);
+    // Do not wait for stragglers (a blocking task stuck on a dead client): the promise is an
+    // exit within two seconds of SIGTERM.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(RunError::Config(e)) => config_error(&e),
         Err(RunError::Runtime(e)) => {
