@@ -117,9 +117,10 @@ pub async fn serve(
                 let ended_tx = ended_tx.clone();
                 let spawned = std::thread::Builder::new().name(format!("rdp-session-{id}")).spawn(move || {
                     let ended = session::run_on_this_thread(ctx, stream);
-                    // The permit is released only once the session is completely gone.
-                    drop(slot);
+                    // Report before releasing the slot: shutdown waits for all slots and then
+                    // reads the reports, so none is missed.
                     let _ = ended_tx.send(ended);
+                    drop(slot);
                 });
                 if let Err(e) = spawned {
                     error!(%peer, error = %e, "could not start a session thread");
