@@ -1,0 +1,639 @@
+//! The active session: PDU processing, input, statistics, disconnect.
+
+use core::sync::atomic::Ordering;
+use core::time::Duration;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use ironrdp::connector::connection_activation::{ConnectionActivationFactory, ConnectionActivationState};
+use ironrdp::core::WriteBuf;
+use ironrdp::graphics::image_processing::PixelFormat;
+use ironrdp::pdu::Action;
+use ironrdp::pdu::geometry::InclusiveRectangle;
+use ironrdp::pdu::input::MousePdu;
+use ironrdp::pdu::input::fast_path::{FastPathInput, FastPathInputEvent, KeyboardFlags};
+use ironrdp::pdu::input::mouse::PointerFlags;
+use ironrdp::pdu::mcs::McsMessage;
+use ironrdp::pdu::x224::X224;
+use ironrdp::session::image::DecodedImage;
+use ironrdp::session::{ActiveStage, ActiveStageBuilder, ActiveStageOutput, fast_path};
+use ironrdp_tokio::{FramedWrite as _, TokioFramed};
+use tokio::io::AsyncWriteExt as _;
+use tokio::time::{Instant, timeout, timeout_at};
+use tracing::{debug, trace, warn};
+
+use crate::connect::{ConnectPhases, Connected};
+use crate::error::io_to_client;
+use crate::transport::{SessionStream, WireCounters};
+use crate::{ClientConfig, ClientError, Framebuffer, PixelLayout, Rect};
+
+/// Something the server did, as decoded by [`Session::next_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEvent {
+    /// A region of the framebuffer was redrawn.
+    GraphicsUpdate { region: Rect },
+    /// The server changed the pointer (never drawn into the framebuffer).
+    PointerChanged(PointerUpdate),
+    /// The server ran a deactivation-reactivation sequence (desktop resize); the framebuffer was
+    /// reallocated (black) at the new size.
+    Resized { width: u16, height: u16 },
+    /// The server ended the session (error info / disconnect ultimatum). Later calls fail with
+    /// [`ClientError::Disconnected`].
+    Terminated(String),
+}
+
+/// Pointer change announced by the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PointerUpdate {
+    Default,
+    Hidden,
+    Position {
+        x: u16,
+        y: u16,
+    },
+    Bitmap {
+        width: u16,
+        height: u16,
+        hotspot_x: u16,
+        hotspot_y: u16,
+    },
+}
+
+/// Mouse button for [`Session::send_mouse_button`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MouseButton {
+    Left,
+    Right,
+    Middle,
+}
+
+/// Counters and timings of one session. Durations are measured from the start of the TCP
+/// connect.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Bytes read from the TCP socket, everything included (X.224, TLS records, CredSSP, PDUs).
+    pub bytes_received: u64,
+    /// Bytes written to the TCP socket, everything included.
+    pub bytes_sent: u64,
+    /// Decrypted RDP PDU bytes received since the session became active.
+    pub pdu_bytes_received: u64,
+    /// RDP PDUs (fast-path or X.224 frames) received since the session became active.
+    pub pdus_received: u64,
+    /// Graphics updates decoded ([`SessionEvent::GraphicsUpdate`] count).
+    pub graphics_updates: u64,
+    /// Sum of the areas of the decoded graphics updates, in pixels.
+    pub pixels_updated: u64,
+    /// Input events sent.
+    pub input_events_sent: u64,
+    /// TCP connect start → RDP session active.
+    pub connect_duration: Duration,
+    /// Breakdown of `connect_duration`.
+    pub connect_phases: ConnectPhases,
+    /// When the first graphics update was decoded.
+    pub first_frame_at: Option<Duration>,
+    /// When the latest graphics update was decoded.
+    pub last_frame_at: Option<Duration>,
+}
+
+#[derive(Debug)]
+enum State {
+    Active,
+    /// The server ended the session.
+    Terminated(String),
+    /// The transport failed or a write was cut short: the stream cannot be used any more.
+    Broken(String),
+}
+
+/// A connected RDP session. All methods are bounded: reads by the caller's deadline, writes by
+/// [`ClientConfig::write_timeout`], a deactivation-reactivation sequence by
+/// [`ClientConfig::connect_timeout`].
+pub struct Session {
+    framed: TokioFramed<SessionStream>,
+    stage: ActiveStage,
+    image: DecodedImage,
+    layout: PixelLayout,
+    activation_factory: ConnectionActivationFactory,
+    pending: VecDeque<SessionEvent>,
+    state: State,
+    mouse: (u16, u16),
+    write_timeout: Duration,
+    reactivation_timeout: Duration,
+    started: Instant,
+    counters: Arc<WireCounters>,
+    stats: Stats,
+    local_addr: std::net::SocketAddr,
+}
+
+impl core::fmt::Debug for Session {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Session")
+            .field("width", &self.image.width())
+            .field("height", &self.image.height())
+            .field("layout", &self.layout)
+            .field("state", &self.state)
+            .field("pending", &self.pending.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn pixel_format(layout: PixelLayout) -> PixelFormat {
+    match layout {
+        PixelLayout::Bgrx => PixelFormat::BgrX32,
+        PixelLayout::Rgba => PixelFormat::RgbA32,
+    }
+}
+
+fn rect(r: &InclusiveRectangle) -> Rect {
+    Rect {
+        x: r.left,
+        y: r.top,
+        width: r.right.saturating_sub(r.left).saturating_add(1),
+        height: r.bottom.saturating_sub(r.top).saturating_add(1),
+    }
+}
+
+/// `Some(reason)` if `frame` is an MCS Disconnect Provider Ultimatum (which `ActiveStage`
+/// reports as a decode error rather than a termination).
+fn disconnect_ultimatum(frame: &[u8]) -> Option<String> {
+    match ironrdp::core::decode::<X224<McsMessage<'_>>>(frame) {
+        Ok(X224(McsMessage::DisconnectProviderUltimatum(u))) => Some(format!(
+            "server sent a disconnect ultimatum ({})",
+            u.reason.description()
+        )),
+        _ => None,
+    }
+}
+
+pub(crate) fn new_session(connected: Connected, config: &ClientConfig) -> Session {
+    let Connected {
+        framed,
+        result,
+        counters,
+        started,
+        phases,
+        local_addr,
+    } = connected;
+
+    let stage = ActiveStageBuilder {
+        static_channels: result.static_channels,
+        user_channel_id: result.user_channel_id,
+        io_channel_id: result.io_channel_id,
+        message_channel_id: result.message_channel_id,
+        share_id: result.share_id,
+        compression_type: result.compression_type,
+        enable_server_pointer: result.enable_server_pointer,
+        pointer_software_rendering: result.pointer_software_rendering,
+    }
+    .build();
+    let image = DecodedImage::new(
+        pixel_format(config.pixel_layout),
+        result.desktop_size.width,
+        result.desktop_size.height,
+    );
+
+    Session {
+        framed,
+        stage,
+        image,
+        layout: config.pixel_layout,
+        activation_factory: result.activation_factory,
+        pending: VecDeque::new(),
+        state: State::Active,
+        mouse: (0, 0),
+        write_timeout: config.write_timeout,
+        reactivation_timeout: config.connect_timeout,
+        started,
+        counters,
+        stats: Stats {
+            connect_duration: started.elapsed(),
+            connect_phases: phases,
+            ..Stats::default()
+        },
+        local_addr,
+    }
+}
+
+impl Session {
+    /// This client's end of the TCP connection (tests use it to single out one connection).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.local_addr
+    }
+
+    /// Desktop size announced by the server (the framebuffer size).
+    pub fn desktop_size(&self) -> (u16, u16) {
+        (self.image.width(), self.image.height())
+    }
+
+    /// When [`connect`](crate::connect) started (before the TCP connect); the origin of the
+    /// durations in [`Stats`].
+    pub fn started_at(&self) -> Instant {
+        self.started
+    }
+
+    /// Whether the session can still be used (not terminated, transport intact).
+    pub fn is_active(&self) -> bool {
+        matches!(self.state, State::Active)
+    }
+
+    /// View of the decoded desktop.
+    pub fn framebuffer(&self) -> Framebuffer<'_> {
+        Framebuffer {
+            width: self.image.width(),
+            height: self.image.height(),
+            stride: self.image.stride(),
+            layout: self.layout,
+            data: self.image.data(),
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            bytes_received: self.counters.received.load(Ordering::Relaxed),
+            bytes_sent: self.counters.sent.load(Ordering::Relaxed),
+            ..self.stats.clone()
+        }
+    }
+
+    fn check_usable(&self) -> Result<(), ClientError> {
+        match &self.state {
+            State::Active => Ok(()),
+            State::Terminated(reason) => {
+                Err(ClientError::Disconnected(format!("session terminated: {reason}")))
+            }
+            State::Broken(reason) => Err(ClientError::Disconnected(reason.clone())),
+        }
+    }
+
+    /// Read and decode PDUs until one produces an event, or `deadline` passes
+    /// ([`ClientError::Timeout`]; the session stays usable). Protocol responses (e.g. frame
+    /// acknowledgements) are sent as a side effect, each bounded by the write timeout.
+    ///
+    /// Bound the wait with `deadline` rather than by dropping the future: dropping it while a
+    /// response is being written leaves the TLS stream in an unknown state.
+    ///
+    /// A PDU that cannot be decoded yields [`ClientError::Protocol`] and is skipped; the session
+    /// stays usable. Transport failures yield [`ClientError::Disconnected`] and end the session.
+    pub async fn next_event(&mut self, deadline: Instant) -> Result<SessionEvent, ClientError> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Ok(event);
+            }
+            self.check_usable()?;
+            // `read_pdu` is cancel-safe: bytes already read stay in the framed buffer.
+            let (action, frame) = match timeout_at(deadline, self.framed.read_pdu()).await {
+                Err(_) => return Err(ClientError::Timeout("waiting for a server PDU")),
+                Ok(Err(e)) => return Err(self.broken(io_to_client("reading from the server", &e))),
+                Ok(Ok(pdu)) => pdu,
+            };
+            self.process_frame(action, &frame).await?;
+        }
+    }
+
+    /// Wait until at least one graphics update has been decoded.
+    pub async fn wait_for_frame(&mut self, deadline: Instant) -> Result<(), ClientError> {
+        loop {
+            match self.next_event(deadline).await {
+                Ok(SessionEvent::GraphicsUpdate { .. }) => return Ok(()),
+                Ok(SessionEvent::Terminated(reason)) => {
+                    return Err(ClientError::Disconnected(format!("session terminated: {reason}")));
+                }
+                Ok(_) => {}
+                Err(ClientError::Timeout(_)) => return Err(ClientError::Timeout("waiting for a frame")),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Process events until `pred` holds for the framebuffer (checked now, then after every
+    /// graphics update or resize).
+    pub async fn wait_until(
+        &mut self,
+        deadline: Instant,
+        mut pred: impl FnMut(&Framebuffer<'_>) -> bool,
+    ) -> Result<(), ClientError> {
+        if pred(&self.framebuffer()) {
+            return Ok(());
+        }
+        loop {
+            match self.next_event(deadline).await {
+                Ok(SessionEvent::GraphicsUpdate { .. } | SessionEvent::Resized { .. }) => {
+                    if pred(&self.framebuffer()) {
+                        return Ok(());
+                    }
+                }
+                Ok(SessionEvent::Terminated(reason)) => {
+                    return Err(ClientError::Disconnected(format!("session terminated: {reason}")));
+                }
+                Ok(SessionEvent::PointerChanged(_)) => {}
+                Err(ClientError::Timeout(_)) => {
+                    return Err(ClientError::Timeout("waiting for the framebuffer condition"));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn broken(&mut self, error: ClientError) -> ClientError {
+        if matches!(self.state, State::Active) {
+            self.state = State::Broken(error.to_string());
+        }
+        error
+    }
+
+    fn terminate(&mut self, reason: String) {
+        debug!(%reason, "session terminated by the server");
+        self.pending.push_back(SessionEvent::Terminated(reason.clone()));
+        self.state = State::Terminated(reason);
+    }
+
+    /// Write one frame under the write timeout. A timed-out or failed write leaves the TLS
+    /// stream in an unknown state, so the session is marked unusable.
+    async fn write(&mut self, bytes: &[u8], step: &'static str) -> Result<(), ClientError> {
+        self.check_usable()?;
+        match timeout(self.write_timeout, self.framed.write_all(bytes)).await {
+            Err(_) => {
+                self.state = State::Broken(format!("a write timed out while {step}"));
+                Err(ClientError::Timeout(step))
+            }
+            Ok(Err(e)) => Err(self.broken(io_to_client(step, &e))),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    async fn process_frame(&mut self, action: Action, frame: &[u8]) -> Result<(), ClientError> {
+        self.stats.pdus_received += 1;
+        self.stats.pdu_bytes_received += u64::try_from(frame.len()).unwrap_or(u64::MAX);
+        trace!(?action, len = frame.len(), "PDU received");
+
+        if action == Action::X224
+            && let Some(reason) = disconnect_ultimatum(frame)
+        {
+            self.terminate(reason);
+            return Ok(());
+        }
+
+        // A PDU the stage cannot handle is reported, but the framing is intact: the session
+        // stays usable.
+        let outputs = self
+            .stage
+            .process(&mut self.image, action, frame)
+            .map_err(|e| ClientError::Protocol(format!("processing a server PDU: {}", e.report())))?;
+
+        for output in outputs {
+            match output {
+                ActiveStageOutput::ResponseFrame(bytes) => {
+                    if !bytes.is_empty() {
+                        self.write(&bytes, "answering the server").await?;
+                    }
+                }
+                ActiveStageOutput::GraphicsUpdate(region) => {
+                    let region = rect(&region);
+                    let at = self.started.elapsed();
+                    self.stats.graphics_updates += 1;
+                    self.stats.pixels_updated += region.area();
+                    self.stats.first_frame_at.get_or_insert(at);
+                    self.stats.last_frame_at = Some(at);
+                    self.pending.push_back(SessionEvent::GraphicsUpdate { region });
+                }
+                ActiveStageOutput::PointerDefault => {
+                    self.pending
+                        .push_back(SessionEvent::PointerChanged(PointerUpdate::Default));
+                }
+                ActiveStageOutput::PointerHidden => {
+                    self.pending
+                        .push_back(SessionEvent::PointerChanged(PointerUpdate::Hidden));
+                }
+                ActiveStageOutput::PointerPosition { x, y } => {
+                    self.pending
+                        .push_back(SessionEvent::PointerChanged(PointerUpdate::Position { x, y }));
+                }
+                ActiveStageOutput::PointerBitmap(pointer) => {
+                    self.pending
+                        .push_back(SessionEvent::PointerChanged(PointerUpdate::Bitmap {
+                            width: pointer.width,
+                            height: pointer.height,
+                            hotspot_x: pointer.hotspot_x,
+                            hotspot_y: pointer.hotspot_y,
+                        }));
+                }
+                ActiveStageOutput::Terminate(reason) => {
+                    self.terminate(reason.description());
+                }
+                ActiveStageOutput::DeactivateAll => {
+                    self.reactivate().await?;
+                }
+                ActiveStageOutput::MultitransportRequest(_) => {
+                    debug!("ignoring a multitransport request (TCP only)");
+                }
+                ActiveStageOutput::AutoDetect(request) => {
+                    debug!(?request, "auto-detect result");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Deactivation-reactivation sequence ([MS-RDPBCGR] 1.3.1.3), bounded by the connect
+    /// timeout. Interrupting it would desynchronise the protocol, so failures break the session.
+    async fn reactivate(&mut self) -> Result<(), ClientError> {
+        debug!("Deactivate All received, running the reactivation sequence");
+        let deadline = Instant::now() + self.reactivation_timeout;
+        let mut sequence = self.activation_factory.create();
+        let mut buf = WriteBuf::new();
+        loop {
+            let step = ironrdp_tokio::single_sequence_step_read(&mut self.framed, &mut sequence, &mut buf);
+            let written = match timeout_at(deadline, step).await {
+                Err(_) => {
+                    self.state = State::Broken("deactivation-reactivation timed out".to_owned());
+                    return Err(ClientError::Timeout("deactivation-reactivation"));
+                }
+                Ok(Err(e)) => {
+                    let error = ClientError::Protocol(format!("deactivation-reactivation: {}", e.report()));
+                    return Err(self.broken(error));
+                }
+                Ok(Ok(written)) => written,
+            };
+            if written.size().is_some() {
+                let bytes = buf.filled().to_vec();
+                self.write(&bytes, "answering the reactivation").await?;
+            }
+            if let ConnectionActivationState::Finalized {
+                desktop_size,
+                share_id,
+                enable_server_pointer,
+                pointer_software_rendering,
+            } = sequence.connection_activation_state()
+            {
+                self.stage.set_fastpath_processor(
+                    fast_path::ProcessorBuilder {
+                        io_channel_id: sequence.io_channel_id(),
+                        user_channel_id: sequence.user_channel_id(),
+                        share_id,
+                        enable_server_pointer,
+                        pointer_software_rendering,
+                        bulk_decompressor: None,
+                    }
+                    .build(),
+                );
+                self.stage.set_share_id(share_id);
+                self.stage.set_enable_server_pointer(enable_server_pointer);
+                self.image =
+                    DecodedImage::new(pixel_format(self.layout), desktop_size.width, desktop_size.height);
+                debug!(?desktop_size, "reactivation done");
+                self.pending.push_back(SessionEvent::Resized {
+                    width: desktop_size.width,
+                    height: desktop_size.height,
+                });
+                return Ok(());
+            }
+        }
+    }
+
+    /// Send fast-path input events (1 to 255) in one PDU.
+    async fn send_fastpath(&mut self, events: Vec<FastPathInputEvent>) -> Result<(), ClientError> {
+        let count = u64::try_from(events.len()).unwrap_or(u64::MAX);
+        let pdu = FastPathInput::new(events).map_err(|e| ClientError::Protocol(format!("input PDU: {e}")))?;
+        let frame = ironrdp::core::encode_vec(&pdu)
+            .map_err(|e| ClientError::Protocol(format!("encoding input: {e}")))?;
+        self.write(&frame, "sending input").await?;
+        self.stats.input_events_sent += count;
+        Ok(())
+    }
+
+    /// A scancode key press or release (set 1; `extended` for E0-prefixed keys).
+    pub async fn send_key(&mut self, scancode: u8, extended: bool, pressed: bool) -> Result<(), ClientError> {
+        let mut flags = KeyboardFlags::empty();
+        if extended {
+            flags |= KeyboardFlags::EXTENDED;
+        }
+        if !pressed {
+            flags |= KeyboardFlags::RELEASE;
+        }
+        self.send_fastpath(vec![FastPathInputEvent::KeyboardEvent(flags, scancode)])
+            .await
+    }
+
+    /// Type one character as Unicode keyboard events: press and release of each UTF-16 unit.
+    pub async fn send_unicode(&mut self, ch: char) -> Result<(), ClientError> {
+        let mut units = [0u16; 2];
+        let events = ch
+            .encode_utf16(&mut units)
+            .iter()
+            .flat_map(|&unit| {
+                [
+                    FastPathInputEvent::UnicodeKeyboardEvent(KeyboardFlags::empty(), unit),
+                    FastPathInputEvent::UnicodeKeyboardEvent(KeyboardFlags::RELEASE, unit),
+                ]
+            })
+            .collect();
+        self.send_fastpath(events).await
+    }
+
+    /// Move the pointer to (`x`, `y`).
+    pub async fn send_mouse_move(&mut self, x: u16, y: u16) -> Result<(), ClientError> {
+        self.mouse = (x, y);
+        self.send_mouse(PointerFlags::MOVE, 0).await
+    }
+
+    /// Press or release a button at the last position sent with
+    /// [`send_mouse_move`](Self::send_mouse_move).
+    pub async fn send_mouse_button(&mut self, button: MouseButton, pressed: bool) -> Result<(), ClientError> {
+        let mut flags = match button {
+            MouseButton::Left => PointerFlags::LEFT_BUTTON,
+            MouseButton::Right => PointerFlags::RIGHT_BUTTON,
+            MouseButton::Middle => PointerFlags::MIDDLE_BUTTON_OR_WHEEL,
+        };
+        if pressed {
+            flags |= PointerFlags::DOWN;
+        }
+        self.send_mouse(flags, 0).await
+    }
+
+    /// Vertical wheel rotation (positive = away from the user; clamped to -256..=255, one notch
+    /// is 120).
+    pub async fn send_wheel(&mut self, rotation: i16) -> Result<(), ClientError> {
+        self.send_mouse(PointerFlags::VERTICAL_WHEEL, rotation.clamp(-256, 255))
+            .await
+    }
+
+    async fn send_mouse(&mut self, flags: PointerFlags, wheel: i16) -> Result<(), ClientError> {
+        let (x, y) = self.mouse;
+        self.send_fastpath(vec![FastPathInputEvent::MouseEvent(MousePdu {
+            flags,
+            number_of_wheel_rotation_units: wheel,
+            x_position: x,
+            y_position: y,
+        })])
+        .await
+    }
+
+    /// Graceful shutdown: send a Shutdown Request, wait (bounded by the write timeout) for the
+    /// server to deny it (then send the disconnect ultimatum) or to close the connection, then
+    /// close TLS and TCP. The transport is closed in every case; `Err` means the server did not
+    /// complete the exchange.
+    pub async fn disconnect(mut self) -> Result<(), ClientError> {
+        let result = self.shutdown_exchange().await;
+        let (mut stream, _) = self.framed.into_inner();
+        match timeout(self.write_timeout, stream.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => debug!(error = %e, "TLS shutdown error"),
+            Err(_) => debug!("TLS shutdown timed out"),
+        }
+        debug!(?result, "disconnected");
+        result
+    }
+
+    async fn shutdown_exchange(&mut self) -> Result<(), ClientError> {
+        if !self.is_active() {
+            return Ok(());
+        }
+        let outputs = self
+            .stage
+            .graceful_shutdown()
+            .map_err(|e| ClientError::Protocol(format!("shutdown request: {}", e.report())))?;
+        for output in outputs {
+            if let ActiveStageOutput::ResponseFrame(bytes) = output {
+                self.write(&bytes, "sending the shutdown request").await?;
+            }
+        }
+
+        let deadline = Instant::now() + self.write_timeout;
+        loop {
+            let (action, frame) = match timeout_at(deadline, self.framed.read_pdu()).await {
+                Err(_) => {
+                    warn!("server did not react to the shutdown request");
+                    return Err(ClientError::Timeout("disconnect"));
+                }
+                // Closing the connection is how ironrdp-server acknowledges the request.
+                Ok(Err(e)) => {
+                    debug!(error = %e, "connection closed after the shutdown request");
+                    return Ok(());
+                }
+                Ok(Ok(pdu)) => pdu,
+            };
+            if action == Action::X224 && disconnect_ultimatum(&frame).is_some() {
+                return Ok(());
+            }
+            let outputs = match self.stage.process(&mut self.image, action, &frame) {
+                Ok(outputs) => outputs,
+                Err(e) => {
+                    debug!(error = %e.report(), "ignoring an undecodable PDU during shutdown");
+                    continue;
+                }
+            };
+            let mut done = false;
+            for output in outputs {
+                match output {
+                    ActiveStageOutput::ResponseFrame(bytes) if !bytes.is_empty() => {
+                        self.write(&bytes, "answering during shutdown").await?;
+                    }
+                    ActiveStageOutput::Terminate(_) => done = true,
+                    _ => {}
+                }
+            }
+            if done {
+                return Ok(());
+            }
+        }
+    }
+}

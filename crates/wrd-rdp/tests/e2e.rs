@@ -1,0 +1,503 @@
+//! The RDP server in-process, with the test pattern as its source, against the headless
+//! IronRDP client (`wrd-client`): pixels, authentication, admission, shutdown.
+
+// Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use wrd_client::{ClientConfig, ClientError, Instant, Security, Session};
+use wrd_frame::FrameBus;
+use wrd_rdp::{AuthMode, Credentials, InputRoute, ServeSummary, ServerConfig, TlsIdentity};
+use wrd_test_pattern::TestPattern;
+
+const USER: &str = "alice";
+const PASSWORD: &str = "correct horse";
+const WIDTH: u16 = 640;
+const HEIGHT: u16 = 480;
+
+struct TestServer {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    server: JoinHandle<anyhow::Result<ServeSummary>>,
+    _state: tempfile::TempDir,
+}
+
+struct Options {
+    auth: AuthMode,
+    max_clients: usize,
+    fps: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            auth: AuthMode::Nla(creds()),
+            max_clients: 4,
+            fps: 30,
+        }
+    }
+}
+
+fn creds() -> Credentials {
+    Credentials {
+        username: USER.into(),
+        password: PASSWORD.into(),
+        domain: None,
+    }
+}
+
+async fn start(options: Options) -> TestServer {
+    let state = tempfile::tempdir().unwrap();
+    let tls = TlsIdentity::load_or_generate(state.path()).unwrap();
+    let shutdown = CancellationToken::new();
+    let (publisher, bus) = FrameBus::new();
+    let pattern = TestPattern::new(WIDTH, HEIGHT).unwrap();
+    tokio::spawn(wrd_test_pattern::run(
+        pattern,
+        options.fps,
+        publisher,
+        shutdown.clone(),
+    ));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = ServerConfig {
+        auth: options.auth,
+        tls,
+        max_clients: options.max_clients,
+        handshake_timeout: wrd_rdp::DEFAULT_HANDSHAKE_TIMEOUT,
+        input: InputRoute::Ignore { reason: "test" },
+    };
+    let server = tokio::spawn(wrd_rdp::serve(listener, config, bus, shutdown.clone()));
+    TestServer {
+        addr,
+        shutdown,
+        server,
+        _state: state,
+    }
+}
+
+impl TestServer {
+    async fn stop(self) -> ServeSummary {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(3), self.server)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+    }
+}
+
+fn client_config(addr: SocketAddr, password: &str) -> ClientConfig {
+    let mut config = ClientConfig::new(addr, USER, password);
+    config.desktop_width = WIDTH;
+    config.desktop_height = HEIGHT;
+    config
+}
+
+fn soon(secs: u64) -> Instant {
+    Instant::now() + Duration::from_secs(secs)
+}
+
+/// Waits until the client's picture is the test pattern (some frame of it), and returns the
+/// frame counter it shows.
+async fn wait_for_pattern(session: &mut Session) -> u64 {
+    let mut last = None;
+    let result = session
+        .wait_until(soon(10), |fb| {
+            let cmp = wrd_test_pattern::compare(
+                &fb.to_bgrx(),
+                usize::from(fb.width()) * 4,
+                fb.width(),
+                fb.height(),
+                48,
+            );
+            let ok = cmp.frame_index.is_some() && cmp.mismatched_fraction < 0.02;
+            last = Some(cmp);
+            ok
+        })
+        .await;
+    let cmp = last.expect("no frame at all");
+    result.unwrap_or_else(|e| panic!("the client never showed the pattern ({e}); last comparison: {cmp}"));
+    cmp.frame_index.unwrap()
+}
+
+fn counter(session: &Session) -> Option<u64> {
+    let fb = session.framebuffer();
+    wrd_test_pattern::decode_counter(
+        &fb.to_bgrx(),
+        usize::from(fb.width()) * 4,
+        fb.width(),
+        fb.height(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nla_client_sees_the_moving_pattern() {
+    let server = start(Options::default()).await;
+    let mut session = wrd_client::connect(client_config(server.addr, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(session.desktop_size(), (WIDTH, HEIGHT));
+    let first = wait_for_pattern(&mut session).await;
+
+    // The picture keeps moving, and every intermediate picture is a correct pattern frame:
+    // damage-only updates leave nothing stale behind.
+    let later = loop {
+        let n = wait_for_pattern(&mut session).await;
+        if n >= first + 10 {
+            break n;
+        }
+        session.wait_for_frame(soon(5)).await.unwrap();
+    };
+    assert!(later > first);
+
+    // Only changed regions travel: over many frames, far less than a full frame per update.
+    let stats = session.stats();
+    let full_frames = stats.pixels_updated as f64 / (f64::from(WIDTH) * f64::from(HEIGHT));
+    let updates = (later - first) as f64;
+    assert!(
+        full_frames < updates * 0.25,
+        "{full_frames:.1} full frames of pixels for {updates} pattern frames"
+    );
+
+    session.disconnect().await.unwrap();
+    let summary = server.stop().await;
+    assert_eq!(summary.accepted, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_refused_and_the_server_keeps_serving() {
+    let server = start(Options::default()).await;
+    let mut watcher = wrd_client::connect(client_config(server.addr, PASSWORD))
+        .await
+        .unwrap();
+    wait_for_pattern(&mut watcher).await;
+
+    match wrd_client::connect(client_config(server.addr, "wrong")).await {
+        Err(ClientError::AuthenticationFailed(_)) => {}
+        other => panic!(
+            "expected an authentication failure, got {:?}",
+            other.map(|_| "a session")
+        ),
+    }
+    // The connected client never noticed, and a new client with the right password gets in.
+    let before = counter(&watcher).unwrap();
+    watcher.wait_until(soon(5), |_| true).await.unwrap();
+    wait_for_pattern(&mut watcher).await;
+    watcher
+        .wait_until(soon(5), |fb| {
+            wrd_test_pattern::decode_counter(
+                &fb.to_bgrx(),
+                usize::from(fb.width()) * 4,
+                fb.width(),
+                fb.height(),
+            )
+            .is_some_and(|n| n > before + 5)
+        })
+        .await
+        .unwrap();
+    let mut second = wrd_client::connect(client_config(server.addr, PASSWORD))
+        .await
+        .unwrap();
+    wait_for_pattern(&mut second).await;
+
+    let summary = server.stop().await;
+    assert_eq!(summary.auth_failures, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failures_block_the_address() {
+    let server = start(Options::default()).await;
+    for attempt in 0..5 {
+        let result = wrd_client::connect(client_config(server.addr, "guess")).await;
+        assert!(
+            matches!(result, Err(ClientError::AuthenticationFailed(_))),
+            "attempt {attempt}"
+        );
+    }
+    // Now even the right password is refused at once: the server closes before any RDP reply.
+    let started = std::time::Instant::now();
+    let blocked = wrd_client::connect(client_config(server.addr, PASSWORD)).await;
+    assert!(blocked.is_err(), "a blocked address got a session");
+    assert!(
+        !matches!(blocked, Err(ClientError::Timeout(_))),
+        "refused, not left hanging: {blocked:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused at once, took {:?}",
+        started.elapsed()
+    );
+    let summary = server.stop().await;
+    assert_eq!((summary.auth_failures, summary.refused_throttled), (5, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_client_limit_is_refused_at_once() {
+    let server = start(Options {
+        max_clients: 1,
+        ..Options::default()
+    })
+    .await;
+    let mut first = wrd_client::connect(client_config(server.addr, PASSWORD))
+        .await
+        .unwrap();
+    wait_for_pattern(&mut first).await;
+
+    let started = std::time::Instant::now();
+    let second = wrd_client::connect(client_config(server.addr, PASSWORD)).await;
+    assert!(second.is_err(), "second client admitted past --max-clients 1");
+    assert!(!matches!(second, Err(ClientError::Timeout(_))), "{second:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+
+    // The first client is unaffected; once it leaves, the slot is free again.
+    let n = counter(&first).unwrap();
+    first
+        .wait_until(soon(5), |fb| {
+            wrd_test_pattern::decode_counter(
+                &fb.to_bgrx(),
+                usize::from(fb.width()) * 4,
+                fb.width(),
+                fb.height(),
+            )
+            .is_some_and(|m| m > n)
+        })
+        .await
+        .unwrap();
+    first.disconnect().await.unwrap();
+    let mut third = None;
+    for _ in 0..50 {
+        if let Ok(session) = wrd_client::connect(client_config(server.addr, PASSWORD)).await {
+            third = Some(session);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_for_pattern(third.as_mut().expect("slot never freed")).await;
+    let summary = server.stop().await;
+    assert!(summary.refused_over_limit >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_clients_share_one_desktop() {
+    let server = start(Options::default()).await;
+    let mut a = wrd_client::connect(client_config(server.addr, PASSWORD))
+        .await
+        .unwrap();
+    let mut b = wrd_client::connect(client_config(server.addr, PASSWORD))
+        .await
+        .unwrap();
+    let mut c = wrd_client::connect(client_config(server.addr, PASSWORD))
+        .await
+        .unwrap();
+    for session in [&mut a, &mut b, &mut c] {
+        wait_for_pattern(session).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_only_checks_the_password_when_asked_for() {
+    let server = start(Options {
+        auth: AuthMode::TlsOnly(creds()),
+        ..Options::default()
+    })
+    .await;
+    let mut config = client_config(server.addr, PASSWORD);
+    config.security = Security::Tls;
+    let mut session = wrd_client::connect(config.clone()).await.unwrap();
+    wait_for_pattern(&mut session).await;
+
+    config.password = "wrong".into();
+    let refused = async {
+        let mut session = wrd_client::connect(config).await?;
+        session.wait_for_frame(soon(5)).await
+    };
+    assert!(
+        refused.await.is_err(),
+        "a wrong password got a picture over TLS-only"
+    );
+    let summary = server.stop().await;
+    assert_eq!(summary.auth_failures, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nla_server_refuses_a_tls_only_client() {
+    let server = start(Options::default()).await;
+    let mut config = client_config(server.addr, PASSWORD);
+    config.security = Security::Tls;
+    assert!(
+        wrd_client::connect(config).await.is_err(),
+        "TLS-only is used only when asked for"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_sessions_promptly() {
+    let server = start(Options::default()).await;
+    let mut session = wrd_client::connect(client_config(server.addr, PASSWORD))
+        .await
+        .unwrap();
+    wait_for_pattern(&mut session).await;
+    let started = std::time::Instant::now();
+    server.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "took {:?}",
+        started.elapsed()
+    );
+    // The client sees the end of the session rather than silence.
+    let deadline = soon(3);
+    loop {
+        match session.next_event(deadline).await {
+            Ok(wrd_client::SessionEvent::Terminated(_)) | Err(ClientError::Disconnected(_)) => break,
+            Ok(_) => {}
+            Err(e) => panic!("expected the session to end, got {e}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_pattern_is_sent_once_and_then_nothing() {
+    let server = start(Options {
+        fps: 0,
+        ..Options::default()
+    })
+    .await;
+    let mut session = wrd_client::connect(client_config(server.addr, PASSWORD))
+        .await
+        .unwrap();
+    assert_eq!(wait_for_pattern(&mut session).await, 0);
+    // Drain what the first picture took, then an idle desktop costs no traffic.
+    while session.next_event(soon(1)).await.is_ok() {}
+    let before = session.stats().bytes_received;
+    let quiet = session.next_event(soon(2)).await;
+    assert!(matches!(quiet, Err(ClientError::Timeout(_))), "{quiet:?}");
+    assert_eq!(session.stats().bytes_received, before);
+    server.stop().await;
+}
+
+/// Drops every packet of one TCP connection on loopback, both ways, as if the client machine
+/// had vanished (no FIN, no RST, no ACK). Uses a private nftables table, removed on drop.
+struct Blackhole {
+    table: String,
+}
+
+impl Blackhole {
+    fn new(client: SocketAddr, server: SocketAddr) -> Self {
+        let table = format!("wrd_test_{}_{}", std::process::id(), client.port());
+        let (c, s) = (client.port(), server.port());
+        let script = format!(
+            "add table inet {table}\n\
+             add chain inet {table} input {{ type filter hook input priority -10; }}\n\
+             add rule inet {table} input tcp sport {c} tcp dport {s} drop\n\
+             add rule inet {table} input tcp sport {s} tcp dport {c} drop\n"
+        );
+        nft(&script).unwrap_or_else(|e| {
+            panic!("cannot install the packet filter this test needs (root and nftables, see scripts/install-deps.sh): {e}")
+        });
+        Self { table }
+    }
+}
+
+impl Drop for Blackhole {
+    fn drop(&mut self) {
+        let _ = nft(&format!("delete table inet {}\n", self.table));
+    }
+}
+
+fn nft(script: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("nft: {e}"))?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vanished_client_is_dropped_within_30_s_and_others_go_on() {
+    let server = start(Options {
+        max_clients: 2,
+        ..Options::default()
+    })
+    .await;
+    let mut gone = wrd_client::connect(client_config(server.addr, PASSWORD))
+        .await
+        .unwrap();
+    let mut watcher = wrd_client::connect(client_config(server.addr, PASSWORD))
+        .await
+        .unwrap();
+    wait_for_pattern(&mut gone).await;
+    wait_for_pattern(&mut watcher).await;
+
+    // Both slots are taken: a third client is refused.
+    assert!(
+        wrd_client::connect(client_config(server.addr, PASSWORD))
+            .await
+            .is_err()
+    );
+
+    let _blackhole = Blackhole::new(gone.local_addr(), server.addr);
+    let vanished_at = std::time::Instant::now();
+    // From now on the server hears nothing from that client and its packets go nowhere. The
+    // watcher keeps getting a live picture, and the dead client's slot must come back within
+    // 30 s (the server dropped it).
+    let third = loop {
+        let n = counter(&watcher).unwrap();
+        watcher
+            .wait_until(soon(3), |fb| {
+                wrd_test_pattern::decode_counter(
+                    &fb.to_bgrx(),
+                    usize::from(fb.width()) * 4,
+                    fb.width(),
+                    fb.height(),
+                )
+                .is_some_and(|m| m > n)
+            })
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "the other client stalled {:?} after the vanish: {e}",
+                    vanished_at.elapsed()
+                )
+            });
+        if let Ok(session) = wrd_client::connect(client_config(server.addr, PASSWORD)).await {
+            break session;
+        }
+        assert!(
+            vanished_at.elapsed() < Duration::from_secs(30),
+            "the vanished client still holds its slot after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let dropped_after = vanished_at.elapsed();
+    eprintln!("vanished client dropped after {dropped_after:?}");
+    let mut third = third;
+    wait_for_pattern(&mut third).await;
+    drop(gone);
+    server.stop().await;
+}
