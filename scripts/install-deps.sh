@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# install-deps.sh — install everything the build and the whole test suite need on Debian 12
+# (bookworm), then build the patched xdg-desktop-portal-wlr (scripts/build-xdpw-shm.sh).
+#
+# Idempotent and fast when all is there: packages already installed are not asked for again,
+# and `apt-get update` runs only when something is missing (INSTALL_DEPS_FORCE=1: always).
+# Runs as root, or through sudo.
+# The Rust toolchain (rustup: cargo, rustc, rustfmt, clippy) is expected to be installed.
+#
+# This is THE list of system packages of the project: add new needs here, with their purpose.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+T0=$(date +%s.%N)
+log() { echo "[install-deps +$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s] $*" >&2; }
+
+PACKAGES=(
+  # --- build: C toolchain and native libraries of -sys crates ---
+  gcc g++ libc6-dev make pkg-config
+  clang libclang-dev          # bindgen (pipewire-sys, libspa-sys)
+  nasm                        # openh264's SIMD kernels (built without them, silently, if absent)
+  libpipewire-0.3-dev libspa-0.2-dev   # PipeWire capture thread
+  libxkbcommon-dev            # keymaps for the virtual keyboard
+  libwayland-dev wayland-protocols     # wayland-client; wlroots virtual pointer/keyboard
+  libssl-dev                  # for crates that link OpenSSL (openssl-sys), none today; cheap insurance
+  ca-certificates
+
+  # --- test stack: the real RDP client on a virtual X display, and screenshots of it ---
+  xvfb                        # Xvfb: private X display per test (wrd-testkit)
+  freerdp2-x11                # xfreerdp 2.11, the reference client
+  x11-apps                    # xwd: root-window screenshots parsed by wrd-testkit
+  x11-utils                   # xwininfo, xprop: looking at windows when a test fails
+  imagemagick                 # import (screenshot fallback), display (paints the Xvfb root in tests)
+  xdotool                     # find xfreerdp's window; synthesize client-side input
+
+  # --- test stack: headless Wayland desktop (sway) with portal, PipeWire and input ---
+  sway foot fonts-dejavu-core # compositor (pixman, headless), a terminal, a font
+  pipewire pipewire-bin wireplumber   # screen-cast streams
+  xdg-desktop-portal xdg-desktop-portal-wlr   # ScreenCast portal (patched build below)
+  dbus-daemon dbus-bin        # private session bus per test stack
+  grim wayland-utils wtype    # compositor-side screenshots, wayland-info, keyboard injection
+  iproute2 procps psmisc      # ss (listening ports), ps/pgrep, fuser/killall for debugging
+  nftables                    # the vanished-client test drops one connection's packets
+
+  # --- portal fallback build (scripts/build-xdpw-shm.sh) ---
+  meson ninja-build libinih-dev libgbm-dev libdrm-dev libsystemd-dev
+  patch xz-utils dpkg-dev     # unpack and patch Debian's source package
+)
+
+SUDO=()
+if [ "$(id -u)" != 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps.sh: run as root (or install sudo)" >&2; exit 1; }
+  SUDO=(sudo)
+fi
+
+missing=()
+if [ "${INSTALL_DEPS_FORCE:-0}" = 1 ]; then
+  # run apt-get even when everything looks installed (checks that the whole list resolves)
+  missing=("${PACKAGES[@]}")
+else
+  for p in "${PACKAGES[@]}"; do
+    # ${db:Status-Status} is "installed" only for fully installed packages
+    if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" != installed ]; then
+      missing+=("$p")
+    fi
+  done
+fi
+
+if [ ${#missing[@]} -eq 0 ]; then
+  log "all ${#PACKAGES[@]} packages already installed"
+else
+  log "installing ${#missing[@]} of ${#PACKAGES[@]} packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  APT=(apt-get -q -o Dpkg::Use-Pty=0 -o Acquire::Retries=3)
+  "${SUDO[@]}" "${APT[@]}" update
+  # Only the missing ones: naming an installed package would upgrade it if the archive has
+  # a newer version, a change to the machine nobody asked for.
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y --no-install-recommends "${missing[@]}"
+  log "packages installed"
+fi
+
+# The portal fallback: xdg-desktop-portal-wlr with a shared-memory patch (no GPU here).
+"$HERE/build-xdpw-shm.sh"
+
+# The tools the test suite calls must answer now.
+for c in Xvfb xfreerdp xwd xdotool nft sway pipewire wireplumber; do
+  command -v "$c" >/dev/null || { log "ERROR: $c still missing after installation"; exit 1; }
+done
+log "done"
