@@ -80,6 +80,11 @@ pub async fn serve(
                         continue;
                     }
                 };
+                // Sessions that ended since the last turn may carry authentication failures
+                // that decide this admission.
+                while let Ok(ended) = ended_rx.try_recv() {
+                    on_session_ended(ended, &mut throttle, &mut summary);
+                }
                 if let Some(remaining) = throttle.blocked_for(peer.ip(), Instant::now()) {
                     summary.refused_throttled += 1;
                     warn!(%peer, remaining_s = remaining.as_secs(), "refused: too many failed logins from this address");
@@ -116,10 +121,9 @@ pub async fn serve(
                 };
                 let ended_tx = ended_tx.clone();
                 let spawned = std::thread::Builder::new().name(format!("rdp-session-{id}")).spawn(move || {
-                    let ended = session::run_on_this_thread(ctx, stream);
-                    // Report before releasing the slot: shutdown waits for all slots and then
-                    // reads the reports, so none is missed.
-                    let _ = ended_tx.send(ended);
+                    // The session reports its end before the slot is released: shutdown waits
+                    // for all slots and then reads the reports, so none is missed.
+                    session::run_on_this_thread(ctx, stream, &ended_tx);
                     drop(slot);
                 });
                 if let Err(e) = spawned {

@@ -13,6 +13,7 @@ use ironrdp_server::{
     CredentialDecision, CredentialValidationError, CredentialValidator, RdpServer, ServerEvent,
 };
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, warn};
 use wrd_frame::FrameBus;
@@ -66,25 +67,41 @@ pub(crate) struct SessionEnded {
     pub outcome: SessionOutcome,
 }
 
-/// Runs the session to its end on the calling thread (which it blocks).
-pub(crate) fn run_on_this_thread(ctx: SessionContext, stream: std::net::TcpStream) -> SessionEnded {
+/// Runs the session to its end on the calling thread (which it blocks), and reports how it
+/// ended on `report` the moment that is known: before the session's runtime is torn down, so
+/// an authentication failure counts before the client can retry.
+pub(crate) fn run_on_this_thread(
+    ctx: SessionContext,
+    stream: std::net::TcpStream,
+    report: &mpsc::UnboundedSender<SessionEnded>,
+) {
     let started = Instant::now();
     let activated = CancellationToken::new();
     let (id, peer) = (ctx.id, ctx.peer);
-    let outcome = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(runtime) => {
-            let span = info_span!("session", id, %peer);
-            let _entered = span.enter();
-            runtime.block_on(run(ctx, stream, activated.clone()))
-        }
-        Err(e) => SessionOutcome::Failed(anyhow::Error::new(e).context("creating the session runtime")),
-    };
-    SessionEnded {
+    let ended = |outcome| SessionEnded {
         id,
         peer,
         activated: activated.is_cancelled(),
         duration: started.elapsed(),
         outcome,
+    };
+    match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => {
+            let span = info_span!("session", id, %peer);
+            let _entered = span.enter();
+            runtime.block_on(async {
+                let outcome = run(ctx, stream, activated.clone()).await;
+                // The accept loop may be gone (shutting down); nothing left to tell then.
+                let _ = report.send(ended(outcome));
+            });
+            // Dropping the runtime waits for IronRDP's blocking encoder tasks, if any.
+            drop(runtime);
+        }
+        Err(e) => {
+            let outcome =
+                SessionOutcome::Failed(anyhow::Error::new(e).context("creating the session runtime"));
+            let _ = report.send(ended(outcome));
+        }
     }
 }
 

@@ -143,6 +143,20 @@ mod tests {
     }
 
     #[test]
+    fn operator_certificate_files_are_used_as_given() {
+        let dir = tempfile::tempdir().unwrap();
+        let certified = rcgen::generate_simple_self_signed(vec!["rdp.example.test".to_owned()]).unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        fs::write(&cert, certified.cert.pem()).unwrap();
+        fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+        let identity = TlsIdentity::load(&cert, &key).unwrap();
+        assert_eq!(identity.fingerprint, fingerprint(certified.cert.der()));
+        assert_eq!(identity.cert_path, cert);
+        // Nothing is generated in the state directory when files are given.
+        assert!(!dir.path().join(GENERATED_CERT_FILE).exists());
+    }
+
+    #[test]
     fn missing_files_name_the_file() {
         let err =
             TlsIdentity::load(Path::new("/nonexistent/c.pem"), Path::new("/nonexistent/k.pem")).unwrap_err();

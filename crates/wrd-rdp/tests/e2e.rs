@@ -31,6 +31,7 @@ struct Options {
     auth: AuthMode,
     max_clients: usize,
     fps: u32,
+    handshake_timeout: Duration,
 }
 
 impl Default for Options {
@@ -39,6 +40,7 @@ impl Default for Options {
             auth: AuthMode::Nla(creds()),
             max_clients: 4,
             fps: 30,
+            handshake_timeout: wrd_rdp::DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 }
@@ -69,7 +71,7 @@ async fn start(options: Options) -> TestServer {
         auth: options.auth,
         tls,
         max_clients: options.max_clients,
-        handshake_timeout: wrd_rdp::DEFAULT_HANDSHAKE_TIMEOUT,
+        handshake_timeout: options.handshake_timeout,
         input: InputRoute::Ignore { reason: "test" },
     };
     let server = tokio::spawn(wrd_rdp::serve(listener, config, bus, shutdown.clone()));
@@ -220,6 +222,9 @@ async fn repeated_failures_block_the_address() {
             "attempt {attempt}"
         );
     }
+    // The server counts a failure when the session ends, a moment after the client has heard
+    // the rejection; a real attacker gains nothing from that moment, the test just waits it out.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     // Now even the right password is refused at once: the server closes before any RDP reply.
     let started = std::time::Instant::now();
     let blocked = wrd_client::connect(client_config(server.addr, PASSWORD)).await;
@@ -499,5 +504,43 @@ async fn vanished_client_is_dropped_within_30_s_and_others_go_on() {
     let mut third = third;
     wait_for_pattern(&mut third).await;
     drop(gone);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connection_is_dropped_after_the_handshake_timeout() {
+    use tokio::io::AsyncReadExt as _;
+
+    let server = start(Options {
+        max_clients: 1,
+        handshake_timeout: Duration::from_secs(2),
+        ..Options::default()
+    })
+    .await;
+    // A TCP connection that never says anything holds the only slot...
+    let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut buf)).await;
+    // ...until the server closes it, after the handshake timeout and not before.
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "expected the server to close the connection, got {read:?}"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1900) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    // The slot is free again.
+    let mut session = None;
+    for _ in 0..20 {
+        if let Ok(s) = wrd_client::connect(client_config(server.addr, PASSWORD)).await {
+            session = Some(s);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_for_pattern(session.as_mut().expect("slot not freed")).await;
     server.stop().await;
 }

@@ -633,25 +633,4 @@ mod tests {
         assert_eq!(digits(1_234), [0, 0, 0, 0, 1, 2, 3, 4]);
         assert_eq!(digits(COUNTER_MODULUS + 7), [0, 0, 0, 0, 0, 0, 0, 7]);
     }
-
-    /// `cargo test -p wrd-test-pattern --release -- --ignored --nocapture render_speed`
-    #[test]
-    #[ignore = "timing; meaningful in release builds only"]
-    fn render_speed() {
-        let mut p = TestPattern::new(1920, 1080).unwrap();
-        p.render(0);
-        let frames = 300u32;
-        let start = std::time::Instant::now();
-        for n in 1..=u64::from(frames) {
-            std::hint::black_box(p.render(n));
-        }
-        let per_frame = start.elapsed() / frames;
-        println!("1920x1080 incremental render: {per_frame:?} per frame");
-        let start = std::time::Instant::now();
-        std::hint::black_box(expected_frame(1920, 1080, 5));
-        println!("1920x1080 full render: {:?}", start.elapsed());
-        if !cfg!(debug_assertions) {
-            assert!(per_frame < std::time::Duration::from_millis(5));
-        }
-    }
 }
