@@ -1,7 +1,6 @@
 //! The accept loop: admission (throttled addresses, the client limit), one thread per
 //! session, authentication bookkeeping, and graceful shutdown.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -182,9 +181,4 @@ fn on_session_ended(ended: SessionEnded, throttle: &mut AuthThrottle, summary: &
     if activated {
         throttle.record_success(peer.ip());
     }
-}
-
-/// The address a [`serve`] call would report; a helper for tests and logs.
-pub fn describe(addr: SocketAddr, tls: &TlsIdentity) -> String {
-    format!("rdp://{addr} (certificate SHA-256 {})", tls.fingerprint)
 }
