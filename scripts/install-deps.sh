@@ -30,6 +30,7 @@ PACKAGES=(
   freerdp2-x11                # xfreerdp 2.11, the reference client
   x11-apps                    # xwd: root-window screenshots parsed by wrd-testkit
   x11-utils                   # xwininfo, xprop: looking at windows when a test fails
+  jq                          # scripts/bench-*.sh read wrd-bench's JSON lines
   imagemagick                 # import (screenshot fallback), display (paints the Xvfb root in tests)
   xdotool                     # find xfreerdp's window; synthesize client-side input
 

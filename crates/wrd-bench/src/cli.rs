@@ -1,0 +1,346 @@
+//! Command line.
+
+use std::net::{SocketAddr, ToSocketAddrs as _};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::UsageError;
+
+/// Benchmark client for RDP servers.
+///
+/// Every measurement is printed as text and as one JSON line (`{"bench": ...}`); with
+/// `--json FILE` the JSON lines are appended to FILE instead of being mixed into the text.
+/// Exit status: 0 when every measurement was taken, 1 when one failed (connection refused,
+/// authentication failed, timeout, ...), 2 for a usage error.
+#[derive(Debug, Parser)]
+#[command(name = "wrd-bench", version, max_term_width = 100)]
+pub struct Cli {
+    /// Append the JSON lines to this file instead of printing them on stdout
+    #[arg(long, global = true, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Time from the start of the TCP connect to the first complete picture, over several runs
+    ///
+    /// With `--client wrd` (the in-process IronRDP client), the picture is complete when the
+    /// decoded graphics updates have covered every pixel of the desktop at least once; this
+    /// works against any server. With `--client xfreerdp` (FreeRDP 2 on a private Xvfb, through
+    /// a local TCP relay that timestamps the connection), it is complete when a screenshot of
+    /// the client window shows the wrd-server test pattern (or, with `--any-content`, anything
+    /// but one uniform colour); the screenshot time is reported as the error bar.
+    FirstFrame(FirstFrameArgs),
+    /// Connect N clients, let them receive and decode for S seconds, and report their update
+    /// and byte rates, and (with `--server-pid`) the server's CPU and memory over that window
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SecurityArg {
+    /// TLS + Network Level Authentication (CredSSP)
+    Nla,
+    /// TLS only; the credentials go in the Client Info PDU
+    Tls,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CodecArg {
+    /// Advertise RemoteFX
+    Remotefx,
+    /// Advertise no codec (plain or RLE bitmaps)
+    Bitmap,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientKind {
+    /// The in-process headless client (wrd-client, IronRDP)
+    Wrd,
+    /// FreeRDP 2's xfreerdp on a private Xvfb
+    Xfreerdp,
+}
+
+impl ClientKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Wrd => "wrd",
+            Self::Xfreerdp => "xfreerdp",
+        }
+    }
+}
+
+/// Where the server is and how to log in.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// Server address
+    #[arg(long, value_name = "HOST:PORT")]
+    pub addr: String,
+
+    /// User name
+    #[arg(long, value_name = "NAME")]
+    pub username: String,
+
+    /// Environment variable holding the password
+    #[arg(long, value_name = "VAR", default_value = "WRD_PASSWORD")]
+    pub password_env: String,
+
+    /// Domain, if the server wants one
+    #[arg(long, value_name = "NAME")]
+    pub domain: Option<String>,
+
+    /// Security protocol to insist on
+    #[arg(long, value_enum, default_value_t = SecurityArg::Nla)]
+    pub security: SecurityArg,
+
+    /// Requested desktop width (the server may impose its own size)
+    #[arg(long, value_name = "W", default_value_t = 1280)]
+    pub width: u16,
+
+    /// Requested desktop height
+    #[arg(long, value_name = "H", default_value_t = 720)]
+    pub height: u16,
+
+    /// Codec the in-process client advertises
+    #[arg(long, value_enum, default_value_t = CodecArg::Remotefx)]
+    pub codec: CodecArg,
+
+    /// Bound on each wait: one run's connect and first picture, a client's start in `watch`
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub timeout: f64,
+}
+
+impl ConnectArgs {
+    /// The first address `--addr` resolves to.
+    pub fn socket_addr(&self) -> Result<SocketAddr> {
+        let addr = self
+            .addr
+            .to_socket_addrs()
+            .map_err(|e| UsageError(format!("--addr {}: {e}", self.addr)))?
+            .next()
+            .ok_or_else(|| UsageError(format!("--addr {}: resolves to no address", self.addr)))?;
+        Ok(addr)
+    }
+
+    /// The password from the environment variable named by `--password-env`.
+    pub fn password(&self) -> Result<String> {
+        let var = &self.password_env;
+        match std::env::var(var) {
+            Ok(p) => Ok(p),
+            Err(std::env::VarError::NotPresent) => Err(UsageError(format!(
+                "the password is read from the environment variable {var}, which is not set \
+                 (--password-env names another variable)"
+            ))
+            .into()),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(UsageError(format!("the environment variable {var} is not valid UTF-8")).into())
+            }
+        }
+    }
+
+    pub fn timeout(&self) -> Result<Duration> {
+        Duration::try_from_secs_f64(self.timeout)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "--timeout {}: not a positive number of seconds",
+                    self.timeout
+                ))
+                .into()
+            })
+    }
+
+    /// Configuration of the in-process client.
+    pub fn client_config(&self, addr: SocketAddr, password: &str) -> Result<wrd_client::ClientConfig> {
+        let mut config = wrd_client::ClientConfig::new(addr, &self.username, password);
+        config.domain.clone_from(&self.domain);
+        config.security = match self.security {
+            SecurityArg::Nla => wrd_client::Security::Nla,
+            SecurityArg::Tls => wrd_client::Security::Tls,
+        };
+        config.desktop_width = self.width;
+        config.desktop_height = self.height;
+        config.codec = match self.codec {
+            CodecArg::Remotefx => wrd_client::Codec::RemoteFx,
+            CodecArg::Bitmap => wrd_client::Codec::Bitmap,
+        };
+        config.connect_timeout = self.timeout()?;
+        config.client_name = "wrd-bench".to_owned();
+        Ok(config)
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FirstFrameArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Client to measure
+    #[arg(long, value_enum, default_value_t = ClientKind::Wrd)]
+    pub client: ClientKind,
+
+    /// Measured runs
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub runs: u32,
+
+    /// Runs before the measured ones, not counted (caches, lazy initialisation)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub warmup: u32,
+
+    /// Pause between runs, after the previous client has disconnected
+    #[arg(long, value_name = "MS", default_value_t = 200)]
+    pub pause_ms: u64,
+
+    /// wrd: once the picture is complete, also compare it with the wrd-server test pattern
+    /// and fail the run if it does not match (after the clock has stopped)
+    #[arg(long)]
+    pub verify_pattern: bool,
+
+    /// xfreerdp: stop the clock when the client area is no longer one uniform colour, instead
+    /// of when it shows the test pattern (for servers that show something else)
+    #[arg(long)]
+    pub any_content: bool,
+
+    /// Per-channel tolerance of the test-pattern comparison (lossy codecs)
+    #[arg(long, value_name = "LEVELS", default_value_t = 48)]
+    pub tolerance: u8,
+
+    /// Largest share of pixels beyond the tolerance for a picture to count as the test pattern
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.02)]
+    pub max_mismatch: f64,
+
+    /// xfreerdp: connect it straight to the server instead of through the timestamping relay;
+    /// then only the time from starting the process is known
+    #[arg(long)]
+    pub direct: bool,
+
+    /// xfreerdp: pause between screenshots (0 = back to back)
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    pub poll_interval_ms: u64,
+
+    /// xfreerdp: one more argument, e.g. `--xfreerdp-arg=/gfx` (repeatable)
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub xfreerdp_arg: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// Clients to connect (0: only watch the server process)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub clients: u32,
+
+    /// Length of the measurement window, which starts once every client shows a complete
+    /// picture
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub seconds: f64,
+
+    /// Server process to sample: CPU time from /proc/PID/stat at the start and end of the
+    /// window, RSS from /proc/PID/status
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
+
+    /// RSS sampling interval
+    #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rss_interval_ms: u64,
+}
+
+impl WatchArgs {
+    pub fn window(&self) -> Result<Duration> {
+        Duration::try_from_secs_f64(self.seconds)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| UsageError(format!("--seconds {}: not a positive number", self.seconds)).into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_first_frame() {
+        let cli = Cli::try_parse_from([
+            "wrd-bench",
+            "first-frame",
+            "--addr",
+            "127.0.0.1:3389",
+            "--username",
+            "u",
+            "--client",
+            "xfreerdp",
+            "--runs",
+            "5",
+            "--xfreerdp-arg=/gfx",
+            "--xfreerdp-arg",
+            "-wallpaper",
+            "--json",
+            "out.jsonl",
+        ])
+        .unwrap();
+        assert_eq!(cli.json.as_deref(), Some(std::path::Path::new("out.jsonl")));
+        let Command::FirstFrame(a) = cli.command else {
+            panic!("wrong subcommand");
+        };
+        assert_eq!(a.client, ClientKind::Xfreerdp);
+        assert_eq!(a.runs, 5);
+        assert_eq!(a.warmup, 1);
+        assert_eq!(a.xfreerdp_arg, ["/gfx", "-wallpaper"]);
+        assert_eq!((a.connect.width, a.connect.height), (1280, 720));
+        assert_eq!(
+            a.connect.socket_addr().unwrap(),
+            "127.0.0.1:3389".parse().unwrap()
+        );
+        assert_eq!(a.connect.timeout().unwrap(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn zero_runs_and_bad_numbers_are_refused() {
+        let base = ["wrd-bench", "first-frame", "--addr", "h:1", "--username", "u"];
+        assert!(Cli::try_parse_from(base.iter().chain(&["--runs", "0"])).is_err());
+        let cli = Cli::try_parse_from(base.iter().chain(&["--timeout=0"])).unwrap();
+        let Command::FirstFrame(a) = cli.command else {
+            panic!("wrong subcommand");
+        };
+        assert!(a.connect.timeout().unwrap_err().is::<UsageError>());
+    }
+
+    #[test]
+    fn missing_password_variable_is_a_usage_error() {
+        let cli = Cli::try_parse_from([
+            "wrd-bench",
+            "watch",
+            "--addr",
+            "127.0.0.1:1",
+            "--username",
+            "u",
+            "--password-env",
+            "WRD_BENCH_TEST_SURELY_UNSET_VARIABLE",
+        ])
+        .unwrap();
+        let Command::Watch(a) = cli.command else {
+            panic!("wrong subcommand");
+        };
+        let err = a.connect.password().unwrap_err();
+        assert!(err.is::<UsageError>());
+        assert!(
+            err.to_string().contains("WRD_BENCH_TEST_SURELY_UNSET_VARIABLE"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,40 @@
+//! `wrd-bench`: a benchmark client for RDP servers.
+//!
+//! - `first-frame`: time from the start of the TCP connect to the first complete picture, with
+//!   the in-process client ([`wrd_client`]) or the real FreeRDP client (`xfreerdp` on a
+//!   private Xvfb), over several runs: median, min, p95, max.
+//! - `watch`: N clients receive and decode for S seconds; update and byte rates per client, and
+//!   the server process's CPU (% of one core) and memory (RSS) over the same window.
+//!
+//! Output is text plus one JSON line per measurement ([`output`]). The binary is a thin
+//! wrapper around [`run`].
+
+pub mod cli;
+pub mod coverage;
+pub mod first_frame;
+pub mod interrupt;
+pub mod output;
+pub mod procfs;
+pub mod relay;
+pub mod stats;
+pub mod watch;
+pub mod xfreerdp;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command};
+use crate::output::Output;
+
+/// A mistake in the command line or environment found after parsing (exit status 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs the command `cli` asks for.
+pub fn run(cli: &Cli) -> Result<()> {
+    let mut out = Output::new(cli.json.as_deref())?;
+    match &cli.command {
+        Command::FirstFrame(args) => first_frame::run(args, &mut out),
+        Command::Watch(args) => watch::run(args, &mut out),
+    }
+}
