@@ -17,6 +17,7 @@ use ironrdp_server::{
     BitmapUpdate, DesktopSize, DisplayUpdate, PixelFormat as RdpPixelFormat, RdpServerDisplay,
     RdpServerDisplayUpdates,
 };
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, trace};
 use wrd_frame::{Frame, FrameBus, FrameSubscriber, PixelFormat, Rect};
@@ -35,14 +36,23 @@ const FALLBACK_SIZE: DesktopSize = DesktopSize {
 #[derive(Debug)]
 pub struct WrdDisplayHandler {
     bus: FrameBus,
+    /// Shortest time between two frames sent to this client (from `max_fps`).
+    min_frame_interval: Duration,
     /// Cancelled (used as a one-shot latch) when IronRDP first asks for updates: the
     /// connection sequence, authentication included, is complete.
     activated: CancellationToken,
 }
 
 impl WrdDisplayHandler {
-    pub fn new(bus: FrameBus, activated: CancellationToken) -> Self {
-        Self { bus, activated }
+    /// `max_fps` caps the frames per second sent to this client (at least 1); a faster source
+    /// is coalesced, a slower one is followed as it is.
+    pub fn new(bus: FrameBus, activated: CancellationToken, max_fps: u32) -> Self {
+        let min_frame_interval = Duration::from_secs(1) / max_fps.max(1);
+        Self {
+            bus,
+            min_frame_interval,
+            activated,
+        }
     }
 }
 
@@ -73,6 +83,8 @@ impl RdpServerDisplay for WrdDisplayHandler {
             subscriber,
             pending: VecDeque::new(),
             size: (current.width, current.height),
+            min_frame_interval: self.min_frame_interval,
+            next_frame_at: None,
         }))
     }
 }
@@ -86,6 +98,10 @@ struct DisplayUpdates {
     pending: VecDeque<DisplayUpdate>,
     /// The desktop size this activation was negotiated with.
     size: (u16, u16),
+    min_frame_interval: Duration,
+    /// Frame pacing: the next frame is not taken before this. Frames published meanwhile are
+    /// coalesced by the bus (their damage merged), never queued.
+    next_frame_at: Option<Instant>,
 }
 
 #[async_trait::async_trait]
@@ -95,7 +111,11 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
             if let Some(update) = self.pending.pop_front() {
                 return Ok(Some(update));
             }
-            // Cancel-safe: `FrameSubscriber::next` is, and nothing below awaits.
+            // Cancel-safe: sleeping and `FrameSubscriber::next` are, and the state changes
+            // only below the last await.
+            if let Some(at) = self.next_frame_at {
+                tokio::time::sleep_until(at).await;
+            }
             let Some(update) = self.subscriber.next().await else {
                 debug!("frame source ended: closing the display stream");
                 return Ok(None);
@@ -114,6 +134,7 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                     height: frame.height,
                 })));
             }
+            self.next_frame_at = Some(Instant::now() + self.min_frame_interval);
             if update.skipped > 0 {
                 trace!(
                     skipped = update.skipped,
@@ -191,7 +212,7 @@ mod tests {
     async fn first_update_is_whole_frame_then_only_damage() {
         let (mut publisher, bus) = FrameBus::new();
         publisher.publish(solid(64, 32, 1, vec![])).unwrap();
-        let mut display = WrdDisplayHandler::new(bus, CancellationToken::new());
+        let mut display = WrdDisplayHandler::new(bus, CancellationToken::new(), 60);
         assert_eq!(
             display.size().await,
             DesktopSize {
@@ -229,7 +250,7 @@ mod tests {
     async fn size_change_asks_for_resize() {
         let (mut publisher, bus) = FrameBus::new();
         publisher.publish(solid(64, 32, 1, vec![])).unwrap();
-        let mut display = WrdDisplayHandler::new(bus, CancellationToken::new());
+        let mut display = WrdDisplayHandler::new(bus, CancellationToken::new(), 60);
         let mut updates = display.updates().await.unwrap();
         updates.next_update().await.unwrap();
         publisher.publish(solid(128, 64, 1, vec![])).unwrap();
@@ -247,10 +268,56 @@ mod tests {
     async fn source_end_ends_updates() {
         let (mut publisher, bus) = FrameBus::new();
         publisher.publish(solid(64, 32, 1, vec![])).unwrap();
-        let mut display = WrdDisplayHandler::new(bus, CancellationToken::new());
+        let mut display = WrdDisplayHandler::new(bus, CancellationToken::new(), 60);
         let mut updates = display.updates().await.unwrap();
         updates.next_update().await.unwrap();
         drop(publisher);
         assert!(updates.next_update().await.unwrap().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn frames_are_paced_to_max_fps_and_coalesced() {
+        let (mut publisher, bus) = FrameBus::new();
+        publisher.publish(solid(64, 32, 0, vec![])).unwrap();
+        let mut display = WrdDisplayHandler::new(bus, CancellationToken::new(), 30);
+        let mut updates = display.updates().await.unwrap();
+        // A source at 240 fps for one second, each frame damaging its own column.
+        let source = tokio::spawn(async move {
+            for i in 0..240u16 {
+                tokio::time::sleep(Duration::from_micros(4_167)).await;
+                publisher
+                    .publish(solid(64, 32, 1, vec![Rect::new(i % 64, 0, 1, 1)]))
+                    .unwrap();
+            }
+            publisher
+        });
+        let started = tokio::time::Instant::now();
+        // Updates from one frame arrive at the same (paused) instant; count the instants.
+        let mut frame_times = std::collections::HashSet::new();
+        let mut columns = std::collections::HashSet::new();
+        while started.elapsed() < Duration::from_millis(1_050) {
+            let Ok(update) = tokio::time::timeout(Duration::from_millis(100), updates.next_update()).await
+            else {
+                continue;
+            };
+            let Some(DisplayUpdate::Bitmap(bitmap)) = update.unwrap() else {
+                panic!()
+            };
+            if bitmap.width.get() == 64 {
+                continue; // the first, full frame
+            }
+            frame_times.insert(tokio::time::Instant::now());
+            for x in bitmap.x..bitmap.x + bitmap.width.get() {
+                columns.insert(x);
+            }
+        }
+        let _publisher = source.await.unwrap();
+        let frames = frame_times.len();
+        assert!(
+            (25..=32).contains(&frames),
+            "{frames} updates in a second at max_fps 30"
+        );
+        // Coalesced, not dropped: every column the source damaged was sent.
+        assert_eq!(columns.len(), 64);
     }
 }

@@ -21,6 +21,9 @@ use crate::transport::configure_socket;
 /// exits well within two seconds of SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(1200);
 
+/// Default for [`ServerConfig::max_fps`].
+pub const DEFAULT_MAX_FPS: u32 = 60;
+
 /// Default for [`ServerConfig::handshake_timeout`].
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -33,6 +36,8 @@ pub struct ServerConfig {
     pub max_clients: usize,
     /// A client must complete TLS, authentication and the connection sequence within this.
     pub handshake_timeout: Duration,
+    /// Frames per second sent to each client at most (a faster source is coalesced).
+    pub max_fps: u32,
     pub input: InputRoute,
 }
 
@@ -116,6 +121,7 @@ pub async fn serve(
                     bus: bus.clone(),
                     input: config.input.clone(),
                     handshake_timeout: config.handshake_timeout,
+                    max_fps: config.max_fps,
                     shutdown: shutdown.child_token(),
                 };
                 let ended_tx = ended_tx.clone();

@@ -37,6 +37,7 @@ pub(crate) struct SessionContext {
     pub bus: FrameBus,
     pub input: InputRoute,
     pub handshake_timeout: Duration,
+    pub max_fps: u32,
     /// Server shutdown.
     pub shutdown: CancellationToken,
 }
@@ -171,7 +172,7 @@ fn build_server(
     };
     let mut server = builder
         .with_input_handler(SessionInputHandler::new(ctx.id, ctx.peer, ctx.input.clone()))
-        .with_display_handler(WrdDisplayHandler::new(ctx.bus.clone(), activated))
+        .with_display_handler(WrdDisplayHandler::new(ctx.bus.clone(), activated, ctx.max_fps))
         .with_bitmap_codecs(crate::bitmap_codecs())
         .build();
     match &ctx.auth {

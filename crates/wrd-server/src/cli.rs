@@ -74,6 +74,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     pub max_clients: Option<usize>,
 
+    /// Most frames per second sent to each client; a faster source is coalesced (no change is
+    /// lost, intermediate pictures are skipped) [default: 60]
+    #[arg(long, value_name = "N")]
+    pub max_fps: Option<u32>,
+
     /// Test pattern size [default: 1280x720]
     #[arg(long, value_name = "WxH")]
     pub size: Option<String>,

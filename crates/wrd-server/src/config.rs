@@ -11,11 +11,13 @@ use crate::cli::{SecurityArg, ServeArgs, SourceArg};
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:3389";
 pub const DEFAULT_MAX_CLIENTS: usize = 4;
+pub const DEFAULT_MAX_FPS: u32 = 60;
 pub const DEFAULT_PATTERN_SIZE: (u16, u16) = (1280, 720);
 pub const DEFAULT_PATTERN_FPS: u32 = 30;
 /// Beyond this a client limit is a typo, not a plan: each client costs a thread and a frame
 /// buffer.
 const MAX_MAX_CLIENTS: usize = 64;
+/// Above this, frame rates are typos: no display or client keeps up.
 const MAX_PATTERN_FPS: u32 = 240;
 
 /// One line, naming what is wrong and where.
@@ -41,6 +43,7 @@ struct FileConfig {
     listen: Option<String>,
     source: Option<SourceArg>,
     max_clients: Option<usize>,
+    max_fps: Option<u32>,
     #[serde(default)]
     auth: FileAuth,
     #[serde(default)]
@@ -98,6 +101,7 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub source: SourceArg,
     pub max_clients: usize,
+    pub max_fps: u32,
     pub auth: Auth,
     pub tls: TlsSource,
     pub state_dir: PathBuf,
@@ -178,6 +182,13 @@ impl Settings {
             )));
         }
 
+        let max_fps = args.max_fps.or(file.max_fps).unwrap_or(DEFAULT_MAX_FPS);
+        if !(1..=MAX_PATTERN_FPS).contains(&max_fps) {
+            return Err(err(format!(
+                "max_fps: {max_fps} is outside 1..={MAX_PATTERN_FPS}"
+            )));
+        }
+
         let no_auth = args.no_auth || file.auth.no_auth.unwrap_or(false);
         let auth = if no_auth {
             if !listen.ip().is_loopback() {
@@ -250,6 +261,7 @@ impl Settings {
             listen,
             source: args.source.or(file.source).unwrap_or(SourceArg::TestPattern),
             max_clients,
+            max_fps,
             auth,
             tls,
             state_dir: env.state_dir()?,
@@ -452,6 +464,7 @@ mod tests {
         check_error(&["--no-auth"], None, env(), "no_auth: refusing");
         check_error(&["--max-clients", "0"], None, env(), "max_clients: 0");
         check_error(&["--size", "10x10"], None, env(), "size: `10x10`");
+        check_error(&["--max-fps", "0"], None, env(), "max_fps: 0");
     }
 
     #[test]

@@ -158,6 +158,7 @@ async fn serve(settings: Settings) -> Result<(), RunError> {
         tls,
         max_clients: settings.max_clients,
         handshake_timeout: wrd_rdp::DEFAULT_HANDSHAKE_TIMEOUT,
+        max_fps: settings.max_fps,
         input,
     };
     tokio::spawn(stop_on_signal(shutdown.clone()));
