@@ -40,6 +40,7 @@ PACKAGES=(
   xdg-desktop-portal xdg-desktop-portal-wlr   # ScreenCast portal (patched build below)
   dbus-daemon dbus-bin        # private session bus per test stack
   grim wayland-utils wtype    # compositor-side screenshots, wayland-info, keyboard injection
+  weston                      # weston-presentation-shm: an animated client in the capture tests
   iproute2 procps psmisc      # ss (listening ports), ps/pgrep, fuser/killall for debugging
   nftables                    # the vanished-client test drops one connection's packets
 

@@ -1,0 +1,460 @@
+//! The headless Wayland desktop of the capture tests: a private session bus, sway (headless,
+//! pixman), PipeWire + WirePlumber, xdg-desktop-portal + xdg-desktop-portal-wlr, all as an
+//! unprivileged user, each a guarded child.
+//!
+//! sway refuses to run as root, and the session bus and portal accept only their own uid, so
+//! when the tests run as root (CI) everything here, and every client of it (the program under
+//! test, `grim`), runs as [`STACK_USER`] (created with `useradd` on first use) through
+//! `setpriv`. Files that user must read or execute have to be somewhere it can reach: the stack
+//! directory (owned by it) is the place; [`SwayStack::install`] copies a file there.
+
+use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+
+use crate::process::{ChildGuard, output_with_timeout, poll_until};
+
+/// The unprivileged user the stack runs as when the tests run as root.
+pub const STACK_USER: &str = "rdpstack";
+/// The patched portal backend built by scripts/build-xdpw-shm.sh (SHM screencopy, no GPU).
+pub const XDPW_SHM: &str = "/opt/xdpw-shm/libexec/xdg-desktop-portal-wlr";
+const XDPW_STOCK: &str = "/usr/libexec/xdg-desktop-portal-wlr";
+const XDP: &str = "/usr/libexec/xdg-desktop-portal";
+const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What to put on the desktop.
+#[derive(Debug, Clone, Default)]
+pub struct StackOptions {
+    /// Output size (default 1920x1080).
+    pub size: Option<(u32, u32)>,
+    /// A PNG to show as the wallpaper (`fill`); the stack copies it into its directory.
+    pub wallpaper: Option<PathBuf>,
+    /// Run `weston-presentation-shm` (continuous animation: a frame on every refresh).
+    pub animate: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Identity {
+    uid: u32,
+    gid: u32,
+    name: String,
+    home: PathBuf,
+}
+
+/// A running stack. Dropping it stops every process (reverse start order).
+#[derive(Debug)]
+pub struct SwayStack {
+    // stopped in reverse order of start: see Drop
+    guards: Vec<ChildGuard>,
+    runner: Runner,
+    log_dir: PathBuf,
+    wayland_display: String,
+}
+
+/// Builds commands that run as the stack user in the stack's environment.
+#[derive(Debug, Clone)]
+struct Runner {
+    dir: PathBuf,
+    user: Option<Identity>,
+    env: Vec<(String, String)>,
+}
+
+fn lookup_user(name: &str) -> Result<Option<Identity>> {
+    let out = output_with_timeout(
+        Command::new("getent").args(["passwd", name]),
+        Duration::from_secs(10),
+    )?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    let f: Vec<&str> = line.trim().split(':').collect();
+    ensure!(f.len() >= 7, "odd passwd entry {line:?}");
+    Ok(Some(Identity {
+        name: f[0].to_owned(),
+        uid: f[2].parse()?,
+        gid: f[3].parse()?,
+        home: PathBuf::from(f[5]),
+    }))
+}
+
+fn ensure_user(name: &str) -> Result<Identity> {
+    if let Some(id) = lookup_user(name)? {
+        return Ok(id);
+    }
+    let out = output_with_timeout(
+        Command::new("useradd").args(["--create-home", "--shell", "/bin/bash", name]),
+        Duration::from_secs(30),
+    )?;
+    // another test may have created it meanwhile
+    if let Some(id) = lookup_user(name)? {
+        return Ok(id);
+    }
+    bail!("useradd {name} failed: {}", String::from_utf8_lossy(&out.stderr))
+}
+
+fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).with_context(|| format!("chown {}", path.display()))
+}
+
+impl SwayStack {
+    /// Starts the stack in `<dir>/stack` (logs in `dir`). `dir` must be reachable by the stack
+    /// user: its mode is widened to 0711 (others may traverse it, not list it).
+    pub fn start(dir: &Path, opts: &StackOptions) -> Result<Self> {
+        // SAFETY: geteuid has no preconditions.
+        let root = unsafe { libc::geteuid() } == 0;
+        let user = if root {
+            Some(ensure_user(STACK_USER)?)
+        } else {
+            None
+        };
+        let stack = dir.join("stack");
+        for d in [
+            "",
+            "run",
+            "config/sway",
+            "config/xdg-desktop-portal-wlr",
+            "data",
+            "state",
+            "cache",
+        ] {
+            std::fs::create_dir_all(stack.join(d))?;
+        }
+        if let Some(u) = &user {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))?;
+            for d in [
+                "",
+                "run",
+                "config",
+                "config/sway",
+                "config/xdg-desktop-portal-wlr",
+                "data",
+                "state",
+                "cache",
+            ] {
+                chown(&stack.join(d), u.uid, u.gid)?;
+            }
+        }
+        std::fs::set_permissions(&stack, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::set_permissions(stack.join("run"), std::fs::Permissions::from_mode(0o700))?;
+        let (w, h) = opts.size.unwrap_or((1920, 1080));
+        let mut bg = "bg #204060 solid_color".to_owned();
+        if let Some(wall) = &opts.wallpaper {
+            let dst = stack.join("wallpaper.png");
+            std::fs::copy(wall, &dst).with_context(|| format!("copying {}", wall.display()))?;
+            if let Some(u) = &user {
+                chown(&dst, u.uid, u.gid)?;
+            }
+            bg = format!("bg {} fill", dst.display());
+        }
+        let sway_config = stack.join("config/sway/config");
+        std::fs::write(
+            &sway_config,
+            format!(
+                "output HEADLESS-1 resolution {w}x{h} position 0 0 {bg}\n\
+                 default_border none\nfocus_follows_mouse no\nxwayland disable\nseat seat0 fallback true\n"
+            ),
+        )?;
+        let xdpw_config = stack.join("config/xdg-desktop-portal-wlr/config");
+        std::fs::write(
+            &xdpw_config,
+            "[screencast]\noutput_name=HEADLESS-1\nchooser_type=none\nmax_fps=60\n",
+        )?;
+        if let Some(u) = &user {
+            chown(&sway_config, u.uid, u.gid)?;
+            chown(&xdpw_config, u.uid, u.gid)?;
+        }
+        let home = user.as_ref().map_or_else(
+            || std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
+            |u| u.home.display().to_string(),
+        );
+        let name = user
+            .as_ref()
+            .map_or_else(|| std::env::var("USER").unwrap_or_default(), |u| u.name.clone());
+        let run = stack.join("run");
+        let s = |p: &Path| p.display().to_string();
+        let env: Vec<(String, String)> = vec![
+            ("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()),
+            ("HOME".into(), home),
+            ("USER".into(), name),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("XDG_RUNTIME_DIR".into(), s(&run)),
+            ("XDG_CONFIG_HOME".into(), s(&stack.join("config"))),
+            ("XDG_DATA_HOME".into(), s(&stack.join("data"))),
+            ("XDG_STATE_HOME".into(), s(&stack.join("state"))),
+            ("XDG_CACHE_HOME".into(), s(&stack.join("cache"))),
+            ("XDG_CURRENT_DESKTOP".into(), "sway".into()),
+            ("XDG_SESSION_TYPE".into(), "wayland".into()),
+            ("XDG_SESSION_DESKTOP".into(), "sway".into()),
+            (
+                "DBUS_SESSION_BUS_ADDRESS".into(),
+                format!("unix:path={}", s(&run.join("bus"))),
+            ),
+        ];
+        let mut me = Self {
+            guards: Vec::new(),
+            runner: Runner {
+                dir: stack.clone(),
+                user,
+                env,
+            },
+            log_dir: dir.to_path_buf(),
+            wayland_display: String::new(),
+        };
+
+        // 1. session bus (first: activated helpers inherit this environment)
+        let mut dbus = me.command("dbus-daemon");
+        dbus.args(["--session", "--nofork", "--nopidfile"])
+            .arg(format!("--address=unix:path={}", run.join("bus").display()));
+        me.spawn(dbus, "dbus-daemon")?;
+        let bus = run.join("bus");
+        me.wait("the session bus socket", |_| Ok(bus.exists()))?;
+
+        // 2. sway
+        let mut sway = me.command("sway");
+        sway.arg("-c")
+            .arg(&sway_config)
+            .env("WLR_BACKENDS", "headless")
+            .env("WLR_RENDERER", "pixman")
+            .env("WLR_LIBINPUT_NO_DEVICES", "1")
+            .env("WLR_HEADLESS_OUTPUTS", "1");
+        me.spawn(sway, "sway")?;
+        let wl = me.wait_value("sway's sockets", |_| {
+            let mut wl = None;
+            let mut ipc = None;
+            for e in std::fs::read_dir(&run)?.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n.starts_with("wayland-") && !n.ends_with(".lock") {
+                    wl = Some(n);
+                } else if n.starts_with("sway-ipc.") {
+                    ipc = Some(n);
+                }
+            }
+            Ok(wl.zip(ipc))
+        })?;
+        me.wayland_display = wl.0.clone();
+        me.runner.env.push(("WAYLAND_DISPLAY".into(), wl.0));
+        me.runner.env.push(("SWAYSOCK".into(), s(&run.join(wl.1))));
+        me.wait("swaymsg get_outputs", |r| {
+            Ok(r.output(r.command("swaymsg").args(["-t", "get_outputs"]))?
+                .status
+                .success())
+        })?;
+        let mut upd = me.command("dbus-update-activation-environment");
+        upd.args([
+            "WAYLAND_DISPLAY",
+            "SWAYSOCK",
+            "XDG_CURRENT_DESKTOP",
+            "XDG_SESSION_TYPE",
+            "XDG_RUNTIME_DIR",
+            "XDG_CONFIG_HOME",
+            "XDG_DATA_HOME",
+            "XDG_STATE_HOME",
+            "XDG_CACHE_HOME",
+        ]);
+        me.output(&mut upd)?;
+
+        // 3. pipewire + wireplumber (the portal's streams are linked by the session manager)
+        me.spawn(me.command("pipewire"), "pipewire")?;
+        let pw_sock = run.join("pipewire-0");
+        me.wait("the pipewire socket", |_| Ok(pw_sock.exists()))?;
+        me.spawn(me.command("wireplumber"), "wireplumber")?;
+        me.wait("wireplumber", |r| {
+            let out = r.output(r.command("pw-cli").args(["ls", "Client"]))?;
+            Ok(String::from_utf8_lossy(&out.stdout)
+                .to_lowercase()
+                .contains("wireplumber"))
+        })?;
+
+        // 4. portals
+        let xdpw = std::env::var("XDPW_BIN").ok().unwrap_or_else(|| {
+            if Path::new(XDPW_SHM).exists() {
+                XDPW_SHM.to_owned()
+            } else {
+                tracing::warn!("{XDPW_SHM} missing (scripts/build-xdpw-shm.sh): stock xdpw fails ScreenCast without a GPU");
+                XDPW_STOCK.to_owned()
+            }
+        });
+        let mut cmd = me.command(&xdpw);
+        cmd.args(["-l", "INFO", "-c"]).arg(&xdpw_config);
+        me.spawn(cmd, "xdg-desktop-portal-wlr")?;
+        me.wait("xdg-desktop-portal-wlr on the bus", |r| {
+            r.bus_has("org.freedesktop.impl.portal.desktop.wlr")
+        })?;
+        let mut cmd = me.command(XDP);
+        cmd.arg("-v");
+        me.spawn(cmd, "xdg-desktop-portal")?;
+        me.wait("xdg-desktop-portal on the bus", |r| {
+            r.bus_has("org.freedesktop.portal.Desktop")
+        })?;
+
+        // 5. something moving
+        if opts.animate {
+            me.spawn(me.command("weston-presentation-shm"), "weston-presentation-shm")?;
+        }
+        Ok(me)
+    }
+
+    /// `program` as the stack user, in the stack's environment (and nothing else of ours).
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        self.runner.command(program)
+    }
+
+    /// The stack's environment (`XDG_RUNTIME_DIR`, `WAYLAND_DISPLAY`, the bus address, ...).
+    pub fn env(&self) -> &[(String, String)] {
+        &self.runner.env
+    }
+
+    /// `WAYLAND_DISPLAY` of sway.
+    pub fn wayland_display(&self) -> &str {
+        &self.wayland_display
+    }
+
+    /// The stack directory (owned by the stack user).
+    pub fn dir(&self) -> &Path {
+        &self.runner.dir
+    }
+
+    /// Copies `file` into the stack directory (readable and executable by the stack user) and
+    /// returns the copy's path: for binaries under root-only folders (CI clones).
+    pub fn install(&self, file: &Path) -> Result<PathBuf> {
+        let name = file.file_name().context("file without a name")?;
+        let dst = self.runner.dir.join(name);
+        std::fs::copy(file, &dst).with_context(|| format!("copying {}", file.display()))?;
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755))?;
+        if let Some(u) = &self.runner.user {
+            chown(&dst, u.uid, u.gid)?;
+        }
+        Ok(dst)
+    }
+
+    /// Runs `cmd` (from [`Self::command`]) to completion, at most 20 s.
+    pub fn output(&self, cmd: &mut Command) -> Result<Output> {
+        self.runner.output(cmd)
+    }
+
+    /// A screenshot of the output with `grim` (PNG bytes).
+    pub fn grim_png(&self) -> Result<Vec<u8>> {
+        let out = self.output(self.command("grim").args(["-t", "png", "-"]))?;
+        ensure!(
+            out.status.success(),
+            "grim failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(out.stdout)
+    }
+
+    /// Starts a long-running program of the stack user as a guarded child (logged in the test
+    /// directory, stopped with the stack).
+    pub fn spawn_client(&mut self, cmd: Command, name: &str) -> Result<()> {
+        self.spawn(cmd, name)
+    }
+
+    fn spawn(&mut self, mut cmd: Command, name: &str) -> Result<()> {
+        let g = ChildGuard::spawn(&mut cmd, name, &self.log_dir)?.with_grace(Duration::from_secs(2));
+        self.guards.push(g);
+        Ok(())
+    }
+
+    fn wait(&mut self, what: &str, mut f: impl FnMut(&Runner) -> Result<bool>) -> Result<()> {
+        self.wait_value(what, |r| Ok(f(r)?.then_some(())))
+    }
+
+    /// Polls `f` (bounded); every few polls checks that no stack process died meanwhile.
+    fn wait_value<T>(&mut self, what: &str, mut f: impl FnMut(&Runner) -> Result<Option<T>>) -> Result<T> {
+        let runner = &self.runner;
+        let guards = &mut self.guards;
+        let mut polls = 0u32;
+        poll_until(STEP_TIMEOUT, Duration::from_millis(20), what, || {
+            polls += 1;
+            if polls.is_multiple_of(5) {
+                for g in guards.iter_mut() {
+                    g.ensure_running()?;
+                }
+            }
+            f(runner)
+        })
+    }
+}
+
+impl Runner {
+    fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut cmd = match &self.user {
+            Some(u) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={}", u.uid))
+                    .arg(format!("--regid={}", u.gid))
+                    .arg("--init-groups")
+                    .arg("--pdeathsig=TERM")
+                    .arg("--")
+                    .arg(program);
+                c
+            }
+            None => Command::new(program),
+        };
+        cmd.env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.dir);
+        cmd
+    }
+
+    fn output(&self, cmd: &mut Command) -> Result<Output> {
+        output_with_timeout(cmd, STEP_TIMEOUT)
+    }
+
+    fn bus_call(&self, method: &str, name: &str) -> Result<String> {
+        let out = self.output(
+            self.command("dbus-send")
+                .args([
+                    "--session",
+                    "--print-reply",
+                    "--dest=org.freedesktop.DBus",
+                    "/org/freedesktop/DBus",
+                ])
+                .arg(format!("org.freedesktop.DBus.{method}"))
+                .arg(format!("string:{name}")),
+        )?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn bus_has(&self, name: &str) -> Result<bool> {
+        Ok(self.bus_call("NameHasOwner", name)?.contains("boolean true"))
+    }
+
+    /// Pids of bus-activated services (permission store, document portal): children of the
+    /// bus that may have left its process group.
+    fn activated_pids(&self) -> Vec<u32> {
+        [
+            "org.freedesktop.impl.portal.PermissionStore",
+            "org.freedesktop.portal.Documents",
+        ]
+        .iter()
+        .filter_map(|n| {
+            let text = self.bus_call("GetConnectionUnixProcessID", n).ok()?;
+            text.split_whitespace().last()?.parse().ok()
+        })
+        .collect()
+    }
+}
+
+impl Drop for SwayStack {
+    fn drop(&mut self) {
+        let activated = self.runner.activated_pids();
+        while let Some(mut g) = self.guards.pop() {
+            if let Err(e) = g.stop() {
+                eprintln!("wrd-testkit: stopping {}: {e:#}", g.name());
+            }
+        }
+        for pid in activated {
+            // children of our bus, found by id on that bus; gone already if they shared its group
+            if let Ok(p) = libc::pid_t::try_from(pid) {
+                // SAFETY: kill(2) on one pid we learned from our own bus.
+                unsafe { libc::kill(p, libc::SIGTERM) };
+            }
+        }
+    }
+}
