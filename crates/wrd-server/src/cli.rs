@@ -38,8 +38,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<String>,
 
-    /// What clients see: `test-pattern` is a built-in moving picture for checking a client
-    /// or a network without a desktop [default: test-pattern]
+    /// What clients see: `portal` casts this Wayland desktop through xdg-desktop-portal (the
+    /// desktop may ask for consent once; the grant is remembered); `test-pattern` is a built-in
+    /// moving picture for checking a client or a network without a desktop [default: test-pattern]
     #[arg(long, value_enum)]
     pub source: Option<SourceArg>,
 
@@ -92,6 +93,7 @@ pub struct ServeArgs {
 #[serde(rename_all = "kebab-case")]
 pub enum SourceArg {
     TestPattern,
+    Portal,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]

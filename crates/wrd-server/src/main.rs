@@ -12,7 +12,9 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
+use wrd_capture::{CaptureEnd, PortalCapture};
 use wrd_frame::FrameBus;
+use wrd_portal::{CursorDelivery, RestoreTokenStore, ScreencastOptions};
 use wrd_rdp::{AuthMode, Credentials, InputRoute, ServerConfig, TlsIdentity};
 
 use crate::cli::{Cli, Command, SecurityArg, SourceArg};
@@ -75,6 +77,9 @@ fn run(job: impl Future<Output = Result<(), RunError>>) -> ExitCode {
     }
 }
 
+/// A frame source; it returns `Some(reason)` when it ended on its own rather than for shutdown.
+type SourceTask = tokio::task::JoinHandle<Option<String>>;
+
 enum RunError {
     /// Found only once we act on the settings (a certificate file that does not parse).
     Config(ConfigError),
@@ -132,16 +137,41 @@ async fn serve(settings: Settings) -> Result<(), RunError> {
             let pattern = wrd_test_pattern::TestPattern::new(width, height)
                 .map_err(|e| RunError::Config(ConfigError::from_message(format!("size: {e}"))))?;
             info!(width, height, fps = settings.pattern_fps, "source: test pattern");
-            let task = tokio::spawn(wrd_test_pattern::run(
-                pattern,
-                settings.pattern_fps,
-                publisher,
-                shutdown.clone(),
-            ));
+            let fps = settings.pattern_fps;
+            let cancel = shutdown.clone();
+            let task: SourceTask = tokio::spawn(async move {
+                wrd_test_pattern::run(pattern, fps, publisher, cancel).await;
+                None
+            });
             (
                 task,
                 InputRoute::Ignore {
                     reason: "the test pattern has no desktop to type into",
+                },
+            )
+        }
+        SourceArg::Portal => {
+            let options = ScreencastOptions {
+                restore_token: RestoreTokenStore::new(wrd_portal::default_token_path(&settings.state_dir)),
+                // Until the display path draws pointer updates, the compositor draws the cursor.
+                cursor: CursorDelivery::Embedded,
+            };
+            info!("source: desktop screen cast through xdg-desktop-portal (the desktop may ask for consent)");
+            let capture = PortalCapture::start(&options)
+                .await
+                .context("starting the portal screen cast")?;
+            let cancel = shutdown.clone();
+            let task: SourceTask = tokio::spawn(async move {
+                match capture.run(publisher, cancel).await {
+                    Ok(CaptureEnd::Shutdown) => None,
+                    Ok(end) => Some(end.to_string()),
+                    Err(e) => Some(format!("capture failed: {e}")),
+                }
+            });
+            (
+                task,
+                InputRoute::Ignore {
+                    reason: "input to the desktop is not supported by this server yet",
                 },
             )
         }
@@ -162,11 +192,23 @@ async fn serve(settings: Settings) -> Result<(), RunError> {
         input,
     };
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    let summary = wrd_rdp::serve(listener, config, bus, shutdown.clone()).await?;
-    shutdown.cancel();
-    if let Err(e) = source_task.await {
-        error!("the frame source task failed: {e}");
-    }
+    let server = wrd_rdp::serve(listener, config, bus, shutdown.clone());
+    tokio::pin!(server);
+    let mut source_task = source_task;
+    // The server runs until a signal, or until the source ends on its own (the desktop closed
+    // the screen cast, the capture stream died): then clients are told and we exit 1.
+    let (summary, source_end) = tokio::select! {
+        summary = &mut server => {
+            shutdown.cancel();
+            let end = source_task.await.unwrap_or_else(|e| Some(format!("the frame source task failed: {e}")));
+            (summary?, end)
+        }
+        ended = &mut source_task => {
+            let end = ended.unwrap_or_else(|e| Some(format!("the frame source task failed: {e}")));
+            shutdown.cancel();
+            (server.await?, end)
+        }
+    };
     info!(
         accepted = summary.accepted,
         refused_over_limit = summary.refused_over_limit,
@@ -174,7 +216,12 @@ async fn serve(settings: Settings) -> Result<(), RunError> {
         auth_failures = summary.auth_failures,
         "stopped"
     );
-    Ok(())
+    match source_end {
+        None => Ok(()),
+        Some(reason) => Err(RunError::Runtime(anyhow::anyhow!(
+            "{reason}: clients were disconnected"
+        ))),
+    }
 }
 
 /// SIGINT or SIGTERM: stop accepting, close sessions, exit 0.

@@ -1,0 +1,163 @@
+//! `wrd-server serve --source portal` on the real headless stack (sway + PipeWire +
+//! xdg-desktop-portal-wlr, run by wrd-testkit's `SwayStack` as an unprivileged user) with the
+//! real FreeRDP client: the client shows what the compositor shows (`grim`), the grant is
+//! remembered with a restore token, and closing the capture ends the sessions cleanly.
+
+// Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use wrd_testkit::{
+    ChildGuard, Image, Security, StackOptions, SwayStack, TestDir, XFreeRdp, XFreeRdpOptions, Xvfb,
+    free_port, wait_for_port,
+};
+
+const USER: &str = "rdpuser";
+const PASSWORD: &str = "portal-pw";
+const WIDTH: u16 = 1280;
+const HEIGHT: u16 = 720;
+
+/// The wallpaper: a test-pattern picture (solid colour regions and digits), which survives
+/// RemoteFX's lossy coding well enough for a tight pixel comparison.
+fn wallpaper() -> Image {
+    let bgrx = wrd_test_pattern::expected_frame(WIDTH, HEIGHT, 4242);
+    Image::from_bgrx(u32::from(WIDTH), u32::from(HEIGHT), usize::from(WIDTH) * 4, &bgrx).unwrap()
+}
+
+fn start_server(stack: &SwayStack, binary: &Path, port: u16, dir: &TestDir) -> ChildGuard {
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = stack.command(binary);
+    cmd.args([
+        "serve",
+        "--source",
+        "portal",
+        "--listen",
+        &listen,
+        "--username",
+        USER,
+    ])
+    .env("WRD_PASSWORD", PASSWORD)
+    .env("RUST_LOG", "info");
+    let guard = ChildGuard::spawn(&mut cmd, "wrd-server", dir.path()).unwrap();
+    let addr: SocketAddr = listen.parse().unwrap();
+    wait_for_port(addr, Duration::from_secs(30)).unwrap();
+    guard
+}
+
+fn client(xvfb: &Xvfb, port: u16, dir: &TestDir) -> XFreeRdp {
+    let options = XFreeRdpOptions::new(port)
+        .credentials(USER, PASSWORD)
+        .security(Security::Nla)
+        .size(u32::from(WIDTH), u32::from(HEIGHT));
+    XFreeRdp::spawn(xvfb, &options, dir.path()).unwrap()
+}
+
+#[test]
+fn the_client_sees_the_compositor_and_the_grant_is_remembered() {
+    let dir = TestDir::new("portal-xfreerdp").unwrap();
+    let wall = dir.join("wallpaper.png");
+    wallpaper().save_png(&wall).unwrap();
+    let stack = SwayStack::start(
+        dir.path(),
+        &StackOptions {
+            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
+            wallpaper: Some(wall),
+            animate: false,
+        },
+    )
+    .unwrap();
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+    let port = free_port();
+    let mut server = start_server(&stack, &binary, port, &dir);
+    server
+        .wait_for_log("portal screen cast started", Duration::from_secs(20))
+        .unwrap();
+
+    let compositor = Image::decode_png(&stack.grim_png().unwrap()).unwrap();
+    assert_eq!(compositor.size(), (u32::from(WIDTH), u32::from(HEIGHT)));
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    let mut rdp = client(&xvfb, port, &dir);
+    let shown = rdp
+        .wait_for_client_area(Duration::from_secs(30), "the compositor's picture", |img| {
+            img.size() == compositor.size() && img.fraction_different(&compositor, 48).unwrap() < 0.01
+        })
+        .unwrap();
+    shown.save_png(dir.join("client.png")).unwrap();
+    compositor.save_png(dir.join("grim.png")).unwrap();
+
+    // A second start reuses the stored grant: the restore token file exists (0600) and the
+    // portal is offered it.
+    rdp.stop().unwrap();
+    server.signal(libc::SIGTERM).unwrap();
+    let status = server
+        .wait_timeout(Duration::from_secs(5))
+        .unwrap()
+        .expect("server did not stop");
+    assert_eq!(status.code(), Some(0), "{}", server.log_tail(20));
+    let token = stack.dir().join("state/wrd-server/portal-restore-token");
+    let meta =
+        std::fs::metadata(&token).unwrap_or_else(|e| panic!("no restore token at {}: {e}", token.display()));
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+        0o600
+    );
+    let mut again = start_server(&stack, &binary, port, &dir);
+    again
+        .wait_for_log("restored=true", Duration::from_secs(20))
+        .unwrap();
+    let mut rdp = client(&xvfb, port, &dir);
+    rdp.wait_for_window(Duration::from_secs(30)).unwrap();
+
+    // Killing the portal backend mid-session ends the capture: the server says why, tells the
+    // client, and exits 1 without hanging.
+    let killed = stop_programs_of_this_stack(&stack, "xdg-desktop-portal-wlr");
+    assert!(killed > 0, "found no portal backend of this stack to stop");
+    let status = again.wait_timeout(Duration::from_secs(10)).unwrap();
+    let log = again.log();
+    match status {
+        Some(status) => {
+            assert_eq!(status.code(), Some(1), "{log}");
+            assert!(log.contains("clients were disconnected"), "{log}");
+        }
+        None => panic!("the server kept running after its capture ended:\n{log}"),
+    }
+    let code = rdp.wait_exit(Duration::from_secs(10)).unwrap();
+    assert!(!matches!(code, wrd_testkit::XfExitCode::Signal(_)), "{code}");
+}
+
+/// Sends SIGTERM to the processes running `program` in *this* stack (recognised by the stack's
+/// `XDG_RUNTIME_DIR` in their environment), never to another test's. Returns how many.
+fn stop_programs_of_this_stack(stack: &SwayStack, program: &str) -> usize {
+    let runtime_dir = stack
+        .env()
+        .iter()
+        .find(|(k, _)| k == "XDG_RUNTIME_DIR")
+        .map(|(_, v)| format!("XDG_RUNTIME_DIR={v}"))
+        .expect("the stack has a runtime dir");
+    let mut killed = 0;
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let ours = environ
+            .split(|b| *b == 0)
+            .any(|var| var == runtime_dir.as_bytes());
+        let is_program = cmdline
+            .split(|b| *b == 0)
+            .next()
+            .is_some_and(|argv0| argv0.ends_with(program.as_bytes()));
+        if ours && is_program {
+            // SAFETY: kill has no memory-safety preconditions; pid is a live process of this stack.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            killed += 1;
+        }
+    }
+    killed
+}
