@@ -130,13 +130,35 @@ async fn wait_for_pattern(session: &mut Session) -> u64 {
 }
 
 fn counter(session: &Session) -> Option<u64> {
-    let fb = session.framebuffer();
+    fb_counter(&session.framebuffer())
+}
+
+fn fb_counter(fb: &wrd_client::Framebuffer<'_>) -> Option<u64> {
     wrd_test_pattern::decode_counter(
         &fb.to_bgrx(),
         usize::from(fb.width()) * 4,
         fb.width(),
         fb.height(),
     )
+}
+
+/// Waits until the client shows a pattern counter above `n`: its picture is live.
+async fn wait_for_counter_above(session: &mut Session, n: u64, secs: u64) -> Result<(), ClientError> {
+    session
+        .wait_until(soon(secs), |fb| fb_counter(fb).is_some_and(|m| m > n))
+        .await
+}
+
+/// Connects, retrying for up to `tries` × 100 ms while the server refuses (a slot is freed
+/// asynchronously, when the session thread has ended).
+async fn connect_when_admitted(addr: SocketAddr, tries: u32) -> Option<Session> {
+    for _ in 0..tries {
+        if let Ok(session) = wrd_client::connect(client_config(addr, PASSWORD)).await {
+            return Some(session);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,18 +214,7 @@ async fn wrong_password_is_refused_and_the_server_keeps_serving() {
     let before = counter(&watcher).unwrap();
     watcher.wait_until(soon(5), |_| true).await.unwrap();
     wait_for_pattern(&mut watcher).await;
-    watcher
-        .wait_until(soon(5), |fb| {
-            wrd_test_pattern::decode_counter(
-                &fb.to_bgrx(),
-                usize::from(fb.width()) * 4,
-                fb.width(),
-                fb.height(),
-            )
-            .is_some_and(|n| n > before + 5)
-        })
-        .await
-        .unwrap();
+    wait_for_counter_above(&mut watcher, before + 5, 5).await.unwrap();
     let mut second = wrd_client::connect(client_config(server.addr, PASSWORD))
         .await
         .unwrap();
@@ -267,28 +278,12 @@ async fn over_the_client_limit_is_refused_at_once() {
 
     // The first client is unaffected; once it leaves, the slot is free again.
     let n = counter(&first).unwrap();
-    first
-        .wait_until(soon(5), |fb| {
-            wrd_test_pattern::decode_counter(
-                &fb.to_bgrx(),
-                usize::from(fb.width()) * 4,
-                fb.width(),
-                fb.height(),
-            )
-            .is_some_and(|m| m > n)
-        })
-        .await
-        .unwrap();
+    wait_for_counter_above(&mut first, n, 5).await.unwrap();
     first.disconnect().await.unwrap();
-    let mut third = None;
-    for _ in 0..50 {
-        if let Ok(session) = wrd_client::connect(client_config(server.addr, PASSWORD)).await {
-            third = Some(session);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    wait_for_pattern(third.as_mut().expect("slot never freed")).await;
+    let mut third = connect_when_admitted(server.addr, 50)
+        .await
+        .expect("slot never freed");
+    wait_for_pattern(&mut third).await;
     let summary = server.stop().await;
     assert!(summary.refused_over_limit >= 1);
 }
@@ -474,16 +469,7 @@ async fn vanished_client_is_dropped_within_30_s_and_others_go_on() {
     // 30 s (the server dropped it).
     let third = loop {
         let n = counter(&watcher).unwrap();
-        watcher
-            .wait_until(soon(3), |fb| {
-                wrd_test_pattern::decode_counter(
-                    &fb.to_bgrx(),
-                    usize::from(fb.width()) * 4,
-                    fb.width(),
-                    fb.height(),
-                )
-                .is_some_and(|m| m > n)
-            })
+        wait_for_counter_above(&mut watcher, n, 3)
             .await
             .unwrap_or_else(|e| {
                 panic!(
@@ -534,14 +520,9 @@ async fn silent_connection_is_dropped_after_the_handshake_timeout() {
         "{waited:?}"
     );
     // The slot is free again.
-    let mut session = None;
-    for _ in 0..20 {
-        if let Ok(s) = wrd_client::connect(client_config(server.addr, PASSWORD)).await {
-            session = Some(s);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    wait_for_pattern(session.as_mut().expect("slot not freed")).await;
+    let mut session = connect_when_admitted(server.addr, 20)
+        .await
+        .expect("slot not freed");
+    wait_for_pattern(&mut session).await;
     server.stop().await;
 }
