@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::watch;
 
 use crate::rect::accumulate_damage;
-use crate::{Frame, FrameError, NewFrame, Rect};
+use crate::{Cursor, DesktopLayout, Frame, FrameError, NewFrame, Rect};
 
 /// How many frames of damage history a bus keeps: at 60 fps, about two seconds.
 const HISTORY_LEN: usize = 128;
@@ -40,6 +40,8 @@ struct Shared {
 #[derive(Debug, Clone)]
 pub struct FrameBus {
     rx: watch::Receiver<Option<Arc<Frame>>>,
+    layout: watch::Receiver<Option<DesktopLayout>>,
+    cursor: watch::Receiver<Option<Cursor>>,
     shared: Arc<Shared>,
 }
 
@@ -47,8 +49,19 @@ pub struct FrameBus {
 #[derive(Debug)]
 pub struct FramePublisher {
     tx: watch::Sender<Option<Arc<Frame>>>,
+    layout: watch::Sender<Option<DesktopLayout>>,
+    /// `None` until the source reports a pointer: sources whose frames carry the pointer drawn
+    /// in never do, and clients then keep their own pointer untouched.
+    cursor: watch::Sender<Option<Cursor>>,
     shared: Arc<Shared>,
     next_seq: u64,
+}
+
+/// One client's view of the desktop's pointer. Separate from [`FrameSubscriber`] so that a
+/// display can wait on both at once.
+#[derive(Debug)]
+pub struct CursorSubscriber {
+    rx: watch::Receiver<Option<Cursor>>,
 }
 
 /// One client's view of a bus.
@@ -78,13 +91,62 @@ pub struct FrameUpdate {
 impl FrameBus {
     pub fn new() -> (FramePublisher, FrameBus) {
         let (tx, rx) = watch::channel(None);
+        let (layout_tx, layout_rx) = watch::channel(None);
+        let (cursor_tx, cursor_rx) = watch::channel(None);
         let shared = Arc::new(Shared::default());
         let publisher = FramePublisher {
             tx,
+            layout: layout_tx,
+            cursor: cursor_tx,
             shared: Arc::clone(&shared),
             next_seq: 1,
         };
-        (publisher, FrameBus { rx, shared })
+        let bus = FrameBus {
+            rx,
+            layout: layout_rx,
+            cursor: cursor_rx,
+            shared,
+        };
+        (publisher, bus)
+    }
+
+    /// A pointer subscription: the current pointer (if the source reported one) counts as
+    /// unseen.
+    pub fn subscribe_cursor(&self) -> CursorSubscriber {
+        let mut rx = self.cursor.clone();
+        if rx.borrow().is_some() {
+            rx.mark_changed();
+        }
+        CursorSubscriber { rx }
+    }
+
+    /// The desktop's size: the newest frame's, else the size the source announced.
+    pub fn desktop_size(&self) -> Option<(u16, u16)> {
+        if let Some(frame) = self.rx.borrow().as_ref() {
+            return Some((frame.width, frame.height));
+        }
+        self.layout.borrow().as_ref().map(|l| (l.width, l.height))
+    }
+
+    /// The layout the source announced (monitor positions), if it did.
+    pub fn layout(&self) -> Option<DesktopLayout> {
+        self.layout.borrow().clone()
+    }
+
+    /// Waits until the desktop's size is known (a frame or an announcement); `None` if the
+    /// publisher is gone first.
+    pub async fn wait_desktop_size(&self) -> Option<(u16, u16)> {
+        let mut frames = self.rx.clone();
+        let mut layout = self.layout.clone();
+        loop {
+            if let Some(size) = self.desktop_size() {
+                return Some(size);
+            }
+            tokio::select! {
+                changed = frames.changed() => if changed.is_err() { return self.desktop_size() },
+                changed = layout.changed() => if changed.is_err() { return self.desktop_size() },
+            }
+        }
     }
 
     pub fn subscribe(&self) -> FrameSubscriber {
@@ -150,10 +212,44 @@ impl FramePublisher {
         Ok(seq)
     }
 
+    /// Announces the desktop's geometry before (or between) frames, so that clients can be
+    /// offered the right size without waiting for a picture: some desktops send frames only
+    /// when something changes.
+    pub fn announce_layout(&mut self, layout: DesktopLayout) {
+        self.layout.send_if_modified(|current| {
+            let changed = current.as_ref() != Some(&layout);
+            *current = Some(layout);
+            changed
+        });
+    }
+
+    /// Reports the desktop's pointer; subscribers are woken only when it changed.
+    pub fn publish_cursor(&mut self, cursor: Cursor) {
+        self.cursor.send_if_modified(|current| {
+            let changed = current.as_ref() != Some(&cursor);
+            *current = Some(cursor);
+            changed
+        });
+    }
+
     /// How many subscribers (clients) currently watch this bus. A source may skip work
     /// while this is zero.
     pub fn subscriber_count(&self) -> usize {
         self.shared.subscribers.load(Ordering::Relaxed)
+    }
+}
+
+impl CursorSubscriber {
+    /// Waits for the pointer to change and returns it. `None` once the publisher is gone.
+    ///
+    /// Cancel-safe: `watch::Receiver::changed` is, and the value is read after it.
+    pub async fn next(&mut self) -> Option<Cursor> {
+        loop {
+            self.rx.changed().await.ok()?;
+            if let Some(cursor) = self.rx.borrow_and_update().clone() {
+                return Some(cursor);
+            }
+        }
     }
 }
 
@@ -406,5 +502,60 @@ mod tests {
             publisher.publish(short),
             Err(FrameError::DataTooShort { .. })
         ));
+    }
+
+    #[tokio::test]
+    async fn announced_layout_gives_the_size_before_any_frame() {
+        let (mut publisher, bus) = FrameBus::new();
+        assert_eq!(bus.desktop_size(), None);
+        let waiter = tokio::spawn({
+            let bus = bus.clone();
+            async move { bus.wait_desktop_size().await }
+        });
+        publisher.announce_layout(DesktopLayout::single(640, 480));
+        assert_eq!(waiter.await.unwrap(), Some((640, 480)));
+        // A frame's size wins over the announcement.
+        publisher.publish(frame(320, 200, vec![])).unwrap();
+        assert_eq!(bus.desktop_size(), Some((320, 200)));
+        drop(publisher);
+        let (publisher, bus) = FrameBus::new();
+        drop(publisher);
+        assert_eq!(
+            bus.wait_desktop_size().await,
+            None,
+            "a gone publisher ends the wait"
+        );
+    }
+
+    #[tokio::test]
+    async fn cursor_changes_reach_subscribers_once_and_late_ones_get_the_current() {
+        use crate::{Cursor, CursorShape};
+        let (mut publisher, bus) = FrameBus::new();
+        let mut early = bus.subscribe_cursor();
+        let shape = Arc::new(CursorShape::new(1, 1, 0, 0, Bytes::from(vec![9; 4])).unwrap());
+        let at = |x| Cursor::Visible {
+            x,
+            y: 5,
+            shape: Arc::clone(&shape),
+        };
+        publisher.publish_cursor(at(1));
+        assert_eq!(early.next().await, Some(at(1)));
+        // The same pointer again wakes nobody.
+        publisher.publish_cursor(at(1));
+        publisher.publish_cursor(Cursor::Hidden);
+        assert_eq!(early.next().await, Some(Cursor::Hidden));
+        let mut late = bus.subscribe_cursor();
+        assert_eq!(late.next().await, Some(Cursor::Hidden));
+        drop(publisher);
+        assert_eq!(early.next().await, None);
+    }
+
+    #[tokio::test]
+    async fn no_cursor_reported_means_no_cursor_updates() {
+        let (publisher, bus) = FrameBus::new();
+        let mut sub = bus.subscribe_cursor();
+        let waited = tokio::time::timeout(Duration::from_millis(50), sub.next()).await;
+        assert!(waited.is_err(), "nothing to report while the source is silent");
+        drop(publisher);
     }
 }

@@ -9,13 +9,15 @@
 //! - a client that skipped frames still learns the union of their damage, so no change is lost.
 
 mod bus;
+mod cursor;
 mod rect;
 
 use std::time::Instant;
 
 use bytes::Bytes;
 
-pub use crate::bus::{FrameBus, FramePublisher, FrameSubscriber, FrameUpdate};
+pub use crate::bus::{CursorSubscriber, FrameBus, FramePublisher, FrameSubscriber, FrameUpdate};
+pub use crate::cursor::{Cursor, CursorShape, CursorShapeError, MAX_CURSOR_SIZE};
 pub use crate::rect::{Rect, accumulate_damage};
 
 /// Byte order of a 32-bit pixel as it sits in memory (the names follow SPA/DRM "in memory" order:
@@ -52,6 +54,27 @@ pub struct Frame {
     /// whole frame is treated as damaged.
     pub damage: Vec<Rect>,
     pub captured_at: Instant,
+}
+
+/// The desktop's geometry as a source announces it, before or beside its frames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesktopLayout {
+    pub width: u16,
+    pub height: u16,
+    /// Where each captured monitor sits in the desktop, in the source's order. One monitor
+    /// covering everything for a single-stream source.
+    pub monitors: Vec<Rect>,
+}
+
+impl DesktopLayout {
+    /// One monitor filling the desktop.
+    pub fn single(width: u16, height: u16) -> Self {
+        Self {
+            width,
+            height,
+            monitors: vec![Rect::new(0, 0, width, height)],
+        }
+    }
 }
 
 /// The parts of a [`Frame`] a source provides; the bus assigns the sequence number.
