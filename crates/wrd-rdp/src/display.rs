@@ -9,21 +9,25 @@
 
 use std::collections::VecDeque;
 use std::num::{NonZeroU16, NonZeroUsize};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use ironrdp_pdu::pointer::PointerPositionAttribute;
 use ironrdp_server::{
-    BitmapUpdate, DesktopSize, DisplayUpdate, PixelFormat as RdpPixelFormat, RdpServerDisplay,
+    BitmapUpdate, DesktopSize, DisplayUpdate, PixelFormat as RdpPixelFormat, RGBAPointer, RdpServerDisplay,
     RdpServerDisplayUpdates,
 };
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, trace};
-use wrd_frame::{Frame, FrameBus, FrameSubscriber, PixelFormat, Rect};
+use tracing::{debug, trace, warn};
+use wrd_frame::{Cursor, CursorShape, CursorSubscriber, Frame, FrameBus, FrameSubscriber, PixelFormat, Rect};
 
-/// How long `size()` waits for the source's first frame before falling back to the nominal
-/// size (a client must not hang in the handshake because a source is slow to start).
+use crate::stats::DisplayStats;
+
+/// How long `size()` waits for the source to know the desktop's size (its first frame, or its
+/// announcement) before falling back to the nominal size (a client must not hang in the
+/// handshake because a source is slow to start).
 const FIRST_FRAME_WAIT: Duration = Duration::from_secs(5);
 
 /// Size reported when the source has not produced a frame yet.
@@ -31,6 +35,40 @@ const FALLBACK_SIZE: DesktopSize = DesktopSize {
     width: 1024,
     height: 768,
 };
+
+/// Pointer images a client is asked to keep. Clients announce at least this many cache
+/// entries (mstsc 25, FreeRDP 32), so any index below it is valid everywhere.
+const POINTER_CACHE_SLOTS: u16 = 20;
+
+/// Largest pointer image sent through the classic pointer PDUs (MS-RDPBCGR 2.2.9.1.1.4.4:
+/// larger ones need the large-pointer capability, which not every client offers). Bigger
+/// images are cropped around their hotspot.
+const MAX_POINTER_SIDE: u16 = 96;
+
+/// A desktop pointer closer than this (in pixels, on both axes) to where this client last put
+/// its own pointer is the echo of the client's own move: telling the client would only make
+/// its pointer jump back and forth.
+const POINTER_ECHO_SLACK: u16 = 2;
+
+/// Where this client last placed its pointer, shared by its input handler (writer) and its
+/// display (reader).
+#[derive(Debug, Default)]
+pub(crate) struct ClientPointer(Mutex<Option<(u16, u16)>>);
+
+impl ClientPointer {
+    pub(crate) fn moved_to(&self, x: u16, y: u16) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some((x, y));
+    }
+
+    fn is_near(&self, x: u16, y: u16) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some_and(|(cx, cy)| {
+                cx.abs_diff(x) <= POINTER_ECHO_SLACK && cy.abs_diff(y) <= POINTER_ECHO_SLACK
+            })
+    }
+}
 
 /// One client's display: the source of its updates.
 #[derive(Debug)]
@@ -41,17 +79,28 @@ pub struct WrdDisplayHandler {
     /// Cancelled (used as a one-shot latch) when IronRDP first asks for updates: the
     /// connection sequence, authentication included, is complete.
     activated: CancellationToken,
+    client_pointer: Arc<ClientPointer>,
 }
 
 impl WrdDisplayHandler {
     /// `max_fps` caps the frames per second sent to this client (at least 1); a faster source
     /// is coalesced, a slower one is followed as it is.
     pub fn new(bus: FrameBus, activated: CancellationToken, max_fps: u32) -> Self {
+        Self::with_client_pointer(bus, activated, max_fps, Arc::default())
+    }
+
+    pub(crate) fn with_client_pointer(
+        bus: FrameBus,
+        activated: CancellationToken,
+        max_fps: u32,
+        client_pointer: Arc<ClientPointer>,
+    ) -> Self {
         let min_frame_interval = Duration::from_secs(1) / max_fps.max(1);
         Self {
             bus,
             min_frame_interval,
             activated,
+            client_pointer,
         }
     }
 }
@@ -59,32 +108,46 @@ impl WrdDisplayHandler {
 #[async_trait::async_trait]
 impl RdpServerDisplay for WrdDisplayHandler {
     async fn size(&mut self) -> DesktopSize {
-        let frame = match self.bus.latest() {
-            Some(frame) => Some(frame),
-            None => tokio::time::timeout(FIRST_FRAME_WAIT, self.bus.first_frame())
+        let size = match self.bus.desktop_size() {
+            Some(size) => Some(size),
+            None => tokio::time::timeout(FIRST_FRAME_WAIT, self.bus.wait_desktop_size())
                 .await
                 .ok()
                 .flatten(),
         };
-        match frame {
-            Some(frame) => DesktopSize {
-                width: frame.width,
-                height: frame.height,
-            },
-            None => FALLBACK_SIZE,
+        match size {
+            Some((width, height)) => DesktopSize { width, height },
+            None => {
+                warn!(
+                    "the desktop's size is still unknown after {} s: offering {}x{}; the client \
+                     is resized when the first frame arrives",
+                    FIRST_FRAME_WAIT.as_secs(),
+                    FALLBACK_SIZE.width,
+                    FALLBACK_SIZE.height
+                );
+                FALLBACK_SIZE
+            }
         }
     }
 
     async fn updates(&mut self) -> anyhow::Result<Box<dyn RdpServerDisplayUpdates>> {
         self.activated.cancel();
         let subscriber = self.bus.subscribe();
+        let cursor = self.bus.subscribe_cursor();
         let current = self.size().await;
         Ok(Box::new(DisplayUpdates {
             subscriber,
+            cursor,
+            cursor_open: true,
+            pointer: PointerState::default(),
+            client_pointer: Arc::clone(&self.client_pointer),
             pending: VecDeque::new(),
             size: (current.width, current.height),
             min_frame_interval: self.min_frame_interval,
             next_frame_at: None,
+            in_flight: None,
+            started: std::time::Instant::now(),
+            stats: DisplayStats::new(),
         }))
     }
 }
@@ -93,6 +156,12 @@ impl RdpServerDisplay for WrdDisplayHandler {
 #[derive(Debug)]
 struct DisplayUpdates {
     subscriber: FrameSubscriber,
+    cursor: CursorSubscriber,
+    /// False once the source is gone (the frame side then ends the stream too).
+    cursor_open: bool,
+    /// What this client was last told about the pointer.
+    pointer: PointerState,
+    client_pointer: Arc<ClientPointer>,
     /// Updates computed from one frame but not yet handed to IronRDP. Kept here, not in the
     /// future, so `next_update` stays cancel-safe.
     pending: VecDeque<DisplayUpdate>,
@@ -102,6 +171,19 @@ struct DisplayUpdates {
     /// Frame pacing: the next frame is not taken before this. Frames published meanwhile are
     /// coalesced by the bus (their damage merged), never queued.
     next_frame_at: Option<Instant>,
+    /// Capture time of the frame whose updates are in `pending` or being written: IronRDP asks
+    /// for the next update only once the previous one is on the wire.
+    in_flight: Option<std::time::Instant>,
+    /// Frames captured before this stream began (the picture a new client starts from) say
+    /// how old the picture was, not how fast it travelled: they are not timed.
+    started: std::time::Instant,
+    stats: DisplayStats,
+}
+
+impl Drop for DisplayUpdates {
+    fn drop(&mut self) {
+        self.stats.log();
+    }
 }
 
 #[async_trait::async_trait]
@@ -111,12 +193,37 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
             if let Some(update) = self.pending.pop_front() {
                 return Ok(Some(update));
             }
-            // Cancel-safe: sleeping and `FrameSubscriber::next` are, and the state changes
-            // only below the last await.
-            if let Some(at) = self.next_frame_at {
-                tokio::time::sleep_until(at).await;
+            if let Some(captured_at) = self.in_flight.take() {
+                self.stats.frames_sent += 1;
+                if captured_at >= self.started {
+                    self.stats.capture_to_wire.record(captured_at.elapsed());
+                }
             }
-            let Some(update) = self.subscriber.next().await else {
+            // Cancel-safe: sleeping, `FrameSubscriber::next` and `CursorSubscriber::next` are,
+            // and the state changes only after the select.
+            let next_frame_at = self.next_frame_at;
+            let subscriber = &mut self.subscriber;
+            let frame = async move {
+                if let Some(at) = next_frame_at {
+                    tokio::time::sleep_until(at).await;
+                }
+                subscriber.next().await
+            };
+            let cursor_open = self.cursor_open;
+            let cursor = self.cursor.next();
+            let update = tokio::select! {
+                // The pointer first: it is small and what the user watches most closely.
+                biased;
+                cursor = cursor, if cursor_open => {
+                    match cursor {
+                        Some(cursor) => self.queue_pointer(&cursor),
+                        None => self.cursor_open = false,
+                    }
+                    continue;
+                }
+                update = frame => update,
+            };
+            let Some(update) = update else {
                 debug!("frame source ended: closing the display stream");
                 return Ok(None);
             };
@@ -140,12 +247,113 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                     skipped = update.skipped,
                     "client slower than the source: frames coalesced"
                 );
+                self.stats.frames_coalesced += update.skipped;
             }
             for rect in &update.damage {
                 self.pending
                     .push_back(DisplayUpdate::Bitmap(bitmap_for(frame, *rect)?));
             }
+            self.stats.rects_sent += u64::try_from(update.damage.len()).unwrap_or(u64::MAX);
+            self.in_flight = Some(frame.captured_at);
         }
+    }
+}
+
+impl DisplayUpdates {
+    /// Queues what the client needs to show `cursor`: a new image (or a cached one) and the
+    /// position, each only when it changed.
+    fn queue_pointer(&mut self, cursor: &Cursor) {
+        let before = self.pending.len();
+        match cursor {
+            Cursor::Hidden => {
+                if self.pointer.shown != Some(None) {
+                    self.pending.push_back(DisplayUpdate::HidePointer);
+                    self.pointer.shown = Some(None);
+                }
+            }
+            Cursor::Visible { x, y, shape } => {
+                if self.pointer.shown != Some(Some(shape.id())) {
+                    let update = self.pointer.select(shape);
+                    self.pending.push_back(update);
+                    self.pointer.shown = Some(Some(shape.id()));
+                }
+                let position = (*x, *y);
+                if self.pointer.position != Some(position) {
+                    self.pointer.position = Some(position);
+                    if !self.client_pointer.is_near(*x, *y) {
+                        self.pending
+                            .push_back(DisplayUpdate::PointerPosition(PointerPositionAttribute {
+                                x: *x,
+                                y: *y,
+                            }));
+                    }
+                }
+            }
+        }
+        self.stats.pointer_updates += u64::try_from(self.pending.len() - before).unwrap_or(0);
+    }
+}
+
+/// The pointer as one client knows it, and the images it keeps in its pointer cache.
+#[derive(Debug, Default)]
+struct PointerState {
+    /// `None`: never told; `Some(None)`: hidden; `Some(Some(id))`: that image shown.
+    shown: Option<Option<u64>>,
+    position: Option<(u16, u16)>,
+    /// Image ids by cache slot, least recently used first.
+    cache: VecDeque<(u64, u16)>,
+}
+
+impl PointerState {
+    /// The update that makes the client show `shape`: the cached image if it has it, else the
+    /// image itself, stored in a free (or the least recently used) slot.
+    fn select(&mut self, shape: &CursorShape) -> DisplayUpdate {
+        if let Some(pos) = self.cache.iter().position(|(id, _)| *id == shape.id())
+            && let Some(entry) = self.cache.remove(pos)
+        {
+            self.cache.push_back(entry);
+            return DisplayUpdate::CachedPointer(entry.1);
+        }
+        let slot = if self.cache.len() < usize::from(POINTER_CACHE_SLOTS) {
+            u16::try_from(self.cache.len()).unwrap_or(0)
+        } else {
+            self.cache.pop_front().map_or(0, |(_, slot)| slot)
+        };
+        self.cache.push_back((shape.id(), slot));
+        DisplayUpdate::RGBAPointer(rdp_pointer(shape, slot))
+    }
+}
+
+/// Our RGBA, top-down image as RDP's 32-bpp color pointer: BGRA rows bottom-up (like a DIB),
+/// cropped around the hotspot to what every client takes.
+fn rdp_pointer(shape: &CursorShape, cache_index: u16) -> RGBAPointer {
+    let crop = |size: u16, hot: u16| -> (u16, u16) {
+        let side = size.min(MAX_POINTER_SIDE);
+        // Keep the hotspot inside the cropped image, as centred as the image allows.
+        let start = hot.saturating_sub(side / 2).min(size - side);
+        (start, side)
+    };
+    let (x0, width) = crop(shape.width, shape.hotspot_x);
+    let (y0, height) = crop(shape.height, shape.hotspot_y);
+    let src_stride = usize::from(shape.width) * 4;
+    let mut data = Vec::with_capacity(usize::from(width) * usize::from(height) * 4);
+    for row in (y0..y0 + height).rev() {
+        let start = usize::from(row) * src_stride + usize::from(x0) * 4;
+        let line = shape
+            .rgba
+            .get(start..start + usize::from(width) * 4)
+            .unwrap_or_default();
+        for px in line.chunks_exact(4) {
+            data.extend_from_slice(&[px[2], px[1], px[0], px[3]]);
+        }
+    }
+    RGBAPointer {
+        cache_index,
+        width,
+        height,
+        hot_x: shape.hotspot_x - x0,
+        hot_y: shape.hotspot_y - y0,
+        data,
     }
 }
 
@@ -319,5 +527,152 @@ mod tests {
         );
         // Coalesced, not dropped: every column the source damaged was sent.
         assert_eq!(columns.len(), 64);
+    }
+
+    fn shape(width: u32, height: u32, hot: (i32, i32), seed: u8) -> Arc<CursorShape> {
+        let rgba: Vec<u8> = (0..width * height * 4)
+            .map(|i| u8::try_from(i % 251).unwrap().wrapping_add(seed))
+            .collect();
+        Arc::new(CursorShape::new(width, height, hot.0, hot.1, Bytes::from(rgba)).unwrap())
+    }
+
+    async fn next(updates: &mut Box<dyn RdpServerDisplayUpdates>) -> DisplayUpdate {
+        tokio::time::timeout(Duration::from_secs(1), updates.next_update())
+            .await
+            .expect("an update within a second")
+            .unwrap()
+            .expect("the stream is open")
+    }
+
+    #[tokio::test]
+    async fn size_comes_from_the_announced_layout_before_any_frame() {
+        let (mut publisher, bus) = FrameBus::new();
+        publisher.announce_layout(wrd_frame::DesktopLayout::single(800, 600));
+        let mut display = WrdDisplayHandler::new(bus, CancellationToken::new(), 60);
+        let started = std::time::Instant::now();
+        assert_eq!(
+            display.size().await,
+            DesktopSize {
+                width: 800,
+                height: 600
+            }
+        );
+        assert!(started.elapsed() < Duration::from_millis(500));
+    }
+
+    #[tokio::test]
+    async fn pointer_images_are_sent_once_then_cached_and_moves_are_positions() {
+        let (mut publisher, bus) = FrameBus::new();
+        publisher.publish(solid(64, 32, 1, vec![])).unwrap();
+        let arrow = shape(2, 2, (1, 0), 0);
+        let beam = shape(3, 1, (0, 0), 7);
+        publisher.publish_cursor(Cursor::Visible {
+            x: 10,
+            y: 20,
+            shape: Arc::clone(&arrow),
+        });
+        let mut display = WrdDisplayHandler::new(bus, CancellationToken::new(), 60);
+        let mut updates = display.updates().await.unwrap();
+
+        // The pointer goes before the picture.
+        let DisplayUpdate::RGBAPointer(image) = next(&mut updates).await else {
+            panic!("the image first")
+        };
+        assert_eq!((image.cache_index, image.width, image.height), (0, 2, 2));
+        assert_eq!((image.hot_x, image.hot_y), (1, 0));
+        // BGRA, bottom row first: the first pixel sent is the source's (0, 1) = bytes 8..12.
+        let src = &arrow.rgba;
+        assert_eq!(&image.data[..4], &[src[10], src[9], src[8], src[11]]);
+        let DisplayUpdate::PointerPosition(at) = next(&mut updates).await else {
+            panic!("then the position")
+        };
+        assert_eq!((at.x, at.y), (10, 20));
+        assert!(matches!(next(&mut updates).await, DisplayUpdate::Bitmap(_)));
+
+        // A move: only the position.
+        publisher.publish_cursor(Cursor::Visible {
+            x: 11,
+            y: 20,
+            shape: Arc::clone(&arrow),
+        });
+        assert!(matches!(
+            next(&mut updates).await,
+            DisplayUpdate::PointerPosition(_)
+        ));
+        // A new image gets the next slot; going back to the first uses the cache.
+        publisher.publish_cursor(Cursor::Visible {
+            x: 11,
+            y: 20,
+            shape: Arc::clone(&beam),
+        });
+        let DisplayUpdate::RGBAPointer(image) = next(&mut updates).await else {
+            panic!("the new image")
+        };
+        assert_eq!(image.cache_index, 1);
+        publisher.publish_cursor(Cursor::Visible {
+            x: 11,
+            y: 20,
+            shape: Arc::clone(&arrow),
+        });
+        assert!(matches!(
+            next(&mut updates).await,
+            DisplayUpdate::CachedPointer(0)
+        ));
+        publisher.publish_cursor(Cursor::Hidden);
+        assert!(matches!(next(&mut updates).await, DisplayUpdate::HidePointer));
+        // Nothing else is pending.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), updates.next_update())
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_clients_own_pointer_moves_are_not_echoed() {
+        let (mut publisher, bus) = FrameBus::new();
+        publisher.publish(solid(64, 32, 1, vec![])).unwrap();
+        let client_pointer = Arc::new(ClientPointer::default());
+        let mut display = WrdDisplayHandler::with_client_pointer(
+            bus,
+            CancellationToken::new(),
+            60,
+            Arc::clone(&client_pointer),
+        );
+        let mut updates = display.updates().await.unwrap();
+        assert!(matches!(next(&mut updates).await, DisplayUpdate::Bitmap(_)));
+        let arrow = shape(2, 2, (0, 0), 0);
+        client_pointer.moved_to(30, 15);
+        publisher.publish_cursor(Cursor::Visible {
+            x: 31,
+            y: 15,
+            shape: Arc::clone(&arrow),
+        });
+        assert!(matches!(next(&mut updates).await, DisplayUpdate::RGBAPointer(_)));
+        // The position is where the client already is: not sent.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), updates.next_update())
+                .await
+                .is_err()
+        );
+        // Moved by someone else: sent.
+        publisher.publish_cursor(Cursor::Visible {
+            x: 50,
+            y: 5,
+            shape: arrow,
+        });
+        assert!(matches!(
+            next(&mut updates).await,
+            DisplayUpdate::PointerPosition(_)
+        ));
+    }
+
+    #[test]
+    fn large_pointers_are_cropped_around_the_hotspot() {
+        let big = shape(128, 128, (120, 4), 0);
+        let pointer = rdp_pointer(&big, 3);
+        assert_eq!((pointer.width, pointer.height), (96, 96));
+        assert_eq!((pointer.hot_x, pointer.hot_y), (120 - 32, 4));
+        assert_eq!(pointer.data.len(), 96 * 96 * 4);
     }
 }

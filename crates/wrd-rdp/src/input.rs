@@ -3,10 +3,13 @@
 //! (input arrives at human rates) and a session without an input backend says so in its log.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use ironrdp_server::{KeyboardEvent, MouseEvent, RdpServerInputHandler};
 use tokio::sync::mpsc;
 use tracing::{debug, info};
+
+use crate::display::ClientPointer;
 
 /// Identifies one client connection for the lifetime of the process.
 pub type SessionId = u64;
@@ -92,15 +95,22 @@ pub(crate) struct SessionInputHandler {
     peer: SocketAddr,
     route: InputRoute,
     ignored: u64,
+    client_pointer: Arc<ClientPointer>,
 }
 
 impl SessionInputHandler {
-    pub(crate) fn new(session: SessionId, peer: SocketAddr, route: InputRoute) -> Self {
+    pub(crate) fn new(
+        session: SessionId,
+        peer: SocketAddr,
+        route: InputRoute,
+        client_pointer: Arc<ClientPointer>,
+    ) -> Self {
         Self {
             session,
             peer,
             route,
             ignored: 0,
+            client_pointer,
         }
     }
 
@@ -180,7 +190,10 @@ impl RdpServerInputHandler for SessionInputHandler {
     fn mouse(&mut self, event: MouseEvent) {
         let button = |button, pressed| InputEvent::Button { button, pressed };
         let event = match event {
-            MouseEvent::Move { x, y } => InputEvent::PointerMove { x, y },
+            MouseEvent::Move { x, y } => {
+                self.client_pointer.moved_to(x, y);
+                InputEvent::PointerMove { x, y }
+            }
             MouseEvent::RelMove { x, y } => InputEvent::PointerMoveRelative { dx: x, dy: y },
             MouseEvent::LeftPressed => button(MouseButton::Left, true),
             MouseEvent::LeftReleased => button(MouseButton::Left, false),

@@ -11,6 +11,7 @@ pub mod display;
 pub mod input;
 pub mod server;
 pub mod session;
+mod stats;
 pub mod tls;
 pub mod transport;
 

@@ -19,7 +19,7 @@ use tracing::{debug, info_span, warn};
 use wrd_frame::FrameBus;
 
 use crate::auth::{AuthMode, Credentials};
-use crate::display::WrdDisplayHandler;
+use crate::display::{ClientPointer, WrdDisplayHandler};
 use crate::input::{InputRoute, SessionId, SessionInputHandler};
 use crate::tls::TlsIdentity;
 use crate::transport::{StallGuard, WRITE_STALL_LIMIT};
@@ -170,9 +170,22 @@ fn build_server(
         AuthMode::Nla(_) => builder.with_hybrid(ctx.tls.acceptor.clone(), ctx.tls.public_key.clone()),
         AuthMode::TlsOnly(_) | AuthMode::None => builder.with_tls(ctx.tls.acceptor.clone()),
     };
+    // The input handler records where the client puts its pointer; the display uses that to
+    // avoid echoing the client's own moves back to it.
+    let client_pointer = Arc::new(ClientPointer::default());
     let mut server = builder
-        .with_input_handler(SessionInputHandler::new(ctx.id, ctx.peer, ctx.input.clone()))
-        .with_display_handler(WrdDisplayHandler::new(ctx.bus.clone(), activated, ctx.max_fps))
+        .with_input_handler(SessionInputHandler::new(
+            ctx.id,
+            ctx.peer,
+            ctx.input.clone(),
+            Arc::clone(&client_pointer),
+        ))
+        .with_display_handler(WrdDisplayHandler::with_client_pointer(
+            ctx.bus.clone(),
+            activated,
+            ctx.max_fps,
+            client_pointer,
+        ))
         .with_bitmap_codecs(crate::bitmap_codecs())
         .build();
     match &ctx.auth {
