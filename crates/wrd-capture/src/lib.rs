@@ -2,19 +2,42 @@
 //! [`FrameBus`](wrd_frame::FrameBus).
 //!
 //! This crate is glue: the portal is known only to `wrd-portal`, PipeWire only to
-//! `wrd-pipewire`. It owns the policy between them: which stream feeds the bus, what counts as
-//! the end of a capture, and the watchdog that turns a silent stream into a clear log line.
+//! `wrd-pipewire`. It owns the policy between them: which streams feed the bus and how several
+//! monitors become one desktop ([`compose`]), the pointer from cursor metadata ([`cursor`]),
+//! what counts as the end of a capture, and the watchdog that turns a silent stream into a
+//! clear log line and a re-negotiated stream.
+
+pub mod compose;
+pub mod cursor;
 
 use std::time::Duration;
 
+use futures_util::future::select_all;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
-use wrd_frame::FramePublisher;
-use wrd_pipewire::{PipeWireEvent, PipeWireThreadManager, Remote, StreamClosed, StreamConfig, StreamState};
-use wrd_portal::{CastSession, PortalError, ScreencastOptions};
+use tracing::{debug, error, info, trace, warn};
+use wrd_frame::{DesktopLayout, FramePublisher};
+use wrd_pipewire::{
+    CapturedFrame, PipeWireConnection, PipeWireEvent, PipeWireThreadManager, Remote, StreamClosed,
+    StreamConfig, StreamHandle, StreamId, StreamState,
+};
+use wrd_portal::{CastSession, CursorDelivery, PortalError, ScreencastOptions};
 
-/// How long the first frame may take before the watchdog speaks up.
+use crate::compose::{ComposeError, DesktopCompositor, MonitorPlacement, StreamPixels};
+use crate::cursor::CursorTracker;
+
+/// How long a stream may take to deliver its first frame before the watchdog re-negotiates
+/// it. Doubled after each attempt.
 pub const FIRST_FRAME_DEADLINE: Duration = Duration::from_secs(5);
+
+/// A stream paused by the desktop for this long is re-negotiated.
+const PAUSED_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Re-negotiations tried on a silent stream before the watchdog only reports.
+const MAX_RENEGOTIATIONS: u32 = 3;
+
+/// Size assumed for a monitor the session did not describe, until its stream negotiates one.
+const UNKNOWN_MONITOR_SIZE: (u16, u16) = (1920, 1080);
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
@@ -22,6 +45,8 @@ pub enum CaptureError {
     Portal(#[from] PortalError),
     #[error("PipeWire: {0}")]
     PipeWire(String),
+    #[error("composing the monitors: {0}")]
+    Compose(#[from] ComposeError),
 }
 
 /// Why a capture ended without an error of ours.
@@ -29,7 +54,7 @@ pub enum CaptureError {
 pub enum CaptureEnd {
     /// The server is shutting down.
     Shutdown,
-    /// The portal session was closed from the desktop side (or the portal went away).
+    /// The capture session was closed from the desktop side (or its service went away).
     SessionClosed,
     /// The PipeWire stream or daemon went away.
     StreamLost(String),
@@ -45,132 +70,642 @@ impl std::fmt::Display for CaptureEnd {
     }
 }
 
-/// A started portal capture, before its frames are pumped.
-#[derive(Debug)]
-pub struct PortalCapture {
-    session: CastSession,
+/// One monitor's stream, as the capture session describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MonitorStream {
+    pub node_id: u32,
+    /// In the desktop's logical coordinates, when the session says.
+    pub position: Option<(i32, i32)>,
+    pub size: Option<(i32, i32)>,
 }
 
-impl PortalCapture {
-    /// Starts the portal screen cast (this may show the desktop's consent dialog).
-    pub async fn start(options: &ScreencastOptions) -> Result<Self, CaptureError> {
-        let session = wrd_portal::start_screencast(options).await?;
-        if session.streams.len() > 1 {
-            warn!(
-                streams = session.streams.len(),
-                "the portal granted several monitors; only the first is shown to clients for now"
-            );
+/// The desktop API a capture session came from. A closed set: each variant is one outside
+/// system, known by its own crate.
+#[derive(Debug)]
+pub enum DesktopSession {
+    /// xdg-desktop-portal ScreenCast (`wrd-portal`).
+    Portal(CastSession),
+}
+
+impl DesktopSession {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Portal(_) => "portal screen cast",
         }
-        Ok(Self { session })
     }
 
-    pub fn session(&self) -> &CastSession {
+    pub fn streams(&self) -> Vec<MonitorStream> {
+        match self {
+            Self::Portal(cast) => cast
+                .streams
+                .iter()
+                .map(|s| MonitorStream {
+                    node_id: s.node_id,
+                    position: s.position,
+                    size: s.size,
+                })
+                .collect(),
+        }
+    }
+
+    /// Whether the pointer comes as metadata beside the frames (else it is drawn into them,
+    /// or not shown at all).
+    pub fn cursor_metadata(&self) -> bool {
+        match self {
+            Self::Portal(cast) => cast.cursor == CursorDelivery::Metadata,
+        }
+    }
+
+    fn take_remote(&mut self) -> Result<Remote, CaptureError> {
+        match self {
+            Self::Portal(cast) => cast
+                .remote
+                .take()
+                .map(Remote::Fd)
+                .ok_or_else(|| CaptureError::PipeWire("the portal session has no PipeWire remote".into())),
+        }
+    }
+
+    async fn closed(&self) -> Result<(), String> {
+        match self {
+            Self::Portal(cast) => cast.closed().await.map_err(|e| e.to_string()),
+        }
+    }
+
+    async fn close(&self) -> Result<(), String> {
+        match self {
+            Self::Portal(cast) => cast.close().await.map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// A started capture session, before its frames are pumped.
+#[derive(Debug)]
+pub struct Capture {
+    session: DesktopSession,
+}
+
+impl Capture {
+    /// Starts the portal screen cast (this may show the desktop's consent dialog).
+    pub async fn portal(options: &ScreencastOptions) -> Result<Self, CaptureError> {
+        let session = wrd_portal::start_screencast(options).await?;
+        Ok(Self {
+            session: DesktopSession::Portal(session),
+        })
+    }
+
+    pub fn session(&self) -> &DesktopSession {
         &self.session
     }
 
-    /// Pumps frames onto `publisher` until shutdown, the desktop closes the session, or the
+    /// Pumps frames onto `publisher` until shutdown, the desktop closes the session, or a
     /// stream is lost. Dropping the publisher at the end tells every client the source ended.
     pub async fn run(
         mut self,
-        mut publisher: FramePublisher,
+        publisher: FramePublisher,
         shutdown: CancellationToken,
     ) -> Result<CaptureEnd, CaptureError> {
-        let fd = self
-            .session
-            .remote
-            .take()
-            .ok_or_else(|| CaptureError::PipeWire("the portal session has no PipeWire remote".into()))?;
-        let stream = self.session.streams[0].clone();
-        let (manager, mut pw) =
-            tokio::task::spawn_blocking(move || PipeWireThreadManager::spawn(Remote::Fd(fd)))
-                .await
-                .map_err(|e| CaptureError::PipeWire(format!("starting the PipeWire thread: {e}")))?
-                .map_err(|e| CaptureError::PipeWire(e.to_string()))?;
-        let mut config = StreamConfig {
-            name: "wrd-server".to_owned(),
-            ..StreamConfig::default()
-        };
-        if let Some((w, h)) = stream.size {
-            config.preferred_size = (
-                u32::try_from(w).unwrap_or(1920).max(1),
-                u32::try_from(h).unwrap_or(1080).max(1),
-            );
-        }
-        let mut handle = pw
-            .create_stream(stream.node_id, config)
+        let remote = self.session.take_remote()?;
+        let monitors = self.session.streams();
+        let (manager, pw) = tokio::task::spawn_blocking(move || PipeWireThreadManager::spawn(remote))
             .await
-            .map_err(|e| CaptureError::PipeWire(format!("connecting to node {}: {e}", stream.node_id)))?;
-
-        let mut published: u64 = 0;
-        let watchdog = tokio::time::sleep(FIRST_FRAME_DEADLINE);
-        tokio::pin!(watchdog);
-        let mut watchdog_armed = true;
-        // One subscription to the portal's Closed signal for the whole capture.
-        let session_closed = self.session.closed();
-        tokio::pin!(session_closed);
-        let mut watching_session = true;
-        let end = loop {
-            tokio::select! {
-                () = shutdown.cancelled() => break CaptureEnd::Shutdown,
-                closed = &mut session_closed, if watching_session => match closed {
-                    Ok(()) => break CaptureEnd::SessionClosed,
-                    Err(e) => {
-                        warn!(error = %e, "cannot watch the portal session: its end will be noticed through PipeWire");
-                        watching_session = false;
-                    }
-                },
-                frame = handle.frames.recv() => match frame {
-                    Ok(frame) => {
-                        let Some(new) = frame.into_new_frame() else { continue };
-                        match publisher.publish(new) {
-                            Ok(_) => {
-                                published += 1;
-                                if published == 1 {
-                                    info!(node = stream.node_id, "first frame captured");
-                                }
-                                watchdog_armed = false;
-                            }
-                            Err(e) => warn!(error = %e, "dropped a malformed captured frame"),
-                        }
-                    }
-                    Err(StreamClosed::Shutdown) => break CaptureEnd::Shutdown,
-                    Err(closed) => break CaptureEnd::StreamLost(format!("{closed:?}")),
-                },
-                event = pw.next_event() => match event {
-                    Some(PipeWireEvent::Disconnected { reason }) => break CaptureEnd::StreamLost(reason),
-                    Some(PipeWireEvent::StreamDisconnected { reason, .. }) => break CaptureEnd::StreamLost(reason),
-                    Some(PipeWireEvent::StreamStateChanged { new: StreamState::Error(message), .. }) => {
-                        break CaptureEnd::StreamLost(message);
-                    }
-                    // The node we were linked to is gone (the portal backend stopped casting).
-                    Some(PipeWireEvent::StreamStateChanged { old, new: StreamState::Unconnected, .. })
-                        if old != StreamState::Connecting => {
-                        break CaptureEnd::StreamLost("the screen-cast node went away".into());
-                    }
-                    Some(PipeWireEvent::FormatChanged { format, .. }) => info!(?format, "capture format negotiated"),
-                    Some(PipeWireEvent::StreamError { message, .. }) => warn!(%message, "capture stream problem"),
-                    Some(other) => debug!(event = ?other, "PipeWire event"),
-                    None => break CaptureEnd::StreamLost("the PipeWire thread stopped".into()),
-                },
-                () = &mut watchdog, if watchdog_armed => {
-                    watchdog_armed = false;
-                    warn!(
-                        node = stream.node_id,
-                        "no frame from the screen cast within {} s: clients see nothing until the desktop draws something \
-                         (some compositors send frames only on change); if this persists, check the portal backend's log",
-                        FIRST_FRAME_DEADLINE.as_secs()
-                    );
-                }
+            .map_err(|e| CaptureError::PipeWire(format!("starting the PipeWire thread: {e}")))?
+            .map_err(|e| CaptureError::PipeWire(e.to_string()))?;
+        let result = Pump::start(&self.session, monitors, pw, publisher)
+            .await?
+            .run(&self.session, &shutdown)
+            .await;
+        if let Ok(end) = &result {
+            info!(reason = %end, "capture ended");
+            if *end == CaptureEnd::Shutdown
+                && let Err(e) = self.session.close().await
+            {
+                debug!(error = %e, "closing the capture session");
             }
-        };
-        info!(frames = published, reason = %end, "capture ended");
-        drop(publisher);
-        if end == CaptureEnd::Shutdown {
-            let _ = self.session.close().await;
         }
         if let Err(e) = manager.shutdown_async().await {
             debug!(error = %e, "PipeWire thread shutdown");
         }
+        result
+    }
+}
+
+/// One monitor's PipeWire stream and its watchdog.
+#[derive(Debug)]
+struct MonitorSlot {
+    node_id: u32,
+    handle: StreamHandle,
+    frames: u64,
+    /// Re-negotiations so far (for the first frame, or after a pause).
+    attempts: u32,
+    /// When the watchdog looks at this stream next, and why.
+    watchdog: Option<(Instant, Silence)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Silence {
+    NoFirstFrame,
+    Paused,
+}
+
+/// What woke the pump.
+enum Wake {
+    End(CaptureEnd),
+    SessionUnwatchable(String),
+    Frame(usize, CapturedFrame),
+    Event(Option<PipeWireEvent>),
+    Watchdog,
+}
+
+/// The frames of every monitor, onto the bus.
+struct Pump {
+    pw: PipeWireConnection,
+    slots: Vec<MonitorSlot>,
+    publisher: FramePublisher,
+    /// `Some` with several monitors: they are composed into one picture.
+    compositor: Option<DesktopCompositor>,
+    layout: DesktopLayout,
+    /// `Some` when the pointer comes as metadata.
+    cursor: Option<CursorTracker>,
+    published: u64,
+}
+
+impl Pump {
+    async fn start(
+        session: &DesktopSession,
+        monitors: Vec<MonitorStream>,
+        pw: PipeWireConnection,
+        publisher: FramePublisher,
+    ) -> Result<Self, CaptureError> {
+        if monitors.is_empty() {
+            return Err(CaptureError::PipeWire("the capture session has no stream".into()));
+        }
+        let placements = placements(&monitors);
+        let (compositor, layout) = if placements.len() > 1 {
+            let compositor = DesktopCompositor::new(placements)?;
+            let layout = compositor.layout();
+            info!(
+                monitors = layout.monitors.len(),
+                width = layout.width,
+                height = layout.height,
+                "several monitors: composing them into one desktop"
+            );
+            (Some(compositor), layout)
+        } else {
+            let (width, height) = placements
+                .first()
+                .map_or(UNKNOWN_MONITOR_SIZE, |p| (p.width, p.height));
+            (None, DesktopLayout::single(width, height))
+        };
+        let mut pump = Self {
+            pw,
+            slots: Vec::with_capacity(monitors.len()),
+            publisher,
+            compositor,
+            layout,
+            cursor: session
+                .cursor_metadata()
+                .then(|| CursorTracker::new(monitors.len())),
+            published: 0,
+        };
+        // Clients can be offered the right size before any frame: some desktops send frames
+        // only when something changes.
+        if monitors.iter().all(|m| m.size.is_some()) {
+            pump.publisher.announce_layout(pump.layout.clone());
+        }
+        for monitor in &monitors {
+            let handle = create_stream(&pump.pw, monitor.node_id, monitor.size).await?;
+            pump.slots.push(MonitorSlot {
+                node_id: monitor.node_id,
+                handle,
+                frames: 0,
+                attempts: 0,
+                watchdog: Some((Instant::now() + FIRST_FRAME_DEADLINE, Silence::NoFirstFrame)),
+            });
+        }
+        Ok(pump)
+    }
+
+    async fn run(
+        mut self,
+        session: &DesktopSession,
+        shutdown: &CancellationToken,
+    ) -> Result<CaptureEnd, CaptureError> {
+        let name = session.name();
+        // One subscription to the session's end for the whole capture.
+        let session_closed = session.closed();
+        tokio::pin!(session_closed);
+        let mut watching_session = true;
+        loop {
+            let next_watchdog = self.slots.iter().filter_map(|s| s.watchdog.map(|w| w.0)).min();
+            let frames = select_all(self.slots.iter_mut().map(|s| Box::pin(s.handle.frames.recv())));
+            // The select only says what woke us; the handling below needs `self` whole.
+            let wake = tokio::select! {
+                () = shutdown.cancelled() => Wake::End(CaptureEnd::Shutdown),
+                closed = &mut session_closed, if watching_session => match closed {
+                    Ok(()) => Wake::End(CaptureEnd::SessionClosed),
+                    Err(e) => Wake::SessionUnwatchable(e),
+                },
+                (frame, index, _) = frames => match frame {
+                    Ok(frame) => Wake::Frame(index, frame),
+                    Err(StreamClosed::Shutdown) => Wake::End(CaptureEnd::Shutdown),
+                    Err(closed) => Wake::End(CaptureEnd::StreamLost(closed.to_string())),
+                },
+                event = self.pw.next_event() => Wake::Event(event),
+                () = sleep_until_opt(next_watchdog) => Wake::Watchdog,
+            };
+            let end = match wake {
+                Wake::End(end) => Some(end),
+                Wake::SessionUnwatchable(e) => {
+                    warn!(error = %e, "cannot watch the {name} session: its end will be noticed through PipeWire");
+                    watching_session = false;
+                    None
+                }
+                Wake::Frame(index, frame) => {
+                    self.on_frame(index, frame)?;
+                    None
+                }
+                Wake::Event(event) => self.on_event(event)?,
+                Wake::Watchdog => {
+                    self.on_watchdog().await?;
+                    None
+                }
+            };
+            if let Some(end) = end {
+                info!(frames = self.published, "{name}: {end}");
+                return Ok(end);
+            }
+        }
+    }
+
+    fn slot_of(&self, stream: StreamId) -> Option<usize> {
+        self.slots.iter().position(|s| s.handle.stream.id == stream)
+    }
+
+    fn on_frame(&mut self, index: usize, frame: CapturedFrame) -> Result<(), CaptureError> {
+        if let Some(slot) = self.slots.get_mut(index) {
+            slot.frames += 1;
+            if slot.frames == 1 {
+                info!(node = slot.node_id, "first frame captured");
+            }
+            slot.watchdog = None;
+            slot.attempts = 0;
+        }
+        match &mut self.compositor {
+            None => self.publish_single(frame),
+            Some(_) => {
+                self.compose(index, &frame)?;
+                // Take what the other monitors have ready too: one composed picture for all.
+                for other in 0..self.slots.len() {
+                    if other == index {
+                        continue;
+                    }
+                    if let Some(Ok(Some(frame))) =
+                        self.slots.get_mut(other).map(|s| s.handle.frames.try_recv())
+                    {
+                        self.compose(other, &frame)?;
+                    }
+                }
+                if let Some(new) = self
+                    .compositor
+                    .as_mut()
+                    .and_then(|c| c.take_frame(frame.captured_at))
+                {
+                    self.publish(new);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn publish_single(&mut self, frame: CapturedFrame) {
+        let size = (
+            u16::try_from(frame.width).unwrap_or(u16::MAX),
+            u16::try_from(frame.height).unwrap_or(u16::MAX),
+        );
+        if (self.layout.width, self.layout.height) != size {
+            self.layout = DesktopLayout::single(size.0, size.1);
+            self.publisher.announce_layout(self.layout.clone());
+        }
+        self.update_cursor(0, &frame);
+        if let Some(new) = frame.into_new_frame() {
+            self.publish(new);
+        }
+    }
+
+    fn compose(&mut self, index: usize, frame: &CapturedFrame) -> Result<(), CaptureError> {
+        let Some(compositor) = self.compositor.as_mut() else {
+            return Ok(());
+        };
+        if frame.pixels_changed {
+            let (Ok(width), Ok(height)) = (u16::try_from(frame.width), u16::try_from(frame.height)) else {
+                warn!(
+                    width = frame.width,
+                    height = frame.height,
+                    "a monitor frame too large for RDP was dropped"
+                );
+                return Ok(());
+            };
+            let relaid = compositor.blit(
+                index,
+                StreamPixels {
+                    width,
+                    height,
+                    stride: frame.stride,
+                    format: frame.format,
+                    data: &frame.data[..],
+                    damage: &frame.damage[..],
+                },
+            )?;
+            if relaid {
+                self.layout = compositor.layout();
+                info!(
+                    width = self.layout.width,
+                    height = self.layout.height,
+                    "desktop re-laid out"
+                );
+                self.publisher.announce_layout(self.layout.clone());
+            }
+        }
+        self.update_cursor(index, frame);
+        Ok(())
+    }
+
+    fn update_cursor(&mut self, index: usize, frame: &CapturedFrame) {
+        let Some(tracker) = self.cursor.as_mut() else {
+            return;
+        };
+        if let Some(cursor) = tracker.update(index, frame.cursor.as_ref(), &self.layout.monitors) {
+            self.publisher.publish_cursor(cursor);
+        }
+    }
+
+    fn publish(&mut self, frame: wrd_frame::NewFrame) {
+        match self.publisher.publish(frame) {
+            Ok(seq) => {
+                self.published += 1;
+                trace!(seq, "frame published");
+            }
+            Err(e) => warn!(error = %e, "dropped a malformed captured frame"),
+        }
+    }
+
+    fn on_event(&mut self, event: Option<PipeWireEvent>) -> Result<Option<CaptureEnd>, CaptureError> {
+        let end = match event {
+            Some(
+                PipeWireEvent::Disconnected { reason } | PipeWireEvent::StreamDisconnected { reason, .. },
+            ) => Some(CaptureEnd::StreamLost(reason)),
+            Some(PipeWireEvent::StreamStateChanged {
+                new: StreamState::Error(message),
+                ..
+            }) => Some(CaptureEnd::StreamLost(message)),
+            // The node we were linked to is gone (the desktop stopped casting).
+            Some(PipeWireEvent::StreamStateChanged {
+                old,
+                new: StreamState::Unconnected,
+                ..
+            }) if old != StreamState::Connecting => {
+                Some(CaptureEnd::StreamLost("the screen-cast node went away".into()))
+            }
+            Some(PipeWireEvent::StreamStateChanged { stream, old, new, .. }) => {
+                if let Some(slot) = self.slot_of(stream).and_then(|i| self.slots.get_mut(i)) {
+                    match (&old, &new) {
+                        (StreamState::Streaming, StreamState::Paused) => {
+                            debug!(node = slot.node_id, "the desktop paused the stream");
+                            if slot.watchdog.is_none() {
+                                slot.watchdog = Some((Instant::now() + PAUSED_DEADLINE, Silence::Paused));
+                            }
+                        }
+                        (_, StreamState::Streaming)
+                            if slot.watchdog.is_some_and(|w| w.1 == Silence::Paused) =>
+                        {
+                            slot.watchdog = None;
+                        }
+                        _ => {}
+                    }
+                }
+                None
+            }
+            Some(PipeWireEvent::FormatChanged { stream, format }) => {
+                info!(?format, "capture format negotiated");
+                self.on_format(stream, format.width, format.height)?;
+                None
+            }
+            Some(PipeWireEvent::StreamError { message, .. }) => {
+                warn!(%message, "capture stream problem");
+                None
+            }
+            Some(other) => {
+                debug!(event = ?other, "PipeWire event");
+                None
+            }
+            None => Some(CaptureEnd::StreamLost("the PipeWire thread stopped".into())),
+        };
         Ok(end)
+    }
+
+    /// A negotiated size is the desktop's (or its monitor's) size before any frame arrives.
+    fn on_format(&mut self, stream: StreamId, width: u32, height: u32) -> Result<(), CaptureError> {
+        let (Ok(width), Ok(height)) = (u16::try_from(width), u16::try_from(height)) else {
+            return Ok(());
+        };
+        let Some(index) = self.slot_of(stream) else {
+            return Ok(());
+        };
+        match &mut self.compositor {
+            None => {
+                let layout = DesktopLayout::single(width, height);
+                if self.layout != layout || self.published == 0 {
+                    self.layout = layout;
+                    self.publisher.announce_layout(self.layout.clone());
+                }
+            }
+            Some(compositor) => {
+                compositor.set_monitor_size(index, width, height)?;
+                self.layout = compositor.layout();
+                self.publisher.announce_layout(self.layout.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// A stream that stayed silent past its deadline is re-negotiated (it may have been set up
+    /// while the desktop was not ready, or the desktop lost track of it); after a few attempts
+    /// the watchdog only reports, loudly.
+    async fn on_watchdog(&mut self) -> Result<(), CaptureError> {
+        let now = Instant::now();
+        for index in 0..self.slots.len() {
+            let Some(slot) = self.slots.get_mut(index) else {
+                continue;
+            };
+            let Some((at, why)) = slot.watchdog else { continue };
+            if at > now {
+                continue;
+            }
+            let what = match why {
+                Silence::NoFirstFrame => format!(
+                    "no frame from the desktop (node {}) within {} s of starting",
+                    slot.node_id,
+                    deadline_for(slot.attempts).as_secs()
+                ),
+                Silence::Paused => format!(
+                    "the desktop paused the stream of node {} for {} s",
+                    slot.node_id,
+                    PAUSED_DEADLINE.as_secs()
+                ),
+            };
+            if slot.attempts >= MAX_RENEGOTIATIONS {
+                error!(
+                    "{what}, even after {MAX_RENEGOTIATIONS} re-negotiations: clients see no live picture of this \
+                     monitor. Some desktops send frames only when something changes; if the screen does change, \
+                     check the portal backend's (or compositor's) log"
+                );
+                slot.watchdog = None;
+                continue;
+            }
+            slot.attempts += 1;
+            warn!(
+                attempt = slot.attempts,
+                of = MAX_RENEGOTIATIONS,
+                "{what}: re-negotiating the stream"
+            );
+            let node_id = slot.node_id;
+            let old = slot.handle.stream.id;
+            if let Err(e) = self.pw.destroy_stream(old).await {
+                debug!(error = %e, "destroying the silent stream");
+            }
+            let size = self
+                .layout
+                .monitors
+                .get(index)
+                .map(|m| (i32::from(m.width), i32::from(m.height)));
+            let handle = create_stream(&self.pw, node_id, size).await?;
+            if let Some(slot) = self.slots.get_mut(index) {
+                slot.handle = handle;
+                let attempts = slot.attempts;
+                slot.watchdog = Some((Instant::now() + deadline_for(attempts), Silence::NoFirstFrame));
+                slot.frames = 0;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first-frame deadline after `attempts` re-negotiations: 5, 10, 20, 40 s.
+fn deadline_for(attempts: u32) -> Duration {
+    FIRST_FRAME_DEADLINE * 2u32.saturating_pow(attempts.min(8))
+}
+
+async fn sleep_until_opt(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn create_stream(
+    pw: &PipeWireConnection,
+    node_id: u32,
+    size: Option<(i32, i32)>,
+) -> Result<StreamHandle, CaptureError> {
+    let mut config = StreamConfig {
+        name: "wrd-server".to_owned(),
+        ..StreamConfig::default()
+    };
+    if let Some((w, h)) = size {
+        config.preferred_size = (
+            u32::try_from(w).unwrap_or(1920).max(1),
+            u32::try_from(h).unwrap_or(1080).max(1),
+        );
+    }
+    pw.create_stream(node_id, config)
+        .await
+        .map_err(|e| CaptureError::PipeWire(format!("connecting to node {node_id}: {e}")))
+}
+
+/// Where each monitor goes: at its reported position, or, when the session did not say,
+/// side by side from left to right in the session's order.
+fn placements(monitors: &[MonitorStream]) -> Vec<MonitorPlacement> {
+    let all_positioned = monitors.iter().all(|m| m.position.is_some());
+    let mut next_x = 0i32;
+    monitors
+        .iter()
+        .map(|m| {
+            let (width, height) = m.size.map_or(UNKNOWN_MONITOR_SIZE, |(w, h)| {
+                (
+                    u16::try_from(w).unwrap_or(UNKNOWN_MONITOR_SIZE.0).max(1),
+                    u16::try_from(h).unwrap_or(UNKNOWN_MONITOR_SIZE.1).max(1),
+                )
+            });
+            let (x, y) = match m.position {
+                Some(position) if all_positioned => position,
+                _ => (next_x, 0),
+            };
+            next_x = next_x.saturating_add(i32::from(width));
+            MonitorPlacement { x, y, width, height }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn monitor(position: Option<(i32, i32)>, size: Option<(i32, i32)>) -> MonitorStream {
+        MonitorStream {
+            node_id: 1,
+            position,
+            size,
+        }
+    }
+
+    #[test]
+    fn placements_follow_positions_or_go_side_by_side() {
+        let placed = placements(&[
+            monitor(Some((1920, 0)), Some((1280, 720))),
+            monitor(Some((0, 0)), Some((1920, 1080))),
+        ]);
+        assert_eq!(
+            placed,
+            vec![
+                MonitorPlacement {
+                    x: 1920,
+                    y: 0,
+                    width: 1280,
+                    height: 720
+                },
+                MonitorPlacement {
+                    x: 0,
+                    y: 0,
+                    width: 1920,
+                    height: 1080
+                },
+            ]
+        );
+        // One position missing: trust none of them.
+        let placed = placements(&[monitor(Some((500, 500)), Some((100, 50))), monitor(None, None)]);
+        assert_eq!(
+            placed,
+            vec![
+                MonitorPlacement {
+                    x: 0,
+                    y: 0,
+                    width: 100,
+                    height: 50
+                },
+                MonitorPlacement {
+                    x: 100,
+                    y: 0,
+                    width: 1920,
+                    height: 1080
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn deadlines_double() {
+        assert_eq!(deadline_for(0), Duration::from_secs(5));
+        assert_eq!(deadline_for(3), Duration::from_secs(40));
     }
 }

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
-use wrd_capture::{CaptureEnd, PortalCapture};
+use wrd_capture::{Capture, CaptureEnd};
 use wrd_frame::FrameBus;
 use wrd_portal::{CursorDelivery, RestoreTokenStore, ScreencastOptions};
 use wrd_rdp::{AuthMode, Credentials, InputRoute, ServerConfig, TlsIdentity};
@@ -153,11 +153,12 @@ async fn serve(settings: Settings) -> Result<(), RunError> {
         SourceArg::Portal => {
             let options = ScreencastOptions {
                 restore_token: RestoreTokenStore::new(wrd_portal::default_token_path(&settings.state_dir)),
-                // Until the display path draws pointer updates, the compositor draws the cursor.
-                cursor: CursorDelivery::Embedded,
+                // Clients draw the pointer themselves when the desktop can say where it is and
+                // what it looks like; else the desktop draws it into the picture.
+                cursor: CursorDelivery::Metadata,
             };
             info!("source: desktop screen cast through xdg-desktop-portal (the desktop may ask for consent)");
-            let capture = PortalCapture::start(&options)
+            let capture = Capture::portal(&options)
                 .await
                 .context("starting the portal screen cast")?;
             let cancel = shutdown.clone();

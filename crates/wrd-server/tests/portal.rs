@@ -115,7 +115,7 @@ fn the_client_sees_the_compositor_and_the_grant_is_remembered() {
 
     // Killing the portal backend mid-session ends the capture: the server says why, tells the
     // client, and exits 1 without hanging.
-    let killed = stop_programs_of_this_stack(&stack, "xdg-desktop-portal-wlr");
+    let killed = stack.signal_programs("xdg-desktop-portal-wlr", libc::SIGTERM);
     assert!(killed > 0, "found no portal backend of this stack to stop");
     let status = again.wait_timeout(Duration::from_secs(10)).unwrap();
     let log = again.log();
@@ -128,36 +128,4 @@ fn the_client_sees_the_compositor_and_the_grant_is_remembered() {
     }
     let code = rdp.wait_exit(Duration::from_secs(10)).unwrap();
     assert!(!matches!(code, wrd_testkit::XfExitCode::Signal(_)), "{code}");
-}
-
-/// Sends SIGTERM to the processes running `program` in *this* stack (recognised by the stack's
-/// `XDG_RUNTIME_DIR` in their environment), never to another test's. Returns how many.
-fn stop_programs_of_this_stack(stack: &SwayStack, program: &str) -> usize {
-    let runtime_dir = stack
-        .env()
-        .iter()
-        .find(|(k, _)| k == "XDG_RUNTIME_DIR")
-        .map(|(_, v)| format!("XDG_RUNTIME_DIR={v}"))
-        .expect("the stack has a runtime dir");
-    let mut killed = 0;
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
-        let ours = environ
-            .split(|b| *b == 0)
-            .any(|var| var == runtime_dir.as_bytes());
-        let is_program = cmdline
-            .split(|b| *b == 0)
-            .next()
-            .is_some_and(|argv0| argv0.ends_with(program.as_bytes()));
-        if ours && is_program {
-            // SAFETY: kill has no memory-safety preconditions; pid is a live process of this stack.
-            unsafe { libc::kill(pid, libc::SIGTERM) };
-            killed += 1;
-        }
-    }
-    killed
 }

@@ -280,7 +280,9 @@ impl SwayStack {
             }
         });
         let mut cmd = me.command(&xdpw);
-        cmd.args(["-l", "INFO", "-c"]).arg(&xdpw_config);
+        // WRD_TEST_XDPW_LOG=TRACE (say) when a run needs to see its frames.
+        let level = std::env::var("WRD_TEST_XDPW_LOG").unwrap_or_else(|_| "INFO".into());
+        cmd.args(["-l", &level, "-c"]).arg(&xdpw_config);
         me.spawn(cmd, "xdg-desktop-portal-wlr")?;
         me.wait("xdg-desktop-portal-wlr on the bus", |r| {
             r.bus_has("org.freedesktop.impl.portal.desktop.wlr")
@@ -346,6 +348,43 @@ impl SwayStack {
             String::from_utf8_lossy(&out.stderr)
         );
         Ok(out.stdout)
+    }
+
+    /// Sends `signal` to the processes running `program` in *this* stack (recognised by the
+    /// stack's `XDG_RUNTIME_DIR` in their environment), never to another test's: to make a
+    /// part of the desktop fail on purpose. Returns how many were signalled.
+    pub fn signal_programs(&self, program: &str, signal: libc::c_int) -> usize {
+        let Some(runtime_dir) = self
+            .env()
+            .iter()
+            .find(|(k, _)| k == "XDG_RUNTIME_DIR")
+            .map(|(_, v)| format!("XDG_RUNTIME_DIR={v}"))
+        else {
+            return 0;
+        };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return 0;
+        };
+        let mut signalled = 0;
+        for entry in entries.flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+            let ours = environ
+                .split(|b| *b == 0)
+                .any(|var| var == runtime_dir.as_bytes());
+            let is_program = cmdline
+                .split(|b| *b == 0)
+                .next()
+                .is_some_and(|argv0| argv0.ends_with(program.as_bytes()));
+            // SAFETY: kill has no memory-safety preconditions; pid is a process of this stack.
+            if ours && is_program && unsafe { libc::kill(pid, signal) } == 0 {
+                signalled += 1;
+            }
+        }
+        signalled
     }
 
     /// Starts a long-running program of the stack user as a guarded child (logged in the test

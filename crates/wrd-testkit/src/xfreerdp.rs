@@ -380,8 +380,11 @@ impl XFreeRdp {
     /// Starts `xfreerdp` with `options` on `xvfb`; its log (stdout + stderr) and HOME go in `dir`.
     pub fn spawn(xvfb: &Xvfb, options: &XFreeRdpOptions, dir: &Path) -> Result<Self> {
         let home = unique_dir(dir, "xfreerdp-home")?;
-        let mut cmd = Command::new("xfreerdp");
-        cmd.args(options.args())
+        // Line-buffered (coreutils' stdbuf execs xfreerdp in place, same pid): its log is read
+        // while it runs, and block buffering would hold back lines for seconds.
+        let mut cmd = Command::new("stdbuf");
+        cmd.args(["-oL", "-eL", "xfreerdp"])
+            .args(options.args())
             .env("DISPLAY", xvfb.display())
             .env("HOME", &home)
             .env_remove("XDG_CONFIG_HOME")
