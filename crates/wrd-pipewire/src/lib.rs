@@ -99,6 +99,7 @@ mod error;
 pub mod format;
 mod frame;
 mod manager;
+mod probe;
 pub mod test_source;
 mod thread;
 mod types;
@@ -111,6 +112,7 @@ pub use manager::{
     CONNECT_TIMEOUT, CommandSender, PipeWireCommand, PipeWireConnection, PipeWireThreadManager, Reply,
     SHUTDOWN_TIMEOUT, StreamHandle,
 };
+pub use probe::{DaemonInfo, probe_daemon};
 pub use types::{
     ALL_FORMATS, MemoryKind, PipeWireEvent, PipeWireStream, Remote, StreamConfig, StreamId, StreamState,
     VideoFormatInfo,

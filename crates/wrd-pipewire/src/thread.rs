@@ -135,7 +135,7 @@ pub(crate) fn run(init: ThreadInit) {
     tracing::debug!("PipeWire thread finished");
 }
 
-fn connect(remote: Remote) -> Result<(MainLoopRc, ContextRc, CoreRc), PipeWireError> {
+pub(crate) fn connect(remote: Remote) -> Result<(MainLoopRc, ContextRc, CoreRc), PipeWireError> {
     let conn = |e: pw::Error| PipeWireError::Connect(e.to_string());
     let mainloop = MainLoopRc::new(None).map_err(|e| PipeWireError::Connect(format!("main loop: {e}")))?;
     let context =

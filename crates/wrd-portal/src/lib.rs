@@ -5,7 +5,13 @@
 //! portal supports it: the restore token it gets back is kept (mode 0600) and offered on the
 //! next start, so a restarted server needs no new consent. It returns the PipeWire remote and
 //! the streams' node ids and positions; the caller hands them to the PipeWire thread.
+//!
+//! [`probe`] (for `wrd-server doctor`) reports what the portal offers without starting a
+//! session: interface versions and options, the backend its rules pick and why, and whether
+//! a consent dialog can be skipped (restore token, xdg-desktop-portal-wlr's chooser).
 
+mod probe;
+mod selection;
 mod token;
 
 use std::os::fd::OwnedFd;
@@ -18,6 +24,15 @@ use ashpd::enumflags2::BitFlags;
 use futures_util::StreamExt as _;
 use tracing::{debug, info, warn};
 
+pub use crate::probe::{
+    Backend, BusState, CLIPBOARD_IFACE, CURSOR_MODE_NAMES, DEVICE_TYPE_NAMES, Frontend, PortalProbe,
+    ProbeOptions, REMOTE_DESKTOP_IFACE, RemoteDesktopOffer, SCREENCAST_IFACE, SOURCE_TYPE_NAMES,
+    ScreenCastOffer, Selection, WlrSetup, flag_names, probe,
+};
+pub use crate::selection::{
+    BackendChoice, PortalFile, PortalGeneration, PortalsConf, WLR_DEFAULT_CHOOSERS, WlrConfig,
+    current_desktops, select_backend,
+};
 pub use crate::token::RestoreTokenStore;
 
 /// ScreenCast's version from which sources can be restored with a token (xdg-desktop-portal
@@ -36,6 +51,8 @@ pub enum PortalError {
     Refused(String),
     #[error("the portal returned no stream")]
     NoStreams,
+    #[error("cannot reach the session bus ({0}); is DBUS_SESSION_BUS_ADDRESS set?")]
+    SessionBus(String),
 }
 
 /// How the cursor reaches us.

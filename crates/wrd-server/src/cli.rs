@@ -26,6 +26,21 @@ pub struct Cli {
 pub enum Command {
     /// Serve RDP clients
     Serve(ServeArgs),
+    /// Tell what this machine offers (portal, PipeWire, Mutter's API, Wayland protocols), which
+    /// source `serve` would use, and whether the desktop will ask for consent. Exit 0 when a
+    /// desktop can be served, 1 when not (with what to do)
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Config file to check, as `serve` would read it [default: $XDG_CONFIG_HOME/wrd-server/config.toml, if present]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Print one JSON object (facts, decision, exit code) instead of text
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

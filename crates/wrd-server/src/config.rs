@@ -139,7 +139,7 @@ impl Env {
         Some(base.join("wrd-server").join("config.toml"))
     }
 
-    fn state_dir(&self) -> Result<PathBuf, ConfigError> {
+    pub fn state_dir(&self) -> Result<PathBuf, ConfigError> {
         let base = self
             .state_home
             .clone()
@@ -271,6 +271,23 @@ impl Settings {
     }
 }
 
+/// The config file `serve` would read (`--config`, else the default one if it exists) and the
+/// source it names, for `doctor`. Errors are the ones `serve` would report.
+pub fn configured_source(
+    config: Option<&Path>,
+    env: &Env,
+) -> Result<Option<(PathBuf, Option<SourceArg>)>, ConfigError> {
+    let path = match config {
+        Some(path) => path.to_path_buf(),
+        None => match env.default_config_file() {
+            Some(path) if path.exists() => path,
+            _ => return Ok(None),
+        },
+    };
+    let file = load_file(&path)?;
+    Ok(Some((path, file.source)))
+}
+
 fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
     let text = fs::read_to_string(path).map_err(|e| err(format!("config file {}: {e}", path.display())))?;
     toml::from_str(&text).map_err(|e| {
@@ -330,6 +347,7 @@ mod tests {
         full.extend_from_slice(argv);
         match Cli::parse_from(full).command {
             Command::Serve(args) => args,
+            other => panic!("`serve` parsed as {other:?}"),
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod doctor;
 
 use std::process::ExitCode;
 
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
             };
             run(serve(settings))
         }
+        Command::Doctor(args) => doctor::run(args),
     }
 }
 
