@@ -608,8 +608,11 @@ async fn create_stream(
     node_id: u32,
     size: Option<(i32, i32)>,
 ) -> Result<StreamHandle, CaptureError> {
+    let max_cursor = u32::from(wrd_frame::MAX_CURSOR_SIZE);
     let mut config = StreamConfig {
         name: "wrd-server".to_owned(),
+        // Room for the largest pointer image we pass on (Mutter needs at least 384x384).
+        max_cursor_size: (max_cursor, max_cursor),
         ..StreamConfig::default()
     };
     if let Some((w, h)) = size {
