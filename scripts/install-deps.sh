@@ -44,6 +44,9 @@ PACKAGES=(
   iproute2 procps psmisc      # ss (listening ports), ps/pgrep, fuser/killall for debugging
   nftables                    # the vanished-client test drops one connection's packets
 
+  # --- test stack: headless GNOME (wrd-mutter: Mutter's ScreenCast/RemoteDesktop D-Bus API) ---
+  mutter                      # mutter --headless --virtual-monitor (foot shows the test picture)
+
   # --- portal fallback build (scripts/build-xdpw-shm.sh) ---
   meson ninja-build libinih-dev libgbm-dev libdrm-dev libsystemd-dev
   patch xz-utils dpkg-dev     # unpack and patch Debian's source package
@@ -85,7 +88,7 @@ fi
 "$HERE/build-xdpw-shm.sh"
 
 # The tools the test suite calls must answer now.
-for c in Xvfb xfreerdp xwd xdotool nft sway pipewire wireplumber; do
+for c in Xvfb xfreerdp xwd xdotool nft sway pipewire wireplumber mutter foot dbus-daemon; do
   command -v "$c" >/dev/null || { log "ERROR: $c still missing after installation"; exit 1; }
 done
 log "done"

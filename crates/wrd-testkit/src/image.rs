@@ -304,6 +304,35 @@ impl Image {
         Ok(())
     }
 
+    /// Loads a raw frame dump as the probes write it (`wrd-pw-probe --dump`,
+    /// `wrd-mutter-probe --dump-dir`): a header line `WRDRAW <w> <h> <stride> <format>` with a
+    /// `wrd_frame::PixelFormat` name (`Bgrx`, `Rgba`, `Xrgb`, ...), then `stride * h` bytes.
+    pub fn load_raw_dump(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let nl = bytes
+            .iter()
+            .position(|&b| b == b'\n')
+            .with_context(|| format!("{}: no header line", path.display()))?;
+        let header = String::from_utf8_lossy(&bytes[..nl]);
+        let f: Vec<&str> = header.split_whitespace().collect();
+        ensure!(
+            f.len() == 5 && f[0] == "WRDRAW",
+            "{}: not a raw dump ({header:?})",
+            path.display()
+        );
+        let (w, h, stride): (u32, u32, usize) = (f[1].parse()?, f[2].parse()?, f[3].parse()?);
+        // where R, G and B sit in each 4-byte pixel, by the format's byte order in memory
+        let idx = match f[4] {
+            "Bgrx" | "Bgra" => [2, 1, 0],
+            "Rgbx" | "Rgba" => [0, 1, 2],
+            "Xrgb" | "Argb" => [1, 2, 3],
+            "Xbgr" | "Abgr" => [3, 2, 1],
+            other => bail!("{}: unknown pixel format {other}", path.display()),
+        };
+        Self::from_32bit(w, h, stride, &bytes[nl + 1..], idx).with_context(|| format!("{}", path.display()))
+    }
+
     /// Loads a PNG file (any colour type; alpha is dropped, 16-bit is reduced to 8).
     pub fn load_png(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
@@ -364,6 +393,37 @@ mod tests {
         assert!(img.crop(2, 0, 3, 1).is_err());
         assert!(img.crop(0, 0, 4, 3).unwrap() == img);
         assert!(img.crop(u32::MAX, 0, 2, 1).is_err());
+    }
+
+    #[test]
+    fn raw_dumps_in_every_byte_order() {
+        let dir = tempfile::tempdir().unwrap();
+        // one pixel R=1 G=2 B=3 plus 4 bytes of row padding, 2 rows
+        for (format, px) in [
+            ("Bgrx", [3, 2, 1, 0]),
+            ("Rgba", [1, 2, 3, 255]),
+            ("Xrgb", [0, 1, 2, 3]),
+            ("Abgr", [255, 3, 2, 1]),
+        ] {
+            let path = dir.path().join(format);
+            let mut bytes = format!("WRDRAW 1 2 8 {format}\n").into_bytes();
+            for _ in 0..2 {
+                bytes.extend_from_slice(&px);
+                bytes.extend_from_slice(&[9; 4]);
+            }
+            std::fs::write(&path, bytes).unwrap();
+            let img = Image::load_raw_dump(&path).unwrap();
+            assert_eq!(img.size(), (1, 2));
+            assert_eq!(img.pixel(0, 1), Some([1, 2, 3]), "{format}");
+        }
+        let bad = dir.path().join("bad");
+        std::fs::write(&bad, b"WRDRAW 1 1 4 Yuv\n\0\0\0\0").unwrap();
+        assert!(
+            Image::load_raw_dump(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown pixel format")
+        );
     }
 
     #[test]

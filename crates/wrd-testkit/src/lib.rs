@@ -42,6 +42,7 @@
 
 mod dir;
 mod image;
+mod mutter;
 mod net;
 mod pipewire_daemon;
 mod process;
@@ -55,6 +56,7 @@ pub use libc;
 
 pub use dir::TestDir;
 pub use image::Image;
+pub use mutter::{MutterStack, MutterStackOptions};
 pub use net::{free_port, is_listening, wait_for_port};
 pub use pipewire_daemon::PipeWireDaemon;
 pub use process::{ChildGuard, DEFAULT_GRACE, output_with_timeout, poll_until};

@@ -7,6 +7,10 @@
 //! test, `grim`), runs as [`STACK_USER`] (created with `useradd` on first use) through
 //! `setpriv`. Files that user must read or execute have to be somewhere it can reach: the stack
 //! directory (owned by it) is the place; [`SwayStack::install`] copies a file there.
+//!
+//! `StackCore` holds what every desktop stack shares (the user, private XDG directories, the
+//! environment, the session bus, PipeWire, guarded children, bounded waits); [`SwayStack`]
+//! and `MutterStack` (mutter.rs) add their compositor to it.
 
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
@@ -48,16 +52,23 @@ struct Identity {
 /// A running stack. Dropping it stops every process (reverse start order).
 #[derive(Debug)]
 pub struct SwayStack {
+    core: StackCore,
+    wayland_display: String,
+}
+
+/// What every desktop stack shares: the stack user, its private XDG directories and
+/// environment, guarded children (stopped in reverse start order on drop) and bounded waits.
+#[derive(Debug)]
+pub(crate) struct StackCore {
     // stopped in reverse order of start: see Drop
     guards: Vec<ChildGuard>,
     runner: Runner,
     log_dir: PathBuf,
-    wayland_display: String,
 }
 
 /// Builds commands that run as the stack user in the stack's environment.
 #[derive(Debug, Clone)]
-struct Runner {
+pub(crate) struct Runner {
     dir: PathBuf,
     user: Option<Identity>,
     env: Vec<(String, String)>,
@@ -101,10 +112,12 @@ fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
     std::os::unix::fs::chown(path, Some(uid), Some(gid)).with_context(|| format!("chown {}", path.display()))
 }
 
-impl SwayStack {
-    /// Starts the stack in `<dir>/stack` (logs in `dir`). `dir` must be reachable by the stack
-    /// user: its mode is widened to 0711 (others may traverse it, not list it).
-    pub fn start(dir: &Path, opts: &StackOptions) -> Result<Self> {
+impl StackCore {
+    /// Creates `<dir>/stack` (0700, owned by the stack user) with `run`, `data`, `state`,
+    /// `cache` and `config/<d>` for each of `config_dirs`, and the environment of a
+    /// `desktop` session (`XDG_CURRENT_DESKTOP`). `dir` must be reachable by the stack user:
+    /// its mode is widened to 0711 (others may traverse it, not list it).
+    pub(crate) fn prepare(dir: &Path, config_dirs: &[&str], desktop: &str) -> Result<Self> {
         // SAFETY: geteuid has no preconditions.
         let root = unsafe { libc::geteuid() } == 0;
         let user = if root {
@@ -113,61 +126,22 @@ impl SwayStack {
             None
         };
         let stack = dir.join("stack");
-        for d in [
-            "",
-            "run",
-            "config/sway",
-            "config/xdg-desktop-portal-wlr",
-            "data",
-            "state",
-            "cache",
-        ] {
-            std::fs::create_dir_all(stack.join(d))?;
+        let mut dirs: Vec<PathBuf> = ["", "run", "config", "data", "state", "cache"]
+            .iter()
+            .map(|d| stack.join(d))
+            .collect();
+        dirs.extend(config_dirs.iter().map(|d| stack.join("config").join(d)));
+        for d in &dirs {
+            std::fs::create_dir_all(d)?;
         }
         if let Some(u) = &user {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))?;
-            for d in [
-                "",
-                "run",
-                "config",
-                "config/sway",
-                "config/xdg-desktop-portal-wlr",
-                "data",
-                "state",
-                "cache",
-            ] {
-                chown(&stack.join(d), u.uid, u.gid)?;
+            for d in &dirs {
+                chown(d, u.uid, u.gid)?;
             }
         }
         std::fs::set_permissions(&stack, std::fs::Permissions::from_mode(0o700))?;
         std::fs::set_permissions(stack.join("run"), std::fs::Permissions::from_mode(0o700))?;
-        let (w, h) = opts.size.unwrap_or((1920, 1080));
-        let mut bg = "bg #204060 solid_color".to_owned();
-        if let Some(wall) = &opts.wallpaper {
-            let dst = stack.join("wallpaper.png");
-            std::fs::copy(wall, &dst).with_context(|| format!("copying {}", wall.display()))?;
-            if let Some(u) = &user {
-                chown(&dst, u.uid, u.gid)?;
-            }
-            bg = format!("bg {} fill", dst.display());
-        }
-        let sway_config = stack.join("config/sway/config");
-        std::fs::write(
-            &sway_config,
-            format!(
-                "output HEADLESS-1 resolution {w}x{h} position 0 0 {bg}\n\
-                 default_border none\nfocus_follows_mouse no\nxwayland disable\nseat seat0 fallback true\n"
-            ),
-        )?;
-        let xdpw_config = stack.join("config/xdg-desktop-portal-wlr/config");
-        std::fs::write(
-            &xdpw_config,
-            "[screencast]\noutput_name=HEADLESS-1\nchooser_type=none\nmax_fps=60\n",
-        )?;
-        if let Some(u) = &user {
-            chown(&sway_config, u.uid, u.gid)?;
-            chown(&xdpw_config, u.uid, u.gid)?;
-        }
         let home = user.as_ref().map_or_else(
             || std::env::var("HOME").unwrap_or_else(|_| "/tmp".into()),
             |u| u.home.display().to_string(),
@@ -187,43 +161,187 @@ impl SwayStack {
             ("XDG_DATA_HOME".into(), s(&stack.join("data"))),
             ("XDG_STATE_HOME".into(), s(&stack.join("state"))),
             ("XDG_CACHE_HOME".into(), s(&stack.join("cache"))),
-            ("XDG_CURRENT_DESKTOP".into(), "sway".into()),
+            ("XDG_CURRENT_DESKTOP".into(), desktop.into()),
             ("XDG_SESSION_TYPE".into(), "wayland".into()),
-            ("XDG_SESSION_DESKTOP".into(), "sway".into()),
+            ("XDG_SESSION_DESKTOP".into(), desktop.to_lowercase()),
             (
                 "DBUS_SESSION_BUS_ADDRESS".into(),
                 format!("unix:path={}", s(&run.join("bus"))),
             ),
         ];
-        let mut me = Self {
+        Ok(Self {
             guards: Vec::new(),
             runner: Runner {
-                dir: stack.clone(),
+                dir: stack,
                 user,
                 env,
             },
             log_dir: dir.to_path_buf(),
-            wayland_display: String::new(),
-        };
+        })
+    }
 
-        // 1. session bus (first: activated helpers inherit this environment)
-        let mut dbus = me.command("dbus-daemon");
+    /// Gives `path` (made by us, as root) to the stack user.
+    pub(crate) fn give(&self, path: &Path) -> Result<()> {
+        match &self.runner.user {
+            Some(u) => chown(path, u.uid, u.gid),
+            None => Ok(()),
+        }
+    }
+
+    /// `$XDG_RUNTIME_DIR` of the stack.
+    pub(crate) fn run_dir(&self) -> PathBuf {
+        self.runner.dir.join("run")
+    }
+
+    /// Adds (or replaces) a variable of the stack's environment, for everything started later.
+    pub(crate) fn set_env(&mut self, key: &str, value: impl Into<String>) {
+        self.runner.env.retain(|(k, _)| k != key);
+        self.runner.env.push((key.to_owned(), value.into()));
+    }
+
+    /// The session bus (first: activated helpers inherit this environment).
+    pub(crate) fn start_session_bus(&mut self) -> Result<()> {
+        let bus = self.run_dir().join("bus");
+        let mut dbus = self.command("dbus-daemon");
         dbus.args(["--session", "--nofork", "--nopidfile"])
-            .arg(format!("--address=unix:path={}", run.join("bus").display()));
-        me.spawn(dbus, "dbus-daemon")?;
-        let bus = run.join("bus");
-        me.wait("the session bus socket", |_| Ok(bus.exists()))?;
+            .arg(format!("--address=unix:path={}", bus.display()));
+        self.spawn(dbus, "dbus-daemon")?;
+        self.wait("the session bus socket", |_| Ok(bus.exists()))
+    }
+
+    /// PipeWire and WirePlumber (screen-cast streams are linked by the session manager).
+    pub(crate) fn start_pipewire(&mut self) -> Result<()> {
+        self.spawn(self.command("pipewire"), "pipewire")?;
+        let pw_sock = self.run_dir().join("pipewire-0");
+        self.wait("the pipewire socket", |_| Ok(pw_sock.exists()))?;
+        self.spawn(self.command("wireplumber"), "wireplumber")?;
+        self.wait("wireplumber", |r| {
+            let out = r.output(r.command("pw-cli").args(["ls", "Client"]))?;
+            Ok(String::from_utf8_lossy(&out.stdout)
+                .to_lowercase()
+                .contains("wireplumber"))
+        })
+    }
+
+    /// Copies the named variables of the stack's environment into the bus's activation
+    /// environment (for bus-activated services such as the portal's helpers).
+    pub(crate) fn update_activation_environment(&self, names: &[&str]) -> Result<()> {
+        let mut upd = self.command("dbus-update-activation-environment");
+        upd.args(names);
+        let out = self.output(&mut upd)?;
+        ensure!(
+            out.status.success(),
+            "dbus-update-activation-environment failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    }
+
+    pub(crate) fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        self.runner.command(program)
+    }
+
+    pub(crate) fn env(&self) -> &[(String, String)] {
+        &self.runner.env
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.runner.dir
+    }
+
+    pub(crate) fn install(&self, file: &Path) -> Result<PathBuf> {
+        let name = file.file_name().context("file without a name")?;
+        let dst = self.runner.dir.join(name);
+        std::fs::copy(file, &dst).with_context(|| format!("copying {}", file.display()))?;
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755))?;
+        self.give(&dst)?;
+        Ok(dst)
+    }
+
+    pub(crate) fn output(&self, cmd: &mut Command) -> Result<Output> {
+        self.runner.output(cmd)
+    }
+
+    pub(crate) fn spawn(&mut self, mut cmd: Command, name: &str) -> Result<()> {
+        let g = ChildGuard::spawn(&mut cmd, name, &self.log_dir)?.with_grace(Duration::from_secs(2));
+        self.guards.push(g);
+        Ok(())
+    }
+
+    /// The guard of the child started as `name` (the latest, if several were).
+    pub(crate) fn guard_mut(&mut self, name: &str) -> Option<&mut ChildGuard> {
+        self.guards.iter_mut().rev().find(|g| g.name() == name)
+    }
+
+    pub(crate) fn wait(&mut self, what: &str, mut f: impl FnMut(&Runner) -> Result<bool>) -> Result<()> {
+        self.wait_value(what, |r| Ok(f(r)?.then_some(())))
+    }
+
+    /// Polls `f` (bounded); every few polls checks that no stack process died meanwhile.
+    pub(crate) fn wait_value<T>(
+        &mut self,
+        what: &str,
+        mut f: impl FnMut(&Runner) -> Result<Option<T>>,
+    ) -> Result<T> {
+        let runner = &self.runner;
+        let guards = &mut self.guards;
+        let mut polls = 0u32;
+        poll_until(STEP_TIMEOUT, Duration::from_millis(20), what, || {
+            polls += 1;
+            if polls.is_multiple_of(5) {
+                for g in guards.iter_mut() {
+                    g.ensure_running()?;
+                }
+            }
+            f(runner)
+        })
+    }
+}
+
+impl SwayStack {
+    /// Starts the stack in `<dir>/stack` (logs in `dir`). `dir` must be reachable by the stack
+    /// user: its mode is widened to 0711 (others may traverse it, not list it).
+    pub fn start(dir: &Path, opts: &StackOptions) -> Result<Self> {
+        let mut core = StackCore::prepare(dir, &["sway", "xdg-desktop-portal-wlr"], "sway")?;
+        let stack = core.dir().to_path_buf();
+        let (w, h) = opts.size.unwrap_or((1920, 1080));
+        let mut bg = "bg #204060 solid_color".to_owned();
+        if let Some(wall) = &opts.wallpaper {
+            let dst = stack.join("wallpaper.png");
+            std::fs::copy(wall, &dst).with_context(|| format!("copying {}", wall.display()))?;
+            core.give(&dst)?;
+            bg = format!("bg {} fill", dst.display());
+        }
+        let sway_config = stack.join("config/sway/config");
+        std::fs::write(
+            &sway_config,
+            format!(
+                "output HEADLESS-1 resolution {w}x{h} position 0 0 {bg}\n\
+                 default_border none\nfocus_follows_mouse no\nxwayland disable\nseat seat0 fallback true\n"
+            ),
+        )?;
+        let xdpw_config = stack.join("config/xdg-desktop-portal-wlr/config");
+        std::fs::write(
+            &xdpw_config,
+            "[screencast]\noutput_name=HEADLESS-1\nchooser_type=none\nmax_fps=60\n",
+        )?;
+        core.give(&sway_config)?;
+        core.give(&xdpw_config)?;
+        let run = core.run_dir();
+
+        // 1. session bus
+        core.start_session_bus()?;
 
         // 2. sway
-        let mut sway = me.command("sway");
+        let mut sway = core.command("sway");
         sway.arg("-c")
             .arg(&sway_config)
             .env("WLR_BACKENDS", "headless")
             .env("WLR_RENDERER", "pixman")
             .env("WLR_LIBINPUT_NO_DEVICES", "1")
             .env("WLR_HEADLESS_OUTPUTS", "1");
-        me.spawn(sway, "sway")?;
-        let wl = me.wait_value("sway's sockets", |_| {
+        core.spawn(sway, "sway")?;
+        let wl = core.wait_value("sway's sockets", |_| {
             let mut wl = None;
             let mut ipc = None;
             for e in std::fs::read_dir(&run)?.flatten() {
@@ -236,16 +354,14 @@ impl SwayStack {
             }
             Ok(wl.zip(ipc))
         })?;
-        me.wayland_display = wl.0.clone();
-        me.runner.env.push(("WAYLAND_DISPLAY".into(), wl.0));
-        me.runner.env.push(("SWAYSOCK".into(), s(&run.join(wl.1))));
-        me.wait("swaymsg get_outputs", |r| {
+        core.set_env("WAYLAND_DISPLAY", wl.0.clone());
+        core.set_env("SWAYSOCK", run.join(wl.1).display().to_string());
+        core.wait("swaymsg get_outputs", |r| {
             Ok(r.output(r.command("swaymsg").args(["-t", "get_outputs"]))?
                 .status
                 .success())
         })?;
-        let mut upd = me.command("dbus-update-activation-environment");
-        upd.args([
+        core.update_activation_environment(&[
             "WAYLAND_DISPLAY",
             "SWAYSOCK",
             "XDG_CURRENT_DESKTOP",
@@ -255,20 +371,10 @@ impl SwayStack {
             "XDG_DATA_HOME",
             "XDG_STATE_HOME",
             "XDG_CACHE_HOME",
-        ]);
-        me.output(&mut upd)?;
+        ])?;
 
         // 3. pipewire + wireplumber (the portal's streams are linked by the session manager)
-        me.spawn(me.command("pipewire"), "pipewire")?;
-        let pw_sock = run.join("pipewire-0");
-        me.wait("the pipewire socket", |_| Ok(pw_sock.exists()))?;
-        me.spawn(me.command("wireplumber"), "wireplumber")?;
-        me.wait("wireplumber", |r| {
-            let out = r.output(r.command("pw-cli").args(["ls", "Client"]))?;
-            Ok(String::from_utf8_lossy(&out.stdout)
-                .to_lowercase()
-                .contains("wireplumber"))
-        })?;
+        core.start_pipewire()?;
 
         // 4. portals
         let xdpw = std::env::var("XDPW_BIN").ok().unwrap_or_else(|| {
@@ -279,36 +385,39 @@ impl SwayStack {
                 XDPW_STOCK.to_owned()
             }
         });
-        let mut cmd = me.command(&xdpw);
+        let mut cmd = core.command(&xdpw);
         // WRD_TEST_XDPW_LOG=TRACE (say) when a run needs to see its frames.
         let level = std::env::var("WRD_TEST_XDPW_LOG").unwrap_or_else(|_| "INFO".into());
         cmd.args(["-l", &level, "-c"]).arg(&xdpw_config);
-        me.spawn(cmd, "xdg-desktop-portal-wlr")?;
-        me.wait("xdg-desktop-portal-wlr on the bus", |r| {
+        core.spawn(cmd, "xdg-desktop-portal-wlr")?;
+        core.wait("xdg-desktop-portal-wlr on the bus", |r| {
             r.bus_has("org.freedesktop.impl.portal.desktop.wlr")
         })?;
-        let mut cmd = me.command(XDP);
+        let mut cmd = core.command(XDP);
         cmd.arg("-v");
-        me.spawn(cmd, "xdg-desktop-portal")?;
-        me.wait("xdg-desktop-portal on the bus", |r| {
+        core.spawn(cmd, "xdg-desktop-portal")?;
+        core.wait("xdg-desktop-portal on the bus", |r| {
             r.bus_has("org.freedesktop.portal.Desktop")
         })?;
 
         // 5. something moving
         if opts.animate {
-            me.spawn(me.command("weston-presentation-shm"), "weston-presentation-shm")?;
+            core.spawn(core.command("weston-presentation-shm"), "weston-presentation-shm")?;
         }
-        Ok(me)
+        Ok(Self {
+            core,
+            wayland_display: wl.0,
+        })
     }
 
     /// `program` as the stack user, in the stack's environment (and nothing else of ours).
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
-        self.runner.command(program)
+        self.core.command(program)
     }
 
     /// The stack's environment (`XDG_RUNTIME_DIR`, `WAYLAND_DISPLAY`, the bus address, ...).
     pub fn env(&self) -> &[(String, String)] {
-        &self.runner.env
+        self.core.env()
     }
 
     /// `WAYLAND_DISPLAY` of sway.
@@ -318,25 +427,18 @@ impl SwayStack {
 
     /// The stack directory (owned by the stack user).
     pub fn dir(&self) -> &Path {
-        &self.runner.dir
+        self.core.dir()
     }
 
     /// Copies `file` into the stack directory (readable and executable by the stack user) and
     /// returns the copy's path: for binaries under root-only folders (CI clones).
     pub fn install(&self, file: &Path) -> Result<PathBuf> {
-        let name = file.file_name().context("file without a name")?;
-        let dst = self.runner.dir.join(name);
-        std::fs::copy(file, &dst).with_context(|| format!("copying {}", file.display()))?;
-        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755))?;
-        if let Some(u) = &self.runner.user {
-            chown(&dst, u.uid, u.gid)?;
-        }
-        Ok(dst)
+        self.core.install(file)
     }
 
     /// Runs `cmd` (from [`Self::command`]) to completion, at most 20 s.
     pub fn output(&self, cmd: &mut Command) -> Result<Output> {
-        self.runner.output(cmd)
+        self.core.output(cmd)
     }
 
     /// A screenshot of the output with `grim` (PNG bytes).
@@ -390,38 +492,12 @@ impl SwayStack {
     /// Starts a long-running program of the stack user as a guarded child (logged in the test
     /// directory, stopped with the stack).
     pub fn spawn_client(&mut self, cmd: Command, name: &str) -> Result<()> {
-        self.spawn(cmd, name)
-    }
-
-    fn spawn(&mut self, mut cmd: Command, name: &str) -> Result<()> {
-        let g = ChildGuard::spawn(&mut cmd, name, &self.log_dir)?.with_grace(Duration::from_secs(2));
-        self.guards.push(g);
-        Ok(())
-    }
-
-    fn wait(&mut self, what: &str, mut f: impl FnMut(&Runner) -> Result<bool>) -> Result<()> {
-        self.wait_value(what, |r| Ok(f(r)?.then_some(())))
-    }
-
-    /// Polls `f` (bounded); every few polls checks that no stack process died meanwhile.
-    fn wait_value<T>(&mut self, what: &str, mut f: impl FnMut(&Runner) -> Result<Option<T>>) -> Result<T> {
-        let runner = &self.runner;
-        let guards = &mut self.guards;
-        let mut polls = 0u32;
-        poll_until(STEP_TIMEOUT, Duration::from_millis(20), what, || {
-            polls += 1;
-            if polls.is_multiple_of(5) {
-                for g in guards.iter_mut() {
-                    g.ensure_running()?;
-                }
-            }
-            f(runner)
-        })
+        self.core.spawn(cmd, name)
     }
 }
 
 impl Runner {
-    fn command(&self, program: impl AsRef<OsStr>) -> Command {
+    pub(crate) fn command(&self, program: impl AsRef<OsStr>) -> Command {
         let mut cmd = match &self.user {
             Some(u) => {
                 let mut c = Command::new("setpriv");
@@ -441,7 +517,7 @@ impl Runner {
         cmd
     }
 
-    fn output(&self, cmd: &mut Command) -> Result<Output> {
+    pub(crate) fn output(&self, cmd: &mut Command) -> Result<Output> {
         output_with_timeout(cmd, STEP_TIMEOUT)
     }
 
@@ -460,7 +536,7 @@ impl Runner {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    fn bus_has(&self, name: &str) -> Result<bool> {
+    pub(crate) fn bus_has(&self, name: &str) -> Result<bool> {
         Ok(self.bus_call("NameHasOwner", name)?.contains("boolean true"))
     }
 
@@ -480,7 +556,7 @@ impl Runner {
     }
 }
 
-impl Drop for SwayStack {
+impl Drop for StackCore {
     fn drop(&mut self) {
         let activated = self.runner.activated_pids();
         while let Some(mut g) = self.guards.pop() {

@@ -1,0 +1,282 @@
+//! The headless GNOME of the Mutter tests: a private session bus, PipeWire + WirePlumber and
+//! `mutter --headless` with one or more virtual monitors, as the unprivileged stack user (see
+//! stack.rs: the same user, directories, environment and guards as [`crate::SwayStack`]).
+//!
+//! Bare Mutter draws nothing but a plain background, so [`MutterStack::show_picture`] puts a
+//! known picture on the primary monitor: `foot`, full screen, prints it as a sixel image, which
+//! a terminal draws pixel for pixel at its top-left corner.
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+
+use crate::image::Image;
+use crate::stack::StackCore;
+
+/// The Wayland socket name Mutter gets (inside the stack's private runtime directory).
+const WAYLAND_DISPLAY: &str = "wayland-mutter";
+/// Mutter's services the stack waits for before it counts as up.
+const MUTTER_SERVICES: [&str; 3] = [
+    "org.gnome.Mutter.DisplayConfig",
+    "org.gnome.Mutter.ScreenCast",
+    "org.gnome.Mutter.RemoteDesktop",
+];
+/// Rows left free under a picture: the terminal's cursor goes to the line below the image, and
+/// a picture reaching the last line would scroll the screen.
+const PICTURE_MARGIN: u32 = 64;
+
+/// What Mutter shows.
+#[derive(Debug, Clone)]
+pub struct MutterStackOptions {
+    /// One virtual monitor per entry (`--virtual-monitor WxH`), laid out left to right; the
+    /// first is the primary. Default: one 1280x720 monitor.
+    pub monitors: Vec<(u32, u32)>,
+}
+
+impl Default for MutterStackOptions {
+    fn default() -> Self {
+        Self {
+            monitors: vec![(1280, 720)],
+        }
+    }
+}
+
+/// A running headless GNOME. Dropping it stops every process it started (reverse start order).
+#[derive(Debug)]
+pub struct MutterStack {
+    core: StackCore,
+    monitors: Vec<(u32, u32)>,
+}
+
+impl MutterStack {
+    /// Starts the stack in `<dir>/stack` (logs in `dir`); `dir` must be reachable by the stack
+    /// user (its mode is widened to 0711).
+    pub fn start(dir: &Path, opts: &MutterStackOptions) -> Result<Self> {
+        ensure!(
+            !opts.monitors.is_empty(),
+            "Mutter needs at least one virtual monitor"
+        );
+        let mut core = StackCore::prepare(dir, &[], "GNOME")?;
+        core.start_session_bus()?;
+        // Before Mutter: its screen casts need PipeWire, and their consumers WirePlumber.
+        core.start_pipewire()?;
+
+        let mut mutter = core.command("mutter");
+        mutter
+            .args(["--headless", "--wayland", "--no-x11"])
+            .arg(format!("--wayland-display={WAYLAND_DISPLAY}"))
+            // Defaults only: no dconf service activated on our bus, no user settings.
+            .env("GSETTINGS_BACKEND", "memory")
+            // Its screen-cast debug lines (buffers, lost frames) in mutter.log, for when a
+            // stream stays silent.
+            .env("MUTTER_DEBUG", "screen-cast");
+        for (w, h) in &opts.monitors {
+            mutter.arg("--virtual-monitor").arg(format!("{w}x{h}"));
+        }
+        core.spawn(mutter, "mutter")?;
+        let socket = core.run_dir().join(WAYLAND_DISPLAY);
+        core.wait("Mutter's Wayland socket", |_| Ok(socket.exists()))?;
+        for service in MUTTER_SERVICES {
+            core.wait(&format!("{service} on the bus"), |r| r.bus_has(service))?;
+        }
+        core.set_env("WAYLAND_DISPLAY", WAYLAND_DISPLAY);
+        Ok(Self {
+            core,
+            monitors: opts.monitors.clone(),
+        })
+    }
+
+    /// `program` as the stack user, in the stack's environment (and nothing else of ours).
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        self.core.command(program)
+    }
+
+    /// The stack's environment (`XDG_RUNTIME_DIR`, `WAYLAND_DISPLAY`, the bus address, ...).
+    pub fn env(&self) -> &[(String, String)] {
+        self.core.env()
+    }
+
+    /// `WAYLAND_DISPLAY` of Mutter.
+    pub fn wayland_display(&self) -> &str {
+        WAYLAND_DISPLAY
+    }
+
+    /// The stack directory (owned by the stack user).
+    pub fn dir(&self) -> &Path {
+        self.core.dir()
+    }
+
+    /// Copies `file` into the stack directory (readable and executable by the stack user) and
+    /// returns the copy's path.
+    pub fn install(&self, file: &Path) -> Result<PathBuf> {
+        self.core.install(file)
+    }
+
+    /// Runs `cmd` (from [`Self::command`]) to completion, at most 20 s.
+    pub fn output(&self, cmd: &mut Command) -> Result<Output> {
+        self.core.output(cmd)
+    }
+
+    /// Starts a long-running program of the stack user as a guarded child (logged in the test
+    /// directory, stopped with the stack).
+    pub fn spawn_client(&mut self, cmd: Command, name: &str) -> Result<()> {
+        self.core.spawn(cmd, name)
+    }
+
+    /// Shows `picture` at the top-left corner of the primary monitor, the rest of it filled
+    /// with `background`: a full-screen `foot` (no decorations, no text cursor) prints it as a
+    /// sixel image. Sixel colours are percentages, so every channel of the picture must be a
+    /// multiple of 51 (0, 51, ..., 255: exact in both scales), with at most 256 colours; it
+    /// must leave 64 rows free at the bottom (the terminal's cursor goes below it).
+    ///
+    /// Returns once the terminal runs; Mutter maps the window a moment later (and animates
+    /// it), so look for the picture with a bounded retry.
+    pub fn show_picture(&mut self, picture: &Image, background: [u8; 3]) -> Result<()> {
+        let (mw, mh) = self.monitors[0];
+        ensure!(
+            picture.width() <= mw && picture.height() + PICTURE_MARGIN <= mh,
+            "a {}x{} picture does not fit a {mw}x{mh} monitor with {PICTURE_MARGIN} rows to spare",
+            picture.width(),
+            picture.height()
+        );
+        let path = self.core.dir().join("picture.six");
+        std::fs::write(&path, sixel(picture)?).with_context(|| format!("writing {}", path.display()))?;
+        self.core.give(&path)?;
+        let [r, g, b] = background;
+        let mut foot = self.command("foot");
+        foot.arg("--fullscreen")
+            .arg("--override")
+            .arg(format!("colors.background={r:02x}{g:02x}{b:02x}"))
+            .args(["--override", "pad=0x0", "sh", "-c"])
+            // hide the text cursor, draw, then keep the terminal open
+            .arg(r#"printf '\033[?25l'; cat "$1"; exec sleep 100000"#)
+            .arg("sh")
+            .arg(&path);
+        self.core.spawn(foot, "foot-picture")
+    }
+
+    /// Kills Mutter with SIGKILL (a compositor crash: no goodbye on the bus) and waits for it
+    /// to be gone, at most 5 s.
+    pub fn kill_mutter(&mut self) -> Result<()> {
+        let mutter = self
+            .core
+            .guard_mut("mutter")
+            .context("this stack has no Mutter")?;
+        mutter.signal(libc::SIGKILL)?;
+        let status = mutter.wait_timeout(Duration::from_secs(5))?;
+        ensure!(status.is_some(), "Mutter was still running 5 s after SIGKILL");
+        Ok(())
+    }
+}
+
+/// `picture` as a sixel image (DEC VT340 graphics, as foot draws them): 1:1 pixels, one
+/// palette entry per colour, run-length coded bands of six rows.
+fn sixel(picture: &Image) -> Result<Vec<u8>> {
+    let (w, h) = picture.size();
+    let mut palette: Vec<[u8; 3]> = Vec::new();
+    let mut index: HashMap<[u8; 3], usize> = HashMap::new();
+    let mut pixels = Vec::with_capacity(w as usize * h as usize);
+    for (i, rgb) in picture.as_rgb().chunks_exact(3).enumerate() {
+        let rgb = [rgb[0], rgb[1], rgb[2]];
+        ensure!(
+            rgb.iter().all(|c| c % 51 == 0),
+            "pixel {} has colour {rgb:?}: sixel colours are percentages, use multiples of 51",
+            i
+        );
+        let next = palette.len();
+        let slot = *index.entry(rgb).or_insert(next);
+        if slot == next {
+            palette.push(rgb);
+        }
+        pixels.push(slot);
+    }
+    ensure!(
+        palette.len() <= 256,
+        "{} colours: sixel has 256 registers",
+        palette.len()
+    );
+
+    // DCS P1=0 P2=1 (unset pixels stay transparent) q; raster attributes: aspect 1:1, size.
+    let mut out = format!("\x1bP0;1;0q\"1;1;{w};{h}");
+    for (i, [r, g, b]) in palette.iter().enumerate() {
+        let pct = |c: u8| u32::from(c) * 100 / 255;
+        write!(out, "#{i};2;{};{};{}", pct(*r), pct(*g), pct(*b))?;
+    }
+    let (w, h) = (w as usize, h as usize);
+    for band in (0..h).step_by(6) {
+        let rows = band..(band + 6).min(h);
+        let mut used: Vec<usize> = rows
+            .clone()
+            .flat_map(|y| pixels[y * w..(y + 1) * w].iter().copied())
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        for (n, colour) in used.iter().enumerate() {
+            if n > 0 {
+                out.push('$'); // back to the start of the band for the next colour
+            }
+            write!(out, "#{colour}")?;
+            let column = |x: usize| {
+                let bits = rows
+                    .clone()
+                    .enumerate()
+                    .filter(|(_, y)| pixels[y * w + x] == *colour)
+                    .fold(0u8, |acc, (bit, _)| acc | (1 << bit));
+                char::from(63 + bits)
+            };
+            let mut x = 0;
+            while x < w {
+                let c = column(x);
+                let mut run = 1;
+                while x + run < w && column(x + run) == c {
+                    run += 1;
+                }
+                if run > 3 {
+                    write!(out, "!{run}{c}")?;
+                } else {
+                    out.extend(std::iter::repeat_n(c, run));
+                }
+                x += run;
+            }
+        }
+        out.push('-'); // next band
+    }
+    out.push_str("\x1b\\");
+    Ok(out.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sixel_encodes_bands_colours_and_runs() {
+        // 5 wide, 7 tall: two bands; a red left column, the rest white.
+        let mut img = Image::filled(5, 7, [255, 255, 255]).unwrap();
+        for y in 0..7 {
+            img.set_pixel(0, y, [255, 0, 0]);
+        }
+        let s = String::from_utf8(sixel(&img).unwrap()).unwrap();
+        // palette in order of first use (pixel 0 is red), percentages
+        assert!(
+            s.starts_with("\x1bP0;1;0q\"1;1;5;7#0;2;100;0;0#1;2;100;100;100"),
+            "{s:?}"
+        );
+        // band 1: red column all six bits (~), then white over the other four columns
+        assert!(s.contains("#0~!4?$#1?!4~-"), "{s:?}");
+        // band 2: one row only (bit 0 = 1 → '@')
+        assert!(s.contains("#0@!4?$#1?!4@-"), "{s:?}");
+        assert!(s.ends_with("-\x1b\\"));
+    }
+
+    #[test]
+    fn sixel_refuses_colours_it_cannot_keep() {
+        let img = Image::filled(2, 2, [10, 0, 0]).unwrap();
+        assert!(sixel(&img).unwrap_err().to_string().contains("multiples of 51"));
+    }
+}
