@@ -1,8 +1,8 @@
 //! Frame sources: a desktop capture session pumped from the PipeWire thread onto the
 //! [`FrameBus`](wrd_frame::FrameBus).
 //!
-//! This crate is glue: the portal is known only to `wrd-portal`, PipeWire only to
-//! `wrd-pipewire`. It owns the policy between them: which streams feed the bus and how several
+//! This crate is glue: the portal is known only to `wrd-portal`, Mutter's API only to
+//! `wrd-mutter`, PipeWire only to `wrd-pipewire`. It owns the policy between them: which streams feed the bus and how several
 //! monitors become one desktop ([`compose`]), the pointer from cursor metadata ([`cursor`]),
 //! what counts as the end of a capture, and the watchdog that turns a silent stream into a
 //! clear log line and a re-negotiated stream.
@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, trace, warn};
 use wrd_frame::{DesktopLayout, FramePublisher};
+use wrd_mutter::{CursorMode as MutterCursor, MutterError, MutterOptions, MutterSession};
 use wrd_pipewire::{
     CapturedFrame, PipeWireConnection, PipeWireEvent, PipeWireThreadManager, Remote, StreamClosed,
     StreamConfig, StreamHandle, StreamId, StreamState,
@@ -43,6 +44,8 @@ const UNKNOWN_MONITOR_SIZE: (u16, u16) = (1920, 1080);
 pub enum CaptureError {
     #[error(transparent)]
     Portal(#[from] PortalError),
+    #[error(transparent)]
+    Mutter(#[from] MutterError),
     #[error("PipeWire: {0}")]
     PipeWire(String),
     #[error("composing the monitors: {0}")]
@@ -85,18 +88,30 @@ pub struct MonitorStream {
 pub enum DesktopSession {
     /// xdg-desktop-portal ScreenCast (`wrd-portal`).
     Portal(CastSession),
+    /// GNOME's own remote-desktop API, no consent dialog (`wrd-mutter`).
+    Mutter(MutterSession),
 }
 
 impl DesktopSession {
     fn name(&self) -> &'static str {
         match self {
             Self::Portal(_) => "portal screen cast",
+            Self::Mutter(_) => "Mutter screen cast",
         }
     }
 
     pub fn streams(&self) -> Vec<MonitorStream> {
         match self {
             Self::Portal(cast) => cast
+                .streams
+                .iter()
+                .map(|s| MonitorStream {
+                    node_id: s.node_id,
+                    position: s.position,
+                    size: s.size,
+                })
+                .collect(),
+            Self::Mutter(session) => session
                 .streams
                 .iter()
                 .map(|s| MonitorStream {
@@ -113,6 +128,7 @@ impl DesktopSession {
     pub fn cursor_metadata(&self) -> bool {
         match self {
             Self::Portal(cast) => cast.cursor == CursorDelivery::Metadata,
+            Self::Mutter(session) => session.cursor == MutterCursor::Metadata,
         }
     }
 
@@ -123,18 +139,36 @@ impl DesktopSession {
                 .take()
                 .map(Remote::Fd)
                 .ok_or_else(|| CaptureError::PipeWire("the portal session has no PipeWire remote".into())),
+            // Mutter's streams are nodes of the session's own PipeWire daemon.
+            Self::Mutter(_) => Ok(Remote::Default),
         }
     }
 
     async fn closed(&self) -> Result<(), String> {
         match self {
             Self::Portal(cast) => cast.closed().await.map_err(|e| e.to_string()),
+            Self::Mutter(session) => session.closed().await.map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Asks the desktop to report its pointer now. Mutter sends cursor metadata only when the
+    /// pointer changes, so a stream that starts on a still desktop would leave clients without
+    /// a pointer until someone moves it: a zero move makes Mutter report it without moving it.
+    async fn reveal_pointer(&self) -> Result<(), String> {
+        match self {
+            // The portal's streams carry the pointer with their first frame.
+            Self::Portal(_) => Ok(()),
+            Self::Mutter(session) => session
+                .pointer_motion_relative(0.0, 0.0)
+                .await
+                .map_err(|e| e.to_string()),
         }
     }
 
     async fn close(&self) -> Result<(), String> {
         match self {
             Self::Portal(cast) => cast.close().await.map_err(|e| e.to_string()),
+            Self::Mutter(session) => session.stop().await.map_err(|e| e.to_string()),
         }
     }
 }
@@ -151,6 +185,23 @@ impl Capture {
         let session = wrd_portal::start_screencast(options).await?;
         Ok(Self {
             session: DesktopSession::Portal(session),
+        })
+    }
+
+    /// Starts a session through Mutter's own API (GNOME): no consent dialog. The pointer comes
+    /// as metadata, so clients draw it themselves.
+    pub async fn mutter() -> Result<Self, CaptureError> {
+        let options = MutterOptions {
+            cursor: MutterCursor::Metadata,
+        };
+        let session = wrd_mutter::start(&options).await?;
+        info!(
+            streams = session.streams.len(),
+            connectors = ?session.streams.iter().map(|s| s.connector.as_str()).collect::<Vec<_>>(),
+            "Mutter screen cast started"
+        );
+        Ok(Self {
+            session: DesktopSession::Mutter(session),
         })
     }
 
@@ -227,6 +278,8 @@ struct Pump {
     layout: DesktopLayout,
     /// `Some` when the pointer comes as metadata.
     cursor: Option<CursorTracker>,
+    /// A stream (re)started streaming: the desktop should report the pointer again.
+    reveal_pointer: bool,
     published: u64,
 }
 
@@ -266,6 +319,7 @@ impl Pump {
             cursor: session
                 .cursor_metadata()
                 .then(|| CursorTracker::new(monitors.len())),
+            reveal_pointer: false,
             published: 0,
         };
         // Clients can be offered the right size before any frame: some desktops send frames
@@ -334,6 +388,12 @@ impl Pump {
             if let Some(end) = end {
                 info!(frames = self.published, "{name}: {end}");
                 return Ok(end);
+            }
+            if std::mem::take(&mut self.reveal_pointer)
+                && self.cursor.is_some()
+                && let Err(e) = session.reveal_pointer().await
+            {
+                debug!(error = %e, "asking the desktop for its pointer");
             }
         }
     }
@@ -476,10 +536,11 @@ impl Pump {
                                 slot.watchdog = Some((Instant::now() + PAUSED_DEADLINE, Silence::Paused));
                             }
                         }
-                        (_, StreamState::Streaming)
-                            if slot.watchdog.is_some_and(|w| w.1 == Silence::Paused) =>
-                        {
-                            slot.watchdog = None;
+                        (_, StreamState::Streaming) => {
+                            if slot.watchdog.is_some_and(|w| w.1 == Silence::Paused) {
+                                slot.watchdog = None;
+                            }
+                            self.reveal_pointer = true;
                         }
                         _ => {}
                     }

@@ -54,7 +54,9 @@ pub struct ServeArgs {
     pub listen: Option<String>,
 
     /// What clients see: `portal` casts this Wayland desktop through xdg-desktop-portal (the
-    /// desktop may ask for consent once; the grant is remembered); `test-pattern` is a built-in
+    /// desktop may ask for consent once; the grant is remembered); `mutter` casts a GNOME
+    /// desktop through Mutter's own API (no consent dialog, for unattended and headless GNOME
+    /// sessions); `test-pattern` is a built-in
     /// moving picture for checking a client or a network without a desktop [default: test-pattern]
     #[arg(long, value_enum)]
     pub source: Option<SourceArg>,
@@ -109,6 +111,7 @@ pub struct ServeArgs {
 pub enum SourceArg {
     TestPattern,
     Portal,
+    Mutter,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]

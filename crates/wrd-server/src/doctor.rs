@@ -596,6 +596,7 @@ pub async fn gather(env: &Env, config: Option<&Path>) -> Result<MachineReport, c
             match s {
                 SourceArg::TestPattern => "test-pattern",
                 SourceArg::Portal => "portal",
+                SourceArg::Mutter => "mutter",
             }
             .to_owned()
         }),
@@ -648,9 +649,18 @@ pub async fn gather(env: &Env, config: Option<&Path>) -> Result<MachineReport, c
     })
 }
 
-/// Mutter's API. Not built into this version: the decision treats it as absent.
+/// Mutter's API (GNOME), bounded like the portal's probe.
 async fn probe_mutter() -> Probed<Option<MutterFacts>> {
-    Probed::Skipped("this build does not look for Mutter's API".to_owned())
+    match tokio::time::timeout(PORTAL_TIMEOUT, wrd_mutter::probe()).await {
+        Ok(Ok(found)) => Probed::Found(found.map(|m| MutterFacts {
+            screencast_version: m.screencast_version,
+            remote_desktop_version: m.remote_desktop_version,
+            supported_device_types: m.supported_device_types,
+            monitors: m.monitors,
+        })),
+        Ok(Err(e)) => Probed::Failed(e.to_string()),
+        Err(_) => Probed::Failed(format!("no answer within {PORTAL_TIMEOUT:?}")),
+    }
 }
 
 /// A blocking probe on the blocking pool; its own timeout bounds it, a panic is a failure.

@@ -152,17 +152,28 @@ async fn serve(settings: Settings) -> Result<(), RunError> {
                 },
             )
         }
-        SourceArg::Portal => {
-            let options = ScreencastOptions {
-                restore_token: RestoreTokenStore::new(wrd_portal::default_token_path(&settings.state_dir)),
-                // Clients draw the pointer themselves when the desktop can say where it is and
-                // what it looks like; else the desktop draws it into the picture.
-                cursor: CursorDelivery::Metadata,
+        SourceArg::Portal | SourceArg::Mutter => {
+            let capture = if settings.source == SourceArg::Portal {
+                let options = ScreencastOptions {
+                    restore_token: RestoreTokenStore::new(wrd_portal::default_token_path(
+                        &settings.state_dir,
+                    )),
+                    // Clients draw the pointer themselves when the desktop can say where it is
+                    // and what it looks like; else the desktop draws it into the picture.
+                    cursor: CursorDelivery::Metadata,
+                };
+                info!(
+                    "source: desktop screen cast through xdg-desktop-portal (the desktop may ask for consent)"
+                );
+                Capture::portal(&options)
+                    .await
+                    .context("starting the portal screen cast")?
+            } else {
+                info!("source: GNOME desktop through Mutter's remote-desktop API (no consent dialog)");
+                Capture::mutter()
+                    .await
+                    .context("starting the Mutter screen cast")?
             };
-            info!("source: desktop screen cast through xdg-desktop-portal (the desktop may ask for consent)");
-            let capture = Capture::portal(&options)
-                .await
-                .context("starting the portal screen cast")?;
             let cancel = shutdown.clone();
             let task: SourceTask = tokio::spawn(async move {
                 match capture.run(publisher, cancel).await {

@@ -1,0 +1,217 @@
+//! `wrd-server serve --source mutter` on a real headless GNOME compositor (`mutter --headless`,
+//! PipeWire and a session bus, run by wrd-testkit's `MutterStack` as an unprivileged user):
+//! no consent dialog; the real FreeRDP client shows what Mutter shows; two monitors become
+//! one desktop; the pointer reaches the client as a pointer (cursor metadata).
+
+// Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use wrd_client::{ClientConfig, PointerUpdate, SessionEvent};
+use wrd_testkit::{
+    ChildGuard, Image, MutterStack, MutterStackOptions, Security, TestDir, XFreeRdp, XFreeRdpOptions, Xvfb,
+    free_port, wait_for_port,
+};
+
+const USER: &str = "rdpuser";
+const PASSWORD: &str = "mutter-pw";
+/// What `show_picture` fills the rest of the primary monitor with.
+const BACKGROUND: [u8; 3] = [0x33, 0x66, 0x99];
+/// RemoteFX is lossy: a pixel within this of the original counts as the same.
+const TOLERANCE: u8 = 48;
+
+/// 16x16 blocks of colours sixel keeps exactly (multiples of 51), neighbours always differ.
+fn picture(w: u32, h: u32) -> Image {
+    let mut img = Image::new(w, h).unwrap();
+    for y in 0..h {
+        for x in 0..w {
+            let n = ((x / 16) * 31 + (y / 16) * 17) % 216;
+            let c = |v: u32| u8::try_from(v * 51).unwrap();
+            img.set_pixel(x, y, [c(n / 36), c((n / 6) % 6), c(n % 6)]);
+        }
+    }
+    img
+}
+
+fn stack(dir: &TestDir, monitors: &[(u32, u32)], pic: &Image) -> MutterStack {
+    let mut stack = MutterStack::start(
+        dir.path(),
+        &MutterStackOptions {
+            monitors: monitors.to_vec(),
+        },
+    )
+    .unwrap();
+    stack.show_picture(pic, BACKGROUND).unwrap();
+    stack
+}
+
+fn start_server(stack: &MutterStack, port: u16, dir: &TestDir) -> ChildGuard {
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = stack.command(&binary);
+    cmd.args([
+        "serve",
+        "--source",
+        "mutter",
+        "--listen",
+        &listen,
+        "--username",
+        USER,
+    ])
+    .env("WRD_PASSWORD", PASSWORD)
+    .env("RUST_LOG", "info");
+    let mut guard = ChildGuard::spawn(&mut cmd, "wrd-server", dir.path()).unwrap();
+    wait_for_port(listen.parse().unwrap(), Duration::from_secs(30)).unwrap();
+    guard
+        .wait_for_log("Mutter screen cast started", Duration::from_secs(20))
+        .unwrap();
+    guard
+}
+
+/// Whether `shown` (the client's picture) has `pic` at `(x0, y0)` and the background beside it.
+fn shows_picture(shown: &Image, pic: &Image, x0: u32, y0: u32) -> bool {
+    let (pw, ph) = pic.size();
+    let Ok(area) = shown.crop(x0, y0, pw, ph) else {
+        return false;
+    };
+    let Ok(background) = shown.crop(x0 + pw, y0, 64, ph) else {
+        return false;
+    };
+    area.fraction_different(pic, TOLERANCE).unwrap_or(1.0) < 0.01
+        && background.fraction_matching(BACKGROUND, TOLERANCE) > 0.99
+}
+
+/// wrd-mutter's probe binary (built by `cargo test --workspace` beside this test's binary),
+/// installed for the stack user.
+fn mover_binary(stack: &MutterStack) -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let built = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("wrd-mutter-probe");
+    assert!(
+        built.exists(),
+        "{} is missing: run the whole suite (scripts/test.sh) or `cargo build -p wrd-mutter` first",
+        built.display()
+    );
+    stack.install(&built).unwrap()
+}
+
+#[test]
+fn the_real_client_sees_the_gnome_desktop_without_a_dialog() {
+    let dir = TestDir::new("mutter-xfreerdp").unwrap();
+    let pic = picture(1024, 576);
+    let stack = stack(&dir, &[(1280, 720)], &pic);
+    let port = free_port();
+    let mut server = start_server(&stack, port, &dir);
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    let options = XFreeRdpOptions::new(port)
+        .credentials(USER, PASSWORD)
+        .security(Security::Nla)
+        .size(1280, 720);
+    let mut rdp = XFreeRdp::spawn(&xvfb, &options, dir.path()).unwrap();
+    // Mutter sends frames only on change: on a still screen the server's watchdog
+    // re-negotiates the stream, which makes Mutter paint again.
+    let shown = rdp
+        .wait_for_client_area(Duration::from_secs(45), "the GNOME desktop's picture", |img| {
+            img.size() == (1280, 720) && shows_picture(img, &pic, 0, 0)
+        })
+        .unwrap();
+    shown.save_png(dir.join("client.png")).unwrap();
+    rdp.stop().unwrap();
+    server.signal(libc::SIGTERM).unwrap();
+    let status = server
+        .wait_timeout(Duration::from_secs(5))
+        .unwrap()
+        .expect("server did not stop");
+    assert_eq!(status.code(), Some(0), "{}", server.log_tail(20));
+}
+
+#[test]
+fn two_monitors_are_one_desktop_and_the_pointer_comes_as_a_pointer() {
+    let dir = TestDir::new("mutter-two-monitors").unwrap();
+    let pic = picture(640, 384);
+    let stack = stack(&dir, &[(1280, 720), (800, 600)], &pic);
+    let port = free_port();
+    let mut server = start_server(&stack, port, &dir);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut config = ClientConfig::new(addr, USER, PASSWORD);
+        config.desktop_width = 1280;
+        config.desktop_height = 720;
+        let mut session = wrd_client::connect(config).await.unwrap();
+        // Somebody at the desktop moves the pointer (this server has no input yet): another
+        // Mutter session does, through wrd-mutter's probe.
+        let mover = std::thread::spawn({
+            let mut cmd = stack.command(mover_binary(&stack));
+            cmd.args(["capture", "--cursor", "metadata", "--move-pointer", "--seconds", "3"]);
+            move || cmd.output()
+        });
+        // The server offers the composed desktop: Meta-0 at (0,0) 1280x720 beside Meta-1 at
+        // (1280,0) 800x600.
+        assert_eq!(session.desktop_size(), (2080, 720));
+
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(45);
+        let mut pointer_image = None;
+        let mut picture_seen = false;
+        while !(picture_seen && pointer_image.is_some()) {
+            match session.next_event(deadline).await {
+                Ok(SessionEvent::GraphicsUpdate { .. }) => {
+                    let fb = session.framebuffer();
+                    let (w, h) = (fb.width(), fb.height());
+                    let mut rgb = Vec::with_capacity(usize::from(w) * usize::from(h) * 3);
+                    for y in 0..h {
+                        for x in 0..w {
+                            rgb.extend_from_slice(&fb.rgb(x, y).unwrap());
+                        }
+                    }
+                    let shown = Image::from_rgb(u32::from(w), u32::from(h), rgb).unwrap();
+                    if shows_picture(&shown, &pic, 0, 0) {
+                        // The second monitor (Mutter's own background) is in its place too:
+                        // not the first monitor's background colour.
+                        let second = shown.crop(1280, 0, 800, 600).unwrap();
+                        assert!(second.fraction_matching(BACKGROUND, 8) < 0.01);
+                        shown.save_png(dir.join("client.png")).unwrap();
+                        picture_seen = true;
+                    }
+                }
+                Ok(SessionEvent::PointerChanged(PointerUpdate::Bitmap { width, height, .. })) => {
+                    pointer_image = Some((width, height));
+                }
+                Ok(SessionEvent::Terminated(reason)) => panic!("session ended: {reason}"),
+                Ok(_) => {}
+                Err(e) => panic!(
+                    "waiting for the picture ({picture_seen}) and a pointer image ({pointer_image:?}): {e}\n{}",
+                    server.log_tail(20)
+                ),
+            }
+        }
+        let (width, height) = pointer_image.unwrap();
+        assert!(width > 0 && height > 0);
+        let moved = mover.join().unwrap().unwrap();
+        assert!(moved.status.success(), "{}", String::from_utf8_lossy(&moved.stderr));
+        session.disconnect().await.unwrap();
+    });
+    server.signal(libc::SIGTERM).unwrap();
+    let status = server
+        .wait_timeout(Duration::from_secs(5))
+        .unwrap()
+        .expect("server did not stop");
+    assert_eq!(status.code(), Some(0), "{}", server.log_tail(20));
+    let log = server.log();
+    assert!(
+        log.contains("several monitors: composing them into one desktop"),
+        "{log}"
+    );
+}
