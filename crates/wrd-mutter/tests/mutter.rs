@@ -14,26 +14,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use wrd_testkit::{ChildGuard, Image, MutterStack, MutterStackOptions, TestDir};
+use wrd_testkit::{ChildGuard, Image, MutterStack, MutterStackOptions, TestDir, sixel_safe_picture};
 
 /// What `show_picture` fills the rest of the screen with.
 const BACKGROUND: [u8; 3] = [0x33, 0x66, 0x99];
 /// How long the picture may take to appear (foot starting, Mutter's map animation).
 const PICTURE_DEADLINE: Duration = Duration::from_secs(30);
-
-/// 16x16 blocks from the 216 colours sixel keeps exactly; neighbours always differ, so a
-/// picture shifted, scaled or cut by a pixel does not match.
-fn picture(w: u32, h: u32) -> Image {
-    let mut img = Image::new(w, h).unwrap();
-    for y in 0..h {
-        for x in 0..w {
-            let n = ((x / 16) * 31 + (y / 16) * 17) % 216;
-            let c = |v: u32| u8::try_from(v * 51).unwrap();
-            img.set_pixel(x, y, [c(n / 36), c((n / 6) % 6), c(n % 6)]);
-        }
-    }
-    img
-}
 
 fn parse(stdout: &[u8]) -> Vec<Value> {
     String::from_utf8_lossy(stdout)
@@ -176,7 +162,7 @@ fn capture_until_picture(
 fn one_monitor_one_stream_showing_the_screen() {
     let dir = TestDir::new("mutter-one").unwrap();
     let (mut stack, probe) = start(&dir, &[(1280, 720)]);
-    let pic = picture(1024, 576);
+    let pic = sixel_safe_picture(1024, 576).unwrap();
     stack.show_picture(&pic, BACKGROUND).unwrap();
 
     let lines = capture_until_picture(&stack, &probe, &dir, 0, &pic);
@@ -196,7 +182,7 @@ fn one_monitor_one_stream_showing_the_screen() {
 fn two_monitors_two_streams_each_in_its_place() {
     let dir = TestDir::new("mutter-two").unwrap();
     let (mut stack, probe) = start(&dir, &[(1280, 720), (800, 600)]);
-    let pic = picture(640, 384);
+    let pic = sixel_safe_picture(640, 384).unwrap();
     stack.show_picture(&pic, BACKGROUND).unwrap();
 
     // the picture is on the primary monitor, i.e. stream 0

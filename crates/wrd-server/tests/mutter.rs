@@ -13,7 +13,7 @@ use std::time::Duration;
 use wrd_client::{ClientConfig, PointerUpdate, SessionEvent};
 use wrd_testkit::{
     ChildGuard, Image, MutterStack, MutterStackOptions, Security, TestDir, XFreeRdp, XFreeRdpOptions, Xvfb,
-    free_port, wait_for_port,
+    free_port, sixel_safe_picture, wait_for_port,
 };
 
 const USER: &str = "rdpuser";
@@ -22,19 +22,6 @@ const PASSWORD: &str = "mutter-pw";
 const BACKGROUND: [u8; 3] = [0x33, 0x66, 0x99];
 /// RemoteFX is lossy: a pixel within this of the original counts as the same.
 const TOLERANCE: u8 = 48;
-
-/// 16x16 blocks of colours sixel keeps exactly (multiples of 51), neighbours always differ.
-fn picture(w: u32, h: u32) -> Image {
-    let mut img = Image::new(w, h).unwrap();
-    for y in 0..h {
-        for x in 0..w {
-            let n = ((x / 16) * 31 + (y / 16) * 17) % 216;
-            let c = |v: u32| u8::try_from(v * 51).unwrap();
-            img.set_pixel(x, y, [c(n / 36), c((n / 6) % 6), c(n % 6)]);
-        }
-    }
-    img
-}
 
 fn stack(dir: &TestDir, monitors: &[(u32, u32)], pic: &Image) -> MutterStack {
     let mut stack = MutterStack::start(
@@ -106,7 +93,7 @@ fn mover_binary(stack: &MutterStack) -> std::path::PathBuf {
 #[test]
 fn the_real_client_sees_the_gnome_desktop_without_a_dialog() {
     let dir = TestDir::new("mutter-xfreerdp").unwrap();
-    let pic = picture(1024, 576);
+    let pic = sixel_safe_picture(1024, 576).unwrap();
     let stack = stack(&dir, &[(1280, 720)], &pic);
     let port = free_port();
     let mut server = start_server(&stack, port, &dir);
@@ -136,7 +123,7 @@ fn the_real_client_sees_the_gnome_desktop_without_a_dialog() {
 #[test]
 fn two_monitors_are_one_desktop_and_the_pointer_comes_as_a_pointer() {
     let dir = TestDir::new("mutter-two-monitors").unwrap();
-    let pic = picture(640, 384);
+    let pic = sixel_safe_picture(640, 384).unwrap();
     let stack = stack(&dir, &[(1280, 720), (800, 600)], &pic);
     let port = free_port();
     let mut server = start_server(&stack, port, &dir);

@@ -56,7 +56,7 @@ pub use libc;
 
 pub use dir::TestDir;
 pub use image::Image;
-pub use mutter::{MutterStack, MutterStackOptions};
+pub use mutter::{MutterStack, MutterStackOptions, sixel_safe_picture};
 pub use net::{free_port, is_listening, wait_for_port};
 pub use pipewire_daemon::PipeWireDaemon;
 pub use process::{ChildGuard, DEFAULT_GRACE, output_with_timeout, poll_until};

@@ -30,6 +30,21 @@ const MUTTER_SERVICES: [&str; 3] = [
 /// a picture reaching the last line would scroll the screen.
 const PICTURE_MARGIN: u32 = 64;
 
+/// A picture [`MutterStack::show_picture`] shows exactly: 16x16 blocks of the 216 colours
+/// sixel keeps (channels in multiples of 51), neighbours always different, so a picture
+/// shifted, scaled or cut by a pixel does not match.
+pub fn sixel_safe_picture(width: u32, height: u32) -> Result<Image> {
+    let mut img = Image::new(width, height)?;
+    for y in 0..height {
+        for x in 0..width {
+            let n = ((x / 16) * 31 + (y / 16) * 17) % 216;
+            let c = |v: u32| u8::try_from(v * 51).unwrap_or(u8::MAX);
+            img.set_pixel(x, y, [c(n / 36), c((n / 6) % 6), c(n % 6)]);
+        }
+    }
+    Ok(img)
+}
+
 /// What Mutter shows.
 #[derive(Debug, Clone)]
 pub struct MutterStackOptions {
