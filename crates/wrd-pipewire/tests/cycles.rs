@@ -69,7 +69,11 @@ async fn create_destroy_cycles_and_restarts_do_not_leak() {
     let (fds1, threads1) = (open_fds(), proc_status("Threads"));
     eprintln!("30 thread restarts: fds {fds0} -> {fds1}, threads {threads0} -> {threads1}");
     assert!(fds1 <= fds0 + 2, "open fds grew over restarts: {fds0} -> {fds1}");
-    assert_eq!(threads1, threads0, "threads left behind by restarts");
+    // Fewer is fine: an idle worker of the runtime's blocking pool may retire meanwhile.
+    assert!(
+        threads1 <= threads0,
+        "threads left behind by restarts: {threads0} -> {threads1}"
+    );
 }
 
 /// One stream's life: create, wait for its node, (linked: negotiate, one frame, unlink),
