@@ -2,8 +2,9 @@
 # bench-desktop.sh — issue 4's figures (recorded in BENCHMARKS.md): wrd-server and its peers on
 # the same headless desktop content, measured one after another in one run on this machine.
 #
-#   servers: wrd-server (serve --source portal) on headless sway; gnome-remote-desktop 43
-#            (--headless) on headless mutter 43; weston 10's RDP backend;
+#   servers: wrd-server on headless sway (serve --source portal) and on headless mutter 43
+#            (serve --source mutter); gnome-remote-desktop 43 (--headless) on headless
+#            mutter 43; weston 10's RDP backend;
 #   scenes:  animate (wrd-scene: the whole 1920x1080 screen changes every frame), typing (foot,
 #            full screen, a character every 100 ms), static (wrd-scene: one picture);
 #   figures: frames per second the client received, bytes per second on the wire, CPU % of the
@@ -19,6 +20,7 @@
 #
 #   scripts/bench-desktop.sh
 #   SECONDS_PER_SCENE=5 SERVERS=wrd,weston SCENES=animate scripts/bench-desktop.sh
+#   (SERVERS: any of wrd, wrd-mutter, gnome, weston; SCENES: any of animate, typing, static)
 #
 # Needs root (the stack user, the packet filter) and scripts/install-deps.sh.
 set -euo pipefail
@@ -27,7 +29,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 SECONDS_PER_SCENE=${SECONDS_PER_SCENE:-10}
 SETTLE=${SETTLE:-3}
-SERVERS=${SERVERS:-wrd,gnome,weston}
+SERVERS=${SERVERS:-wrd,wrd-mutter,gnome,weston}
 SCENES=${SCENES:-animate,typing,static}
 SIZE=1920x1080
 

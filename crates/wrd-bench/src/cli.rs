@@ -43,8 +43,8 @@ pub enum Command {
     /// Compare RDP servers on the same headless desktop content, one after another
     ///
     /// Starts each server under test on its own headless desktop at the same size: wrd-server
-    /// (`serve --source portal`) on sway, gnome-remote-desktop (`--headless`) on headless
-    /// mutter, weston's RDP backend. For each scene (a full-screen animation, a terminal in
+    /// on sway (`serve --source portal`) and on headless mutter (`serve --source mutter`),
+    /// gnome-remote-desktop (`--headless`) on headless mutter, weston's RDP backend. For each scene (a full-screen animation, a terminal in
     /// which text is being typed, a still picture) it connects one in-process client
     /// (advertising RemoteFX), starts the scene, lets it settle, and measures for the window:
     /// frames and bytes per second received, the server's CPU and memory, the whole desktop's
@@ -58,6 +58,8 @@ pub enum Command {
 pub enum ServerArg {
     /// wrd-server serve --source portal, on sway with xdg-desktop-portal-wlr
     Wrd,
+    /// wrd-server serve --source mutter, on mutter --headless (the compositor grd runs on)
+    WrdMutter,
     /// gnome-remote-desktop --headless on mutter --headless
     Gnome,
     /// weston --backend=rdp-backend.so
@@ -306,7 +308,12 @@ impl WatchArgs {
 #[derive(Debug, Clone, Args)]
 pub struct DesktopArgs {
     /// Servers to measure, in this order
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "wrd,gnome,weston")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "wrd,wrd-mutter,gnome,weston"
+    )]
     pub servers: Vec<ServerArg>,
 
     /// Scenes to show each server, in this order
@@ -438,7 +445,15 @@ mod tests {
         let Command::Desktop(a) = cli.command else {
             panic!("wrong subcommand");
         };
-        assert_eq!(a.servers, [ServerArg::Wrd, ServerArg::Gnome, ServerArg::Weston]);
+        assert_eq!(
+            a.servers,
+            [
+                ServerArg::Wrd,
+                ServerArg::WrdMutter,
+                ServerArg::Gnome,
+                ServerArg::Weston
+            ]
+        );
         assert_eq!(a.scenes, [SceneArg::Animate, SceneArg::Typing, SceneArg::Static]);
         assert_eq!((a.size, a.seconds, a.settle), ((1920, 1080), 10.0, 3.0));
         let cli = Cli::try_parse_from([

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use wrd_testkit::ChildGuard;
 
-use crate::cli::{DesktopArgs, SceneArg, ServerArg};
+use crate::cli::{DesktopArgs, SceneArg};
 use crate::output::Output;
 use crate::watch::{Measurement, Plan, measure};
 use table::{CaptureToWire, Row};
@@ -39,7 +39,7 @@ pub fn run(args: &DesktopArgs, out: &mut Output) -> Result<()> {
     let window = DesktopArgs::seconds("seconds", args.seconds, false)?;
     let settle = DesktopArgs::seconds("settle", args.settle, true)?;
     let timeout = DesktopArgs::seconds("timeout", args.timeout, false)?;
-    if args.servers.contains(&ServerArg::Wrd) && args.wrd_server.is_none() {
+    if args.servers.iter().any(|&k| targets::is_ours(k)) && args.wrd_server.is_none() {
         return Err(crate::UsageError("--wrd-server PATH is needed to measure wrd-server".into()).into());
     }
     let needs_scene = args
@@ -239,7 +239,7 @@ fn measure_scene(
     }
     crate::watch::print_measurement(&m, out)?;
 
-    let capture = if target.kind == ServerArg::Wrd {
+    let capture = if targets::is_ours(target.kind) {
         wait_for_statistics(target, statistics_before)
     } else {
         CaptureToWire::Peer

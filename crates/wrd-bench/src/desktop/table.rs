@@ -200,33 +200,32 @@ pub fn markdown(rows: &[Row]) -> String {
 /// Issue 4's goals, judged on wrd-server's rows: static under 1 KB/s and 1 % CPU, animation at
 /// 30 fps or more, capture-to-wire median under 15 ms.
 pub fn verdicts(rows: &[Row]) -> Vec<String> {
-    let ours = |scene: &str| {
+    let ours = || {
         rows.iter()
-            .find(|r| r.server == "wrd-server" && r.scene == scene && r.error.is_none())
+            .filter(|r| r.server.starts_with("wrd-server") && r.error.is_none())
     };
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
     let mut out = Vec::new();
-    if let Some(r) = ours("static") {
+    for r in ours().filter(|r| r.scene == "static") {
         let (bytes, cpu) = (
             r.bytes_per_s.unwrap_or(f64::INFINITY),
             r.cpu_percent.unwrap_or(f64::INFINITY),
         );
         out.push(format!(
-            "goal static < 1 KB/s and < 1 % CPU: {bytes:.0} B/s, {cpu:.2} %: {}",
+            "goal static < 1 KB/s and < 1 % CPU ({}): {bytes:.0} B/s, {cpu:.2} %: {}",
+            r.server,
             verdict(bytes < 1000.0 && cpu < 1.0)
         ));
     }
-    if let Some(r) = ours("animate") {
+    for r in ours().filter(|r| r.scene == "animate") {
         let fps = r.fps.unwrap_or(0.0);
         out.push(format!(
-            "goal animation >= 30 fps: {fps:.1} fps: {}",
+            "goal animation >= 30 fps ({}): {fps:.1} fps: {}",
+            r.server,
             verdict(fps >= 30.0)
         ));
     }
-    for r in rows
-        .iter()
-        .filter(|r| r.server == "wrd-server" && r.error.is_none())
-    {
+    for r in ours() {
         let line = match r.capture_to_wire {
             Some(CaptureToWire::Reported(DisplayStatistics {
                 capture_to_wire_p50_ms: Some(p50),
@@ -236,8 +235,8 @@ pub fn verdicts(rows: &[Row]) -> Vec<String> {
             _ => "n/a (server did not report)".to_owned(),
         };
         out.push(format!(
-            "goal capture-to-wire median < 15 ms ({}): {line}",
-            r.scene
+            "goal capture-to-wire median < 15 ms ({}, {}): {line}",
+            r.server, r.scene
         ));
     }
     out
@@ -300,18 +299,22 @@ mod tests {
     fn table_shows_numbers_and_says_na_without_inventing_one() {
         let rows = [
             row(
-                "wrd-server",
+                "wrd-server (sway)",
                 SceneArg::Animate,
                 Some(CaptureToWire::Reported(STATS)),
             ),
-            row("wrd-server", SceneArg::Static, Some(CaptureToWire::NotReported)),
+            row(
+                "wrd-server (sway)",
+                SceneArg::Static,
+                Some(CaptureToWire::NotReported),
+            ),
             row(
                 "weston (RDP backend)",
                 SceneArg::Animate,
                 Some(CaptureToWire::Peer),
             ),
             row(
-                "wrd-server",
+                "wrd-server (sway)",
                 SceneArg::Typing,
                 Some(CaptureToWire::Reported(DisplayStatistics {
                     frames_sent: 0,
@@ -331,7 +334,7 @@ mod tests {
         assert_eq!(lines.len(), 7, "{t}");
         assert_eq!(
             lines[2],
-            "| wrd-server | animate | RemoteFX | 58.0 | 120.0 | 2.0 | 0.5 | 12.3 | 20.0 | 35 | 71 | 3.2 / 9.0 (max 12.0) |"
+            "| wrd-server (sway) | animate | RemoteFX | 58.0 | 120.0 | 2.0 | 0.5 | 12.3 | 20.0 | 35 | 71 | 3.2 / 9.0 (max 12.0) |"
         );
         assert!(
             lines[3].ends_with("| n/a (server did not report) |"),
@@ -357,30 +360,32 @@ mod tests {
     #[test]
     fn verdicts_judge_only_what_was_reported() {
         let mut fast = row(
-            "wrd-server",
+            "wrd-server (mutter)",
             SceneArg::Animate,
             Some(CaptureToWire::Reported(STATS)),
         );
         fast.fps = Some(29.9);
-        let mut quiet = row("wrd-server", SceneArg::Static, Some(CaptureToWire::NotReported));
+        let mut quiet = row(
+            "wrd-server (sway)",
+            SceneArg::Static,
+            Some(CaptureToWire::NotReported),
+        );
         quiet.bytes_per_s = Some(0.0);
         quiet.cpu_percent = Some(0.0);
-        let v = verdicts(&[
-            fast,
-            quiet,
-            row(
-                "weston (RDP backend)",
-                SceneArg::Static,
-                Some(CaptureToWire::Peer),
-            ),
-        ]);
+        let peer = row(
+            "weston (RDP backend)",
+            SceneArg::Static,
+            Some(CaptureToWire::Peer),
+        );
+        let failed = Row::failed("wrd-server (sway)", SceneArg::Typing, "not started");
+        let v = verdicts(&[fast, quiet, peer, failed]);
         assert_eq!(
             v,
             [
-                "goal static < 1 KB/s and < 1 % CPU: 0 B/s, 0.00 %: met",
-                "goal animation >= 30 fps: 29.9 fps: MISSED",
-                "goal capture-to-wire median < 15 ms (animate): 3.2 ms: met",
-                "goal capture-to-wire median < 15 ms (static): n/a (server did not report)",
+                "goal static < 1 KB/s and < 1 % CPU (wrd-server (sway)): 0 B/s, 0.00 %: met",
+                "goal animation >= 30 fps (wrd-server (mutter)): 29.9 fps: MISSED",
+                "goal capture-to-wire median < 15 ms (wrd-server (mutter), animate): 3.2 ms: met",
+                "goal capture-to-wire median < 15 ms (wrd-server (sway), static): n/a (server did not report)",
             ]
         );
     }

@@ -3,8 +3,10 @@
 //! Every desktop is one of wrd-testkit's stacks (as the unprivileged stack user when we are
 //! root, with private XDG directories and session bus):
 //!
-//! - wrd-server: [`SwayStack`] (sway, PipeWire, xdg-desktop-portal-wlr), then
+//! - wrd-server on sway: [`SwayStack`] (sway, PipeWire, xdg-desktop-portal-wlr), then
 //!   `wrd-server serve --source portal` inside it, NLA.
+//! - wrd-server on GNOME: [`MutterStack`] with one virtual monitor of the benchmark's size,
+//!   then `wrd-server serve --source mutter` inside it, NLA: the same compositor as grd's.
 //! - gnome-remote-desktop 43: [`MutterStack`] with one virtual monitor of the benchmark's size
 //!   (grd 43's default screen-share mode, `mirror-primary`, records the primary monitor;
 //!   without a monitor it fails the session with "Failed to record monitor: Unknown
@@ -110,15 +112,16 @@ impl Target {
     ) -> Result<Self> {
         let dir = work.join(match kind {
             ServerArg::Wrd => "wrd",
+            ServerArg::WrdMutter => "wrd-mutter",
             ServerArg::Gnome => "gnome",
             ServerArg::Weston => "weston",
         });
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let size = (u32::from(size.0), u32::from(size.1));
         match kind {
-            ServerArg::Wrd => {
+            ServerArg::Wrd | ServerArg::WrdMutter => {
                 let binary = wrd_server.context("--wrd-server is needed to measure wrd-server")?;
-                start_wrd(dir, size, binary, timeout)
+                start_wrd(kind, dir, size, binary, timeout)
             }
             ServerArg::Gnome => start_gnome(dir, size, timeout),
             ServerArg::Weston => start_weston(dir, size),
@@ -188,7 +191,8 @@ impl Drop for Target {
 
 pub fn label(kind: ServerArg) -> &'static str {
     match kind {
-        ServerArg::Wrd => "wrd-server",
+        ServerArg::Wrd => "wrd-server (sway)",
+        ServerArg::WrdMutter => "wrd-server (mutter)",
         ServerArg::Gnome => "gnome-remote-desktop",
         ServerArg::Weston => "weston (RDP backend)",
     }
@@ -209,37 +213,58 @@ fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
-fn start_wrd(dir: PathBuf, size: (u32, u32), binary: &Path, timeout: Duration) -> Result<Target> {
-    let stack = SwayStack::start(
-        &dir,
-        &StackOptions {
-            size: Some(size),
-            wallpaper: None,
-            animate: false,
-        },
-    )
-    .context("starting the sway stack")?;
-    let installed = stack.install(binary)?;
+/// Whether `kind` is wrd-server (on any desktop).
+pub fn is_ours(kind: ServerArg) -> bool {
+    matches!(kind, ServerArg::Wrd | ServerArg::WrdMutter)
+}
+
+fn start_wrd(
+    kind: ServerArg,
+    dir: PathBuf,
+    size: (u32, u32),
+    binary: &Path,
+    timeout: Duration,
+) -> Result<Target> {
+    let (desktop, source, started) = match kind {
+        ServerArg::WrdMutter => {
+            let stack = MutterStack::start(&dir, &MutterStackOptions { monitors: vec![size] })
+                .context("starting headless mutter")?;
+            (Desktop::Mutter(stack), "mutter", "Mutter screen cast started")
+        }
+        _ => {
+            let stack = SwayStack::start(
+                &dir,
+                &StackOptions {
+                    size: Some(size),
+                    wallpaper: None,
+                    animate: false,
+                },
+            )
+            .context("starting the sway stack")?;
+            (Desktop::Sway(stack), "portal", "portal screen cast started")
+        }
+    };
+    let installed = desktop.install(binary)?;
     let addr = loopback(free_port());
     let password = random_password()?;
-    let mut cmd = stack.command(&installed);
-    cmd.args(["serve", "--source", "portal", "--username", USER])
+    let mut cmd = desktop.command(&installed);
+    cmd.args(["serve", "--source", source, "--username", USER])
         .arg("--listen")
         .arg(addr.to_string())
         .env("WRD_PASSWORD", &password)
         .env("RUST_LOG", "info");
     let mut server = ChildGuard::spawn(&mut cmd, "wrd-server", &dir)?;
-    server.wait_for_log("portal screen cast started", timeout)?;
+    server.wait_for_log(started, timeout)?;
     wait_for_port(addr, timeout)?;
     Ok(Target {
-        kind: ServerArg::Wrd,
+        kind,
         addr,
         security: Security::Nla,
         password,
         server_pid: server.id(),
         server: Some(server),
         log_dir: dir,
-        desktop: Some(Desktop::Sway(stack)),
+        desktop: Some(desktop),
         firewall: None,
     })
 }
