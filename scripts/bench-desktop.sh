@@ -28,7 +28,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 SECONDS_PER_SCENE=${SECONDS_PER_SCENE:-10}
-SETTLE=${SETTLE:-3}
+SETTLE=${SETTLE:-5}
 SERVERS=${SERVERS:-wrd,wrd-mutter,gnome,weston}
 SCENES=${SCENES:-animate,typing,static}
 SIZE=1920x1080

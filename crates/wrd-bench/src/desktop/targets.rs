@@ -213,6 +213,12 @@ fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
 
+/// wrd-server's log filter: `info` (its `display statistics` line is at INFO), or the
+/// `WRD_BENCH_SERVER_LOG` environment variable to look closer (which must keep that line).
+fn server_log_filter() -> String {
+    std::env::var("WRD_BENCH_SERVER_LOG").unwrap_or_else(|_| "info".to_owned())
+}
+
 /// Whether `kind` is wrd-server (on any desktop).
 pub fn is_ours(kind: ServerArg) -> bool {
     matches!(kind, ServerArg::Wrd | ServerArg::WrdMutter)
@@ -252,7 +258,7 @@ fn start_wrd(
         .arg("--listen")
         .arg(addr.to_string())
         .env("WRD_PASSWORD", &password)
-        .env("RUST_LOG", "info");
+        .env("RUST_LOG", server_log_filter());
     let mut server = ChildGuard::spawn(&mut cmd, "wrd-server", &dir)?;
     server.wait_for_log(started, timeout)?;
     wait_for_port(addr, timeout)?;
