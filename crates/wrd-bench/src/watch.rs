@@ -94,6 +94,10 @@ pub struct ClientReport {
     pub counter_glitches: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counter_unreadable: Option<u64>,
+    /// With a frame counter: mean PSNR (dB) of up to 5 decoded pictures in the window against
+    /// the exact frames the scene drew (how lossy the codec was; a torn picture scores lower).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picture_psnr_db: Option<f64>,
     /// Codec ids of the surface bits received during the whole session (3 = RemoteFX).
     pub surface_codec_ids: Vec<u8>,
     /// Fast-path bitmap updates (no codec) received during the whole session.
@@ -228,10 +232,11 @@ pub fn print_measurement(m: &Measurement, out: &mut Output) -> Result<()> {
         ));
         if let (Some(frames), Some(fps)) = (c.frames, c.frames_per_s) {
             out.text(format!(
-                "  client {}: {fps:.2} distinct scene frames/s ({frames} frames; counter misreads {}, unreadable {})",
+                "  client {}: {fps:.2} distinct scene frames/s ({frames} frames; counter misreads {}, unreadable {}); picture PSNR {}",
                 c.client,
                 c.counter_glitches.unwrap_or(0),
-                c.counter_unreadable.unwrap_or(0)
+                c.counter_unreadable.unwrap_or(0),
+                c.picture_psnr_db.map_or_else(|| "n/a".to_owned(), |p| format!("{p:.1} dB"))
             ));
         }
         out.json(c)?;
@@ -526,17 +531,33 @@ fn spawn_client(plan: ClientPlan, go: Arc<OnceLock<Go>>, tx: Sender<Msg>) -> Res
     Ok(())
 }
 
-/// Reads the `wrd-scene` counter after updates that touched it.
+/// Pictures compared with the scene's own frame per window (each costs a repaint and a pass
+/// over the picture, ~10–20 ms).
+const QUALITY_SAMPLES: usize = 5;
+
+/// Reads the `wrd-scene` counter after updates that touched it, and compares a few decoded
+/// pictures with the exact frame the scene drew (the counter says which).
 struct CounterReader {
     layout: Option<counter::Layout>,
     counter: FrameCounter,
+    /// The scene's picture, painted like `wrd-scene` does (for the quality samples).
+    painter: wrd_scene::picture::Painter,
+    reference: Vec<u8>,
+    /// Take quality samples (set while the window runs).
+    sampling: bool,
+    psnr_db: Vec<f64>,
 }
 
 impl CounterReader {
     fn new(size: (u16, u16)) -> Self {
+        let (w, h) = (u32::from(size.0), u32::from(size.1));
         Self {
-            layout: counter::Layout::for_size(u32::from(size.0), u32::from(size.1)),
+            layout: counter::Layout::for_size(w, h),
             counter: FrameCounter::default(),
+            painter: wrd_scene::picture::Painter::new(w, h),
+            reference: Vec::new(),
+            sampling: false,
+            psnr_db: Vec::new(),
         }
     }
 
@@ -559,7 +580,49 @@ impl CounterReader {
                 .copied()
                 .unwrap_or(0)
         });
-        self.counter.record(value);
+        let new_frame = self.counter.record(value);
+        if let (true, true, Some(frame)) = (new_frame, self.sampling, value)
+            && self.psnr_db.len() < QUALITY_SAMPLES
+            && let Some(psnr) = self.psnr(&fb, frame)
+        {
+            self.psnr_db.push(psnr);
+        }
+    }
+
+    /// PSNR (dB, over R, G and B of every pixel) of the decoded picture against frame `frame`
+    /// of the scene; `None` if the sizes do not match. A picture torn between frames scores
+    /// lower, so this is a lower bound of the codec's quality.
+    fn psnr(&mut self, fb: &wrd_client::Framebuffer<'_>, frame: u16) -> Option<f64> {
+        let (w, h) = self.painter.size();
+        if (u32::from(fb.width()), u32::from(fb.height())) != (w, h) {
+            return None;
+        }
+        let row = w as usize * 4;
+        self.reference.resize(row * h as usize, 0);
+        // 65536 frames are a whole number of the picture's periods: the 16-bit counter value
+        // paints the same picture as the scene's frame number.
+        if !self.painter.paint(&mut self.reference, row, u32::from(frame)) {
+            return None;
+        }
+        let [r, g, b] = fb.layout().rgb_offsets();
+        let mut squares = 0u64;
+        for y in 0..h as usize {
+            let got = fb.data().get(y * fb.stride()..y * fb.stride() + row)?;
+            let want = &self.reference[y * row..(y + 1) * row];
+            for (p, q) in got.chunks_exact(4).zip(want.chunks_exact(4)) {
+                // the reference is B, G, R, X
+                for (c, d) in [(r, 2), (g, 1), (b, 0)] {
+                    let e = i64::from(p[c]) - i64::from(q[d]);
+                    squares += e.unsigned_abs() * e.unsigned_abs();
+                }
+            }
+        }
+        let mse = squares as f64 / (f64::from(w) * f64::from(h) * 3.0);
+        Some(if mse == 0.0 {
+            99.0
+        } else {
+            10.0 * (255.0 * 255.0 / mse).log10()
+        })
     }
 }
 
@@ -596,6 +659,9 @@ async fn client(plan: ClientPlan, go: &OnceLock<Go>, tx: &Sender<Msg>) -> Result
                 if window_start.is_none() && now >= start {
                     let counter = reader.as_ref().map(|r| r.counter.clone());
                     window_start = Some((now, session.stats(), counter, bursts));
+                    if let Some(r) = reader.as_mut() {
+                        r.sampling = true;
+                    }
                 }
                 if window_start.is_some() && now >= end {
                     break (
@@ -669,6 +735,10 @@ async fn client(plan: ClientPlan, go: &OnceLock<Go>, tx: &Sender<Msg>) -> Result
         frames_per_s: counted.map(|c| per_s(c.0)),
         counter_glitches: counted.map(|c| c.1),
         counter_unreadable: counted.map(|c| c.2),
+        picture_psnr_db: reader
+            .as_ref()
+            .filter(|r| !r.psnr_db.is_empty())
+            .map(|r| r.psnr_db.iter().sum::<f64>() / r.psnr_db.len() as f64),
         surface_codec_ids: end_stats.surface_codec_ids.iter().copied().collect(),
         bitmap_update_pdus: end_stats.bitmap_update_pdus,
     })

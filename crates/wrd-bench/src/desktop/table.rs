@@ -34,6 +34,8 @@ pub struct Row {
     /// scenes: bursts of updates per second (updates less than 5 ms apart are one burst).
     pub fps: Option<f64>,
     pub fps_kind: &'static str,
+    /// animate: mean PSNR (dB) of decoded pictures against the frames the scene drew.
+    pub psnr_db: Option<f64>,
     pub updates_per_s: Option<f64>,
     pub bytes_per_s: Option<f64>,
     /// The RDP server process, % of one core.
@@ -96,6 +98,7 @@ impl Row {
             }),
             fps,
             fps_kind,
+            psnr_db: client.and_then(|c| c.picture_psnr_db),
             updates_per_s: client.map(|c| c.updates_per_s),
             bytes_per_s: client.map(|c| c.bytes_per_s),
             cpu_percent: server_report.map(|s| s.cpu.percent_of_core),
@@ -117,6 +120,7 @@ impl Row {
             codec: String::new(),
             fps: None,
             fps_kind: "",
+            psnr_db: None,
             updates_per_s: None,
             bytes_per_s: None,
             cpu_percent: None,
@@ -161,13 +165,13 @@ fn cell(text: &str) -> String {
 /// The table.
 pub fn markdown(rows: &[Row]) -> String {
     let mut t = String::from(
-        "| server | scene | codec | fps | updates/s | KiB/s | server CPU % | desktop CPU % | server RSS MiB | client CPU % | machine busy % | capture→wire p50 / p99 ms |\n\
-         |---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| server | scene | codec | fps | PSNR dB | updates/s | KiB/s | server CPU % | desktop CPU % | server RSS MiB | client CPU % | machine busy % | capture→wire p50 / p99 ms |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         if let Some(e) = &r.error {
             t.push_str(&format!(
-                "| {} | {} | **not measured**: {} | | | | | | | | | |\n",
+                "| {} | {} | **not measured**: {} | | | | | | | | | | |\n",
                 cell(&r.server),
                 r.scene,
                 cell(e)
@@ -179,11 +183,12 @@ pub fn markdown(rows: &[Row]) -> String {
             (f, _) => num(f, 1),
         };
         t.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             cell(&r.server),
             r.scene,
             cell(&r.codec),
             fps,
+            num(r.psnr_db, 1),
             num(r.updates_per_s, 1),
             num(r.bytes_per_s.map(|b| b / 1024.0), 1),
             num(r.cpu_percent, 1),
@@ -275,6 +280,7 @@ mod tests {
             codec: "RemoteFX".to_owned(),
             fps: Some(58.04),
             fps_kind: "scene frames",
+            psnr_db: Some(41.26),
             updates_per_s: Some(120.0),
             bytes_per_s: Some(2048.0),
             cpu_percent: Some(0.5),
@@ -334,7 +340,7 @@ mod tests {
         assert_eq!(lines.len(), 7, "{t}");
         assert_eq!(
             lines[2],
-            "| wrd-server (sway) | animate | RemoteFX | 58.0 | 120.0 | 2.0 | 0.5 | 12.3 | 20.0 | 35 | 71 | 3.2 / 9.0 (max 12.0) |"
+            "| wrd-server (sway) | animate | RemoteFX | 58.0 | 41.3 | 120.0 | 2.0 | 0.5 | 12.3 | 20.0 | 35 | 71 | 3.2 / 9.0 (max 12.0) |"
         );
         assert!(
             lines[3].ends_with("| n/a (server did not report) |"),
