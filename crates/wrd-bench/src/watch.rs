@@ -8,8 +8,8 @@
 //! read at the start and the end of the window, and its RSS every `--rss-interval-ms`.
 //!
 //! [`measure`] is the same measurement for other commands (`desktop`): it can sum the CPU of
-//! further processes (the rest of the desktop stack), run a hook once every client shows a
-//! picture (start the content), let the session settle before the window, and count the
+//! further processes (the rest of the desktop stack), run a hook once every client's session
+//! is active (start the content), let the session settle before the window, and count the
 //! distinct frames of a `wrd-scene animate` picture by reading its frame counter from each
 //! client's decoded picture.
 
@@ -46,6 +46,8 @@ enum Go {
 }
 
 enum Msg {
+    /// A client's session is active (connected, authenticated, capabilities exchanged).
+    Connected,
     /// A client shows a complete picture.
     Ready,
     // Boxed: a report is large, and the channel holds mostly `Ready`s.
@@ -155,7 +157,8 @@ pub struct Plan {
     pub config: Option<ClientConfig>,
     /// Bound on each client's connect and first complete picture.
     pub timeout: Duration,
-    /// Time between the hook and the start of the window; the clients keep receiving.
+    /// Time between "every client shows a complete picture" (after the hook) and the start of
+    /// the window; the clients keep receiving.
     pub settle: Duration,
     pub window: Duration,
     pub server_pid: Option<u32>,
@@ -283,9 +286,10 @@ pub fn print_measurement(m: &Measurement, out: &mut Output) -> Result<()> {
     out.json(&m.total)
 }
 
-/// Connects the clients, waits until each shows a complete picture, calls `on_ready`, waits
-/// `plan.settle`, then measures for `plan.window`.
-pub fn measure(plan: &Plan, on_ready: impl FnOnce() -> Result<()>) -> Result<Measurement> {
+/// Connects the clients, calls `on_connected` once every session is active (to start the
+/// content), waits until every client shows a complete picture, waits `plan.settle`, then
+/// measures for `plan.window`.
+pub fn measure(plan: &Plan, on_connected: impl FnOnce() -> Result<()>) -> Result<Measurement> {
     let ticks_per_second = clock_ticks_per_second()?;
     let config = match (&plan.config, plan.clients) {
         (_, 0) => None,
@@ -307,7 +311,7 @@ pub fn measure(plan: &Plan, on_ready: impl FnOnce() -> Result<()>) -> Result<Mea
     }
     drop(tx);
 
-    let result = coordinate(plan, ticks_per_second, &go, &rx, on_ready);
+    let result = coordinate(plan, ticks_per_second, &go, &rx, on_connected);
     if result.is_err() {
         let _ = go.set(Go::Abort);
     }
@@ -342,34 +346,46 @@ fn coordinate(
     ticks_per_second: u64,
     go: &OnceLock<Go>,
     rx: &Receiver<Msg>,
-    on_ready: impl FnOnce() -> Result<()>,
+    on_connected: impl FnOnce() -> Result<()>,
 ) -> Result<Collected> {
     // Each client's connect and first picture are bounded by `timeout` from its connect start.
-    let ready_deadline = Instant::now() + plan.timeout + Duration::from_secs(5);
-    let mut ready = 0;
+    let deadline = Instant::now() + plan.timeout + Duration::from_secs(5);
+    let (mut connected, mut ready) = (0, 0);
     let mut done: Vec<ClientReport> = Vec::new();
+    // The content starts once every session is active, not once every picture is complete:
+    // a compositor that sends frames only on change (Mutter) may have nothing to show a new
+    // client of a still screen until the content starts.
+    let mut hook = Some(on_connected);
     while ready < plan.clients {
-        match recv_until(rx, ready_deadline) {
+        if connected == plan.clients
+            && let Some(hook) = hook.take()
+        {
+            hook()?;
+        }
+        match recv_until(rx, deadline) {
+            Ok(Msg::Connected) => connected += 1,
             Ok(Msg::Ready) => ready += 1,
             Ok(Msg::Done(i, Err(e))) => return Err(e.context(format!("client {i}"))),
             Ok(Msg::Done(i, Ok(_))) => bail!("client {i} finished before the window started"),
             Err(RecvTimeoutError::Timeout) => {
                 bail!(
-                    "only {ready} of {} clients showed a complete picture in time",
+                    "only {connected} of {} clients connected and {ready} showed a complete picture in time",
                     plan.clients
                 )
             }
             Err(RecvTimeoutError::Disconnected) => bail!("the client threads ended unexpectedly"),
         }
     }
-    on_ready()?;
+    if let Some(hook) = hook.take() {
+        hook()?;
+    }
     // A client that fails while the content starts or settles fails the measurement now.
     let settle_end = Instant::now() + plan.settle;
     loop {
         match recv_until(rx, settle_end) {
             Ok(Msg::Done(i, Err(e))) => return Err(e.context(format!("client {i}"))),
             Ok(Msg::Done(i, Ok(_))) => bail!("client {i} finished before the window started"),
-            Ok(Msg::Ready) => {}
+            Ok(Msg::Ready | Msg::Connected) => {}
             Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
         }
     }
@@ -406,7 +422,7 @@ fn coordinate(
         match recv_until(rx, done_deadline) {
             Ok(Msg::Done(_, Ok(report))) => done.push(*report),
             Ok(Msg::Done(i, Err(e))) => return Err(e.context(format!("client {i}"))),
-            Ok(Msg::Ready) => {}
+            Ok(Msg::Ready | Msg::Connected) => {}
             Err(RecvTimeoutError::Timeout) => bail!("clients did not finish after the window"),
             Err(RecvTimeoutError::Disconnected) => bail!("the client threads ended unexpectedly"),
         }
@@ -639,6 +655,7 @@ async fn client(plan: ClientPlan, go: &OnceLock<Go>, tx: &Sender<Msg>) -> Result
     let mut session = wrd_client::connect(config)
         .await
         .with_context(|| format!("connecting to {addr}"))?;
+    let _ = tx.send(Msg::Connected);
     let origin = session.started_at();
     let (complete, _, _) = wait_complete(&mut session, origin + timeout, timeout).await?;
     let connect_ms = ms(session.stats().connect_duration);

@@ -1,10 +1,12 @@
 //! `desktop`: the same content on several RDP servers, measured one after another in one run.
 //!
 //! For each server ([`targets`]): start it on its own headless desktop; for each scene: connect
-//! one in-process client (RemoteFX advertised), wait for its first complete picture, start the
-//! scene on that desktop, let it settle, measure a window ([`crate::watch::measure`]), stop the
-//! scene, and read the capture-to-wire figures the server logged when the client left
-//! ([`server_log`]). The server then stops with its desktop and the next one starts, so the
+//! one in-process client (RemoteFX advertised), start the scene on that desktop once the
+//! session is active, wait for the client's first complete picture, let it settle, measure a
+//! window ([`crate::watch::measure`]), stop the scene, read the capture-to-wire figures the
+//! server logged when the client left ([`server_log`]), and pause a second before the next
+//! client (grd 43 once left a client that came 50 ms after the previous one without any
+//! picture). The server then stops with its desktop and the next one starts, so the
 //! servers never compete with each other for the machine. A server that cannot be started or
 //! measured gets a row saying why, and the run goes on.
 
@@ -34,6 +36,8 @@ done"#;
 
 /// How long after the client left a server may take to log its statistics.
 const STATISTICS_WAIT: Duration = Duration::from_secs(3);
+/// Pause between one scene's client leaving and the next one connecting.
+const BETWEEN_SESSIONS: Duration = Duration::from_secs(1);
 
 pub fn run(args: &DesktopArgs, out: &mut Output) -> Result<()> {
     let window = DesktopArgs::seconds("seconds", args.seconds, false)?;
@@ -99,8 +103,11 @@ pub fn run(args: &DesktopArgs, out: &mut Output) -> Result<()> {
             started.elapsed().as_secs_f64(),
             target.server_pid
         ));
-        for &scene in &args.scenes {
+        for (i, &scene) in args.scenes.iter().enumerate() {
             crate::interrupt::check()?;
+            if i > 0 {
+                std::thread::sleep(BETWEEN_SESSIONS);
+            }
             let row = match measure_scene(&mut target, scene, args, settle, window, timeout, out) {
                 Ok(row) => row,
                 Err(e) => {
@@ -218,7 +225,7 @@ fn measure_scene(
     };
     let statistics_before = server_log::parse_log(&target.server_log()).len();
     out.text(format!(
-        "{} / {}: connecting, then starting the scene, {:.1} s to settle, {:.1} s window",
+        "{} / {}: connecting, starting the scene, {:.1} s to settle after the first picture, {:.1} s window",
         target.label(),
         scene_name(scene),
         settle.as_secs_f64(),
