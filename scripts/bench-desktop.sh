@@ -57,9 +57,10 @@ work=$(mktemp -d -t wrd-bench-desktop.XXXXXX)
 chmod 711 "$work"
 log "work directory: $work"
 
-# What else is using the machine: the figures are only comparable within one run.
+# What else is using the machine: the figures are only comparable within one run. (ps's %CPU
+# is each process's average over its life; ps itself is left out.)
 busy_processes() {
-  ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 > 5.0 { printf "%s%s (%s %%)", sep, $2, $1; sep = ", " }'
+  ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 > 5.0 && $2 != "ps" { printf "%s%s (%s %%)", sep, $2, $1; sep = ", " }'
 }
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 busy_before=$(busy_processes)
@@ -105,7 +106,7 @@ cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 ### Run of $started_at
 
 - Machine: \`$(uname -srm)\`, $cpu_model, $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), no GPU.
-- Load average (1, 5, 15 min) before: $load_before; after: $load_after. Other processes above 5 % CPU at the start: ${busy_before:-none}.
+- Load average (1, 5, 15 min) before: $load_before; after: $load_after. Other processes above 5 % CPU at the start (life averages): ${busy_before:-none}.
 - Versions: $versions; wrd-server $rev (release build); $(rustc --version).
 - Command: \`SECONDS_PER_SCENE=$SECONDS_PER_SCENE SETTLE=$SETTLE SERVERS=$SERVERS SCENES=$SCENES scripts/bench-desktop.sh\`
   (one client, RemoteFX advertised, ${SIZE}, ${SETTLE} s settle, ${SECONDS_PER_SCENE} s window per scene).
