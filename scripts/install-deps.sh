@@ -40,12 +40,16 @@ PACKAGES=(
   xdg-desktop-portal xdg-desktop-portal-wlr   # ScreenCast portal (patched build below)
   dbus-daemon dbus-bin        # private session bus per test stack
   grim wayland-utils wtype    # compositor-side screenshots, wayland-info, keyboard injection
-  weston                      # weston-presentation-shm: an animated client in the capture tests
+  weston                      # weston-presentation-shm (capture tests); its RDP backend is a peer in bench-desktop.sh
   iproute2 procps psmisc      # ss (listening ports), ps/pgrep, fuser/killall for debugging
   nftables                    # the vanished-client test drops one connection's packets
 
   # --- test stack: headless GNOME (wrd-mutter: Mutter's ScreenCast/RemoteDesktop D-Bus API) ---
   mutter                      # mutter --headless --virtual-monitor (foot shows the test picture)
+
+  # --- peers of scripts/bench-desktop.sh (issue 4's comparison; mutter is above) ---
+  gnome-remote-desktop        # the GNOME RDP server (43), run --headless on headless mutter
+  openssl                     # self-signed TLS certificates for the peers
 
   # --- portal fallback build (scripts/build-xdpw-shm.sh) ---
   meson ninja-build libinih-dev libgbm-dev libdrm-dev libsystemd-dev

@@ -40,6 +40,40 @@ pub enum Command {
     /// Connect N clients, let them receive and decode for S seconds, and report their update
     /// and byte rates, and (with `--server-pid`) the server's CPU and memory over that window
     Watch(WatchArgs),
+    /// Compare RDP servers on the same headless desktop content, one after another
+    ///
+    /// Starts each server under test on its own headless desktop at the same size: wrd-server
+    /// on sway (`serve --source portal`) and on headless mutter (`serve --source mutter`),
+    /// gnome-remote-desktop (`--headless`) on headless mutter, weston's RDP backend. For each scene (a full-screen animation, a terminal in
+    /// which text is being typed, a still picture) it connects one in-process client
+    /// (advertising RemoteFX), starts the scene, lets it settle, and measures for the window:
+    /// frames and bytes per second received, the server's CPU and memory, the whole desktop's
+    /// CPU, and, for wrd-server, capture-to-wire times from its log. Prints a table (also as
+    /// markdown with `--markdown`). Needs root or the stack user's rights, and the programs of
+    /// scripts/install-deps.sh; see scripts/bench-desktop.sh.
+    Desktop(DesktopArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum ServerArg {
+    /// wrd-server serve --source portal, on sway with xdg-desktop-portal-wlr
+    Wrd,
+    /// wrd-server serve --source mutter, on mutter --headless (the compositor grd runs on)
+    WrdMutter,
+    /// gnome-remote-desktop --headless on mutter --headless
+    Gnome,
+    /// weston --backend=rdp-backend.so
+    Weston,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum SceneArg {
+    /// wrd-scene animate: the whole screen changes every frame
+    Animate,
+    /// foot, full screen, with a character typed every 100 ms
+    Typing,
+    /// wrd-scene static: one picture, then nothing
+    Static,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -251,6 +285,15 @@ pub struct WatchArgs {
     /// RSS sampling interval
     #[arg(long, value_name = "MS", default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
     pub rss_interval_ms: u64,
+
+    /// Time between "every client shows a complete picture" and the start of the window
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    pub settle: f64,
+
+    /// Also count the distinct frames of a `wrd-scene animate` picture (its frame counter is
+    /// read from each client's decoded picture)
+    #[arg(long)]
+    pub frame_counter: bool,
 }
 
 impl WatchArgs {
@@ -259,6 +302,83 @@ impl WatchArgs {
             .ok()
             .filter(|d| !d.is_zero())
             .ok_or_else(|| UsageError(format!("--seconds {}: not a positive number", self.seconds)).into())
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DesktopArgs {
+    /// Servers to measure, in this order
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "wrd,wrd-mutter,gnome,weston"
+    )]
+    pub servers: Vec<ServerArg>,
+
+    /// Scenes to show each server, in this order
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "animate,typing,static"
+    )]
+    pub scenes: Vec<SceneArg>,
+
+    /// The wrd-server binary (release build for meaningful figures)
+    #[arg(long, value_name = "PATH")]
+    pub wrd_server: Option<PathBuf>,
+
+    /// The wrd-scene binary (for the animate and static scenes)
+    #[arg(long, value_name = "PATH")]
+    pub scene: Option<PathBuf>,
+
+    /// Desktop size of every server
+    #[arg(long, value_name = "WxH", default_value = "1920x1080", value_parser = parse_size)]
+    pub size: (u16, u16),
+
+    /// Length of each measurement window
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub seconds: f64,
+
+    /// Time between starting a scene and the start of its window (mutter on a busy 2-core
+    /// machine takes over 2 s to show a new full-screen window)
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub settle: f64,
+
+    /// Bound on each start-up step and on each client's connect and first picture
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub timeout: f64,
+
+    /// Directory for the desktops, their logs and the servers' logs (created; default: a new
+    /// directory under the temporary directory, kept)
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Also write the table as markdown to FILE
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
+fn parse_size(s: &str) -> Result<(u16, u16), String> {
+    let (w, h) = s
+        .split_once('x')
+        .ok_or_else(|| format!("{s:?}: expected WIDTHxHEIGHT"))?;
+    let parse = |v: &str| {
+        v.parse::<u16>()
+            .ok()
+            .filter(|n| (64..=8192).contains(n))
+            .ok_or_else(|| format!("{s:?}: {v:?} is not a size between 64 and 8192"))
+    };
+    Ok((parse(w)?, parse(h)?))
+}
+
+impl DesktopArgs {
+    pub fn seconds(name: &str, value: f64, zero_ok: bool) -> Result<Duration> {
+        Duration::try_from_secs_f64(value)
+            .ok()
+            .filter(|d| zero_ok || !d.is_zero())
+            .ok_or_else(|| UsageError(format!("--{name} {value}: not a valid number of seconds")).into())
     }
 }
 
@@ -318,6 +438,45 @@ mod tests {
             panic!("wrong subcommand");
         };
         assert!(a.connect.timeout().unwrap_err().is::<UsageError>());
+    }
+
+    #[test]
+    fn parses_desktop() {
+        let cli = Cli::try_parse_from(["wrd-bench", "desktop", "--scene", "/x/wrd-scene"]).unwrap();
+        let Command::Desktop(a) = cli.command else {
+            panic!("wrong subcommand");
+        };
+        assert_eq!(
+            a.servers,
+            [
+                ServerArg::Wrd,
+                ServerArg::WrdMutter,
+                ServerArg::Gnome,
+                ServerArg::Weston
+            ]
+        );
+        assert_eq!(a.scenes, [SceneArg::Animate, SceneArg::Typing, SceneArg::Static]);
+        assert_eq!((a.size, a.seconds, a.settle), ((1920, 1080), 10.0, 5.0));
+        let cli = Cli::try_parse_from([
+            "wrd-bench",
+            "desktop",
+            "--scene",
+            "s",
+            "--servers",
+            "weston",
+            "--scenes=static,animate",
+            "--size",
+            "1280x720",
+        ])
+        .unwrap();
+        let Command::Desktop(a) = cli.command else {
+            panic!("wrong subcommand");
+        };
+        assert_eq!(a.servers, [ServerArg::Weston]);
+        assert_eq!(a.scenes, [SceneArg::Static, SceneArg::Animate]);
+        assert_eq!(a.size, (1280, 720));
+        assert!(Cli::try_parse_from(["wrd-bench", "desktop", "--scene", "s", "--size", "10x10"]).is_err());
+        assert!(Cli::try_parse_from(["wrd-bench", "desktop", "--scene", "s", "--servers", "xrdp"]).is_err());
     }
 
     #[test]

@@ -5,12 +5,16 @@
 //!   private Xvfb), over several runs: median, min, p95, max.
 //! - `watch`: N clients receive and decode for S seconds; update and byte rates per client, and
 //!   the server process's CPU (% of one core) and memory (RSS) over the same window.
+//! - `desktop`: wrd-server and its peers (gnome-remote-desktop, weston's RDP backend), each on
+//!   its own headless desktop, shown the same scenes (`wrd-scene`, a typing terminal) and
+//!   measured with `watch`'s machinery, one after another; a table of the results.
 //!
 //! Output is text plus one JSON line per measurement ([`output`]). The binary is a thin
 //! wrapper around [`run`].
 
 pub mod cli;
 pub mod coverage;
+pub mod desktop;
 pub mod first_frame;
 pub mod interrupt;
 pub mod output;
@@ -36,5 +40,6 @@ pub fn run(cli: &Cli) -> Result<()> {
     match &cli.command {
         Command::FirstFrame(args) => first_frame::run(args, &mut out),
         Command::Watch(args) => watch::run(args, &mut out),
+        Command::Desktop(args) => desktop::run(args, &mut out),
     }
 }

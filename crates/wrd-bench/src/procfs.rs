@@ -152,9 +152,83 @@ pub struct CpuUsage {
     pub percent_of_core: f64,
 }
 
+/// Jiffies all CPUs of the machine spent, from the `cpu` line of `/proc/stat`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MachineTicks {
+    /// Everything but idle and iowait.
+    pub busy: u64,
+    pub total: u64,
+}
+
+/// Parses the first (`cpu `) line of `/proc/stat`: user, nice, system, idle, iowait, irq,
+/// softirq, steal (guest time is already included in user and nice).
+pub fn parse_machine_stat(text: &str) -> Result<MachineTicks> {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("cpu "))
+        .context("no \"cpu \" line")?;
+    let values: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .take(8)
+        .map(|v| v.parse().with_context(|| format!("{v:?} is not a number")))
+        .collect::<Result<_>>()?;
+    if values.len() < 5 {
+        bail!("the cpu line has only {} fields", values.len());
+    }
+    let total: u64 = values.iter().sum();
+    let idle = values[3] + values[4];
+    Ok(MachineTicks {
+        busy: total - idle,
+        total,
+    })
+}
+
+/// The machine's CPU ticks now.
+pub fn read_machine_ticks() -> Result<MachineTicks> {
+    let text = std::fs::read_to_string("/proc/stat").context("reading /proc/stat")?;
+    parse_machine_stat(&text).context("parsing /proc/stat")
+}
+
+impl MachineTicks {
+    /// Share of all CPUs' time that was busy between `self` and `later`, in percent (100 =
+    /// every core busy all the time).
+    pub fn busy_percent_until(&self, later: &Self) -> f64 {
+        let total = later.total.saturating_sub(self.total);
+        let busy = later.busy.saturating_sub(self.busy);
+        if total == 0 {
+            0.0
+        } else {
+            100.0 * busy as f64 / total as f64
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_proc_stat() {
+        let text = "cpu  100 5 50 800 20 3 2 0 0 0\ncpu0 50 2 25 400 10 1 1 0 0 0\nintr 1 2 3\n";
+        let t = parse_machine_stat(text).unwrap();
+        assert_eq!(
+            t,
+            MachineTicks {
+                busy: 160,
+                total: 980
+            }
+        );
+        let later = MachineTicks {
+            busy: 260,
+            total: 1180,
+        };
+        assert!((t.busy_percent_until(&later) - 50.0).abs() < 1e-9);
+        assert!(parse_machine_stat("cpu0 1 2 3\n").is_err());
+        assert!(parse_machine_stat("cpu  1 2 3\n").is_err());
+        let now = read_machine_ticks().unwrap();
+        assert!(now.total >= now.busy && now.total > 0);
+    }
 
     const STAT: &str = "4242 (wrd-server) S 1 4242 4242 0 -1 4194560 1234 0 0 0 \
                         157 43 0 0 20 0 7 0 123456 987654321 8000 18446744073709551615 \

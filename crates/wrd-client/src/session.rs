@@ -2,18 +2,21 @@
 
 use core::sync::atomic::Ordering;
 use core::time::Duration;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use ironrdp::connector::connection_activation::{ConnectionActivationFactory, ConnectionActivationState};
+use ironrdp::core::ReadCursor;
 use ironrdp::core::WriteBuf;
 use ironrdp::graphics::image_processing::PixelFormat;
 use ironrdp::pdu::Action;
+use ironrdp::pdu::fast_path::{FastPathHeader, FastPathUpdatePdu, Fragmentation, UpdateCode};
 use ironrdp::pdu::geometry::InclusiveRectangle;
 use ironrdp::pdu::input::MousePdu;
 use ironrdp::pdu::input::fast_path::{FastPathInput, FastPathInputEvent, KeyboardFlags};
 use ironrdp::pdu::input::mouse::PointerFlags;
 use ironrdp::pdu::mcs::McsMessage;
+use ironrdp::pdu::rdp::headers::CompressionFlags;
 use ironrdp::pdu::x224::X224;
 use ironrdp::session::image::DecodedImage;
 use ironrdp::session::{ActiveStage, ActiveStageBuilder, ActiveStageOutput, fast_path};
@@ -83,6 +86,12 @@ pub struct Stats {
     pub graphics_updates: u64,
     /// Sum of the areas of the decoded graphics updates, in pixels.
     pub pixels_updated: u64,
+    /// Codec ids of the surface bits the server sent (`CODEC_ID_NONE` 0, RemoteFX 3, ...), as
+    /// seen in the first command of each unfragmented or first-fragment surface-commands
+    /// update (compressed updates are not looked into).
+    pub surface_codec_ids: BTreeSet<u8>,
+    /// Fast-path bitmap updates (plain or RLE bitmaps, no codec) received.
+    pub bitmap_update_pdus: u64,
     /// Input events sent.
     pub input_events_sent: u64,
     /// TCP connect start → RDP session active.
@@ -149,6 +158,56 @@ fn rect(r: &InclusiveRectangle) -> Rect {
         y: r.top,
         width: r.right.saturating_sub(r.left).saturating_add(1),
         height: r.bottom.saturating_sub(r.top).saturating_add(1),
+    }
+}
+
+/// What a fast-path frame carries, for [`Stats`]: the codec ids of surface bits and the number of
+/// bitmap updates. Only headers are read; the frame is decoded for real by `ActiveStage`.
+fn peek_fast_path(frame: &[u8], codec_ids: &mut BTreeSet<u8>, bitmap_updates: &mut u64) {
+    /// `cmdType` values of surface commands ([MS-RDPBCGR] 2.2.9.2).
+    const SET_SURFACE_BITS: u16 = 0x0001;
+    const STREAM_SURFACE_BITS: u16 = 0x0006;
+    const FRAME_MARKER: u16 = 0x0004;
+    /// A frame marker is `cmdType`, `frameAction` (u16) and `frameId` (u32).
+    const FRAME_MARKER_LEN: usize = 8;
+    /// In surface bits, `codecID` follows `cmdType`, the destination rectangle (4 x u16) and
+    /// `bpp`, `flags`, `reserved` (3 x u8).
+    const CODEC_ID_OFFSET: usize = 2 + 8 + 3;
+
+    let mut cursor = ReadCursor::new(frame);
+    if ironrdp::core::decode_cursor::<FastPathHeader>(&mut cursor).is_err() {
+        return;
+    }
+    while !cursor.is_empty() {
+        let Ok(update) = ironrdp::core::decode_cursor::<FastPathUpdatePdu<'_>>(&mut cursor) else {
+            return;
+        };
+        let starts_update = matches!(update.fragmentation, Fragmentation::Single | Fragmentation::First);
+        let compressed = update
+            .compression_flags
+            .is_some_and(|f| f.contains(CompressionFlags::COMPRESSED));
+        if !starts_update || compressed {
+            continue;
+        }
+        match update.update_code {
+            UpdateCode::Bitmap => *bitmap_updates += 1,
+            UpdateCode::SurfaceCommands => {
+                let mut data = update.data;
+                while let Some(&[lo, hi]) = data.get(..2) {
+                    match u16::from_le_bytes([lo, hi]) {
+                        FRAME_MARKER => data = data.get(FRAME_MARKER_LEN..).unwrap_or_default(),
+                        SET_SURFACE_BITS | STREAM_SURFACE_BITS => {
+                            if let Some(&id) = data.get(CODEC_ID_OFFSET) {
+                                codec_ids.insert(id);
+                            }
+                            break;
+                        }
+                        _ => break,
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 
@@ -364,6 +423,13 @@ impl Session {
         self.stats.pdus_received += 1;
         self.stats.pdu_bytes_received += u64::try_from(frame.len()).unwrap_or(u64::MAX);
         trace!(?action, len = frame.len(), "PDU received");
+        if action == Action::FastPath {
+            peek_fast_path(
+                frame,
+                &mut self.stats.surface_codec_ids,
+                &mut self.stats.bitmap_update_pdus,
+            );
+        }
 
         if action == Action::X224
             && let Some(reason) = disconnect_ultimatum(frame)
@@ -635,5 +701,66 @@ impl Session {
                 return Ok(());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use ironrdp::pdu::fast_path::EncryptionFlags;
+
+    use super::*;
+
+    fn fast_path_frame(updates: &[(UpdateCode, Fragmentation, Vec<u8>)]) -> Vec<u8> {
+        let mut body = Vec::new();
+        for (code, fragmentation, data) in updates {
+            let pdu = FastPathUpdatePdu {
+                fragmentation: *fragmentation,
+                update_code: *code,
+                compression_flags: None,
+                compression_type: None,
+                data,
+            };
+            body.extend(ironrdp::core::encode_vec(&pdu).unwrap());
+        }
+        let mut frame =
+            ironrdp::core::encode_vec(&FastPathHeader::new(EncryptionFlags::empty(), body.len())).unwrap();
+        frame.extend(body);
+        frame
+    }
+
+    fn surface_bits(codec_id: u8) -> Vec<u8> {
+        let mut cmd = vec![0x01, 0x00]; // SET_SURFACE_BITS
+        cmd.extend([0u8; 8]); // destination
+        cmd.extend([32, 0, 0, codec_id]); // bpp, flags, reserved, codecID
+        cmd.extend([0u8; 16]);
+        cmd
+    }
+
+    #[test]
+    fn peeks_codec_ids_after_frame_markers_and_counts_bitmaps() {
+        let mut marked = vec![0x04, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00]; // frame marker, begin
+        marked.extend(surface_bits(3));
+        let frame = fast_path_frame(&[
+            (UpdateCode::SurfaceCommands, Fragmentation::Single, marked),
+            (UpdateCode::SurfaceCommands, Fragmentation::First, surface_bits(0)),
+            // a continuation's bytes are not a command header
+            (UpdateCode::SurfaceCommands, Fragmentation::Next, surface_bits(9)),
+            (UpdateCode::Bitmap, Fragmentation::Single, vec![0; 4]),
+        ]);
+        let (mut ids, mut bitmaps) = (BTreeSet::new(), 0);
+        peek_fast_path(&frame, &mut ids, &mut bitmaps);
+        assert_eq!(ids.into_iter().collect::<Vec<_>>(), [0, 3]);
+        assert_eq!(bitmaps, 1);
+    }
+
+    #[test]
+    fn garbage_is_ignored() {
+        let (mut ids, mut bitmaps) = (BTreeSet::new(), 0);
+        peek_fast_path(&[0xff, 0x00], &mut ids, &mut bitmaps);
+        peek_fast_path(&[], &mut ids, &mut bitmaps);
+        assert!(ids.is_empty());
+        assert_eq!(bitmaps, 0);
     }
 }

@@ -1,0 +1,73 @@
+//! `wrd-bench desktop` end to end on the quickest peer: weston's RDP backend starts, the typing
+//! terminal runs in it, the in-process client measures it, and the table says what arrived,
+//! "n/a (peer)" for capture-to-wire, and what a missing binary means, without a number.
+
+// Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+
+use wrd_testkit::TestDir;
+
+fn bench() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wrd-bench"))
+}
+
+#[test]
+fn weston_typing_is_measured_and_the_table_says_na_for_the_peer() {
+    let dir = TestDir::new("bench-desktop-weston").unwrap();
+    let markdown = dir.join("table.md");
+    let json = dir.join("results.jsonl");
+    let out = bench()
+        .arg("--json")
+        .arg(&json)
+        .args(["desktop", "--servers", "weston", "--scenes", "typing"])
+        .args(["--seconds", "2", "--settle", "1", "--work-dir"])
+        .arg(dir.path())
+        .arg("--markdown")
+        .arg(&markdown)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = std::fs::read_to_string(&markdown).unwrap();
+    let row = table
+        .lines()
+        .find(|l| l.starts_with("| weston (RDP backend) | typing |"))
+        .unwrap_or_else(|| panic!("no weston row:\n{table}"));
+    assert!(row.contains("| RemoteFX |"), "{row}");
+    assert!(row.ends_with("| n/a (peer) |"), "{row}");
+    // one character every 100 ms reached the client: about 10 bursts of updates a second
+    let record: serde_json::Value = std::fs::read_to_string(&json)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["bench"] == "desktop")
+        .unwrap();
+    let fps = record["fps"].as_f64().unwrap();
+    assert!((4.0..=20.0).contains(&fps), "{fps} bursts/s: {record}");
+    assert!(record["bytes_per_s"].as_f64().unwrap() > 0.0, "{record}");
+    assert!(record["cpu_percent"].as_f64().is_some(), "{record}");
+    // no wrd-server among the servers: no goal lines
+    assert!(!table.contains("goal"), "{table}");
+}
+
+#[test]
+fn a_missing_binary_is_a_usage_error() {
+    let out = bench()
+        .args(["desktop", "--servers", "weston", "--scenes", "animate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--scene PATH"));
+    let out = bench()
+        .args(["desktop", "--servers", "wrd", "--scenes", "typing"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--wrd-server PATH"));
+}

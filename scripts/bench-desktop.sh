@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# bench-desktop.sh — issue 4's figures (recorded in BENCHMARKS.md): wrd-server and its peers on
+# the same headless desktop content, measured one after another in one run on this machine.
+#
+#   servers: wrd-server on headless sway (serve --source portal) and on headless mutter 43
+#            (serve --source mutter); gnome-remote-desktop 43 (--headless) on headless
+#            mutter 43; weston 10's RDP backend;
+#   scenes:  animate (wrd-scene: the whole 1920x1080 screen changes every frame), typing (foot,
+#            full screen, a character every 100 ms), static (wrd-scene: one picture);
+#   figures: frames per second the client received, bytes per second on the wire, CPU % of the
+#            server process and of its whole desktop, the server's RSS, and capture-to-wire
+#            p50 / p99 for wrd-server (from its log; "n/a" when it does not report them).
+#
+# It builds release binaries, then runs `wrd-bench desktop`, which starts each server with its
+# desktop (as the unprivileged stack user), connects the in-process client (RemoteFX), starts
+# the scene, lets it settle, measures, and stops everything it started before the next server.
+# Everything binds 127.0.0.1 only (grd 43 cannot: while it runs, an nftables table of ours
+# drops its port on every other interface). Prints a markdown section for BENCHMARKS.md; the
+# work directory (every log, the JSON lines, the section) is kept and its path printed.
+#
+#   scripts/bench-desktop.sh
+#   SECONDS_PER_SCENE=5 SERVERS=wrd,weston SCENES=animate scripts/bench-desktop.sh
+#   (SERVERS: any of wrd, wrd-mutter, gnome, weston; SCENES: any of animate, typing, static)
+#
+# Needs root (the stack user, the packet filter) and scripts/install-deps.sh.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+SECONDS_PER_SCENE=${SECONDS_PER_SCENE:-10}
+SETTLE=${SETTLE:-5}
+SERVERS=${SERVERS:-wrd,wrd-mutter,gnome,weston}
+SCENES=${SCENES:-animate,typing,static}
+SIZE=1920x1080
+
+log() { echo "bench-desktop: $*" >&2; }
+
+if [ "$(id -u)" != 0 ]; then
+  log "run as root: the desktops run as the user rdpstack, and grd's port needs a packet filter"
+  exit 1
+fi
+missing=()
+for c in cargo sway foot weston mutter grdctl nft openssl setpriv dbus-daemon pipewire wireplumber; do
+  command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+done
+[ -x /usr/libexec/gnome-remote-desktop-daemon ] || missing+=(gnome-remote-desktop)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "missing: ${missing[*]} (scripts/install-deps.sh)"
+  exit 1
+fi
+
+log "cargo build --release -p wrd-server -p wrd-bench -p wrd-scene"
+cargo build --release -p wrd-server -p wrd-bench -p wrd-scene
+BENCH=$PWD/target/release/wrd-bench
+
+work=$(mktemp -d -t wrd-bench-desktop.XXXXXX)
+chmod 711 "$work"
+log "work directory: $work"
+
+# What else is using the machine: the figures are only comparable within one run. (ps's %CPU
+# is each process's average over its life; ps itself is left out.)
+busy_processes() {
+  ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 > 5.0 && $2 != "ps" { printf "%s%s (%s %%)", sep, $2, $1; sep = ", " }'
+}
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+busy_before=$(busy_processes)
+started_at=$(date -u '+%Y-%m-%d %H:%M UTC')
+
+command=(
+  "$BENCH" --json "$work/results.jsonl" desktop
+  --servers "$SERVERS" --scenes "$SCENES" --size "$SIZE"
+  --seconds "$SECONDS_PER_SCENE" --settle "$SETTLE"
+  --wrd-server "$PWD/target/release/wrd-server" --scene "$PWD/target/release/wrd-scene"
+  --work-dir "$work" --markdown "$work/table.md"
+)
+# wrd-bench stops what it started when it gets SIGINT or SIGTERM: pass ours on and wait.
+bench_pid=""
+forward() {
+  [ -n "$bench_pid" ] && kill -TERM "$bench_pid" 2>/dev/null
+  wait "$bench_pid" 2>/dev/null || true
+  exit 130
+}
+trap forward INT TERM
+"${command[@]}" > >(tee "$work/output.txt") &
+bench_pid=$!
+status=0
+wait "$bench_pid" || status=$?
+bench_pid=""
+trap - INT TERM
+
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ "$status" != 0 ] || [ ! -s "$work/table.md" ]; then
+  log "wrd-bench failed (exit $status); logs in $work"
+  exit 1
+fi
+
+versions=$(dpkg-query -W -f='${Package} ${Version}, ' weston gnome-remote-desktop mutter sway \
+  xdg-desktop-portal-wlr libfreerdp-server2-2 2>/dev/null | sed 's/, $//')
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || rev="$rev (with uncommitted changes)"
+cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+
+{
+  cat <<HEADER
+
+### Run of $started_at
+
+- Machine: \`$(uname -srm)\`, $cpu_model, $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), no GPU.
+- Load average (1, 5, 15 min) before: $load_before; after: $load_after. Other processes above 5 % CPU at the start (life averages): ${busy_before:-none}.
+- Versions: $versions; wrd-server $rev (release build); $(rustc --version).
+- Command: \`SECONDS_PER_SCENE=$SECONDS_PER_SCENE SETTLE=$SETTLE SERVERS=$SERVERS SCENES=$SCENES scripts/bench-desktop.sh\`
+  (one client, RemoteFX advertised, ${SIZE}, ${SETTLE} s settle, ${SECONDS_PER_SCENE} s window per scene).
+
+HEADER
+  cat "$work/table.md"
+} | tee "$work/section.md"
+log "section for BENCHMARKS.md: $work/section.md; raw JSON lines: $work/results.jsonl; logs: $work"
