@@ -20,6 +20,10 @@
 //! IronRDP's events into [`ClientInput`]; a backend sends each [`DesktopInput`] its own way.
 
 pub mod evdev;
+pub mod layout;
 pub mod scancode;
+pub mod unicode;
 
+pub use crate::layout::{XkbLayout, xkb_layout_for_klid};
 pub use crate::scancode::{is_press_only, scancode_to_evdev};
+pub use crate::unicode::{Utf16Joiner, Utf16Press, Utf16Step, keysym_for_char};
