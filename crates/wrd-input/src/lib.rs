@@ -10,6 +10,7 @@
 //! - [`scancode_to_evdev`]: the scancode table (sources and conventions in [`scancode`]);
 //! - [`keysym_for_char`] and [`Utf16Joiner`]: Unicode input ([`unicode`]);
 //! - [`xkb_layout_for_klid`]: the client's keyboard layout as xkb names ([`layout`]);
+//! - [`lock_taps`]: the key taps that bring the desktop's lock keys to the client's state;
 //! - [`Wheel`]: wheel units to axis values and discrete steps;
 //! - [`PointerMap`]: client positions to a monitor and its stream coordinates;
 //! - [`PressedState`]: keys and buttons held, released on disconnect;
@@ -20,16 +21,20 @@
 
 pub mod evdev;
 pub mod layout;
+mod locks;
 mod pointer;
 mod pressed;
 pub mod scancode;
+mod translator;
 pub mod unicode;
 mod wheel;
 
 pub use crate::layout::{XkbLayout, xkb_layout_for_klid};
+pub use crate::locks::{LockState, lock_taps};
 pub use crate::pointer::{MonitorArea, PointerMap, PointerMapError, PointerTarget};
 pub use crate::pressed::PressedState;
 pub use crate::scancode::{is_press_only, scancode_to_evdev};
+pub use crate::translator::{Translation, Translator, Unmapped, UnmappedReason};
 pub use crate::unicode::{Utf16Joiner, Utf16Press, Utf16Step, keysym_for_char};
 pub use crate::wheel::{WHEEL_NOTCH_VALUE, WHEEL_UNITS_PER_NOTCH, Wheel};
 
