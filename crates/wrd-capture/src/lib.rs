@@ -159,6 +159,7 @@ impl DesktopSession {
             // The portal's streams carry the pointer with their first frame.
             Self::Portal(_) => Ok(()),
             Self::Mutter(session) => session
+                .input()
                 .pointer_motion_relative(0.0, 0.0)
                 .await
                 .map_err(|e| e.to_string()),

@@ -247,6 +247,34 @@ impl MutterSession {
         &self.remote_desktop_path
     }
 
+    /// A handle that sends input into this session; cheap to clone, usable from any task.
+    /// Input sent after the session ended fails with a D-Bus error.
+    pub fn input(&self) -> MutterInput {
+        MutterInput {
+            remote_desktop: self.remote_desktop.clone(),
+            stream_paths: self.stream_paths.clone().into(),
+        }
+    }
+}
+
+/// Sends input into a [`MutterSession`] (its `RemoteDesktop.Session.Notify*` methods). Mutter
+/// applies it as from a virtual keyboard and pointer, in the order the calls are made.
+#[derive(Clone)]
+pub struct MutterInput {
+    remote_desktop: RemoteDesktopSessionProxy<'static>,
+    /// Object paths of the session's streams, in the order of [`MutterSession::streams`].
+    stream_paths: std::sync::Arc<[OwnedObjectPath]>,
+}
+
+impl fmt::Debug for MutterInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MutterInput")
+            .field("stream_paths", &self.stream_paths)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MutterInput {
     fn stream_path(&self, stream: usize) -> Result<&str, MutterError> {
         self.stream_paths
             .get(stream)

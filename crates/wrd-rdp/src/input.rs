@@ -1,5 +1,5 @@
-//! Client input, translated out of IronRDP's types into our own closed enum, and forwarded
-//! in order to whoever drives the desktop. Nothing is dropped: the channel is unbounded
+//! Client input, translated out of IronRDP's types into wrd-input's [`ClientInput`], and
+//! forwarded in order to whoever drives the desktop. Nothing is dropped: the channel is unbounded
 //! (input arrives at human rates) and a session without an input backend says so in its log.
 
 use std::net::SocketAddr;
@@ -11,71 +11,37 @@ use tracing::{debug, info};
 
 use crate::display::ClientPointer;
 
+pub use wrd_input::{ClientInput, MouseButton};
+
 /// Identifies one client connection for the lifetime of the process.
 pub type SessionId = u64;
 
+/// One message to whoever drives the desktop: a session's input, in order, framed by the
+/// session's start and end (so the backend can pick the client's keymap and, at the end,
+/// release whatever the client still held).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MouseButton {
-    Left,
-    Right,
-    Middle,
-    /// "Back" (X1).
-    Button4,
-    /// "Forward" (X2).
-    Button5,
+pub enum SessionInput {
+    /// The session is active; `keyboard_layout` is the KLID the client announced (0: none).
+    /// Sent again when a client reactivates.
+    Opened {
+        session: SessionId,
+        keyboard_layout: u32,
+    },
+    /// One input event, in the order the client sent them.
+    Input {
+        session: SessionId,
+        event: ClientInput,
+    },
+    /// The session is over; nothing more comes from it.
+    Closed { session: SessionId },
 }
 
-/// One input event from an RDP client, in RDP's own terms (scancodes, wheel units); mapping to
-/// the desktop's terms is the input backend's job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputEvent {
-    /// Scancode set 1; `extended` is the E0 prefix.
-    Key {
-        scancode: u8,
-        extended: bool,
-        pressed: bool,
-    },
-    /// A UTF-16 code unit typed without a scancode (mobile and web clients).
-    Unicode {
-        code_unit: u16,
-        pressed: bool,
-    },
-    /// The client's lock-key state, sent on focus and connect.
-    SyncLocks {
-        caps: bool,
-        num: bool,
-        scroll: bool,
-        kana: bool,
-    },
-    /// Absolute position in desktop pixels.
-    PointerMove {
-        x: u16,
-        y: u16,
-    },
-    PointerMoveRelative {
-        dx: i32,
-        dy: i32,
-    },
-    Button {
-        button: MouseButton,
-        pressed: bool,
-    },
-    /// Wheel rotation in RDP units (120 per notch); positive is away from the user.
-    WheelVertical {
-        units: i16,
-    },
-    /// Smooth scroll from the input DVC, in RDP units.
-    Scroll {
-        dx: i32,
-        dy: i32,
-    },
-}
-
-/// An input event and the session it came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionInput {
-    pub session: SessionId,
-    pub event: InputEvent,
+impl SessionInput {
+    pub fn session(&self) -> SessionId {
+        match self {
+            Self::Opened { session, .. } | Self::Input { session, .. } | Self::Closed { session } => *session,
+        }
+    }
 }
 
 /// Where a session's input goes.
@@ -114,11 +80,11 @@ impl SessionInputHandler {
         }
     }
 
-    fn deliver(&mut self, event: InputEvent) {
+    fn deliver(&mut self, event: ClientInput) {
         match &self.route {
             InputRoute::Forward(tx) => {
                 if tx
-                    .send(SessionInput {
+                    .send(SessionInput::Input {
                         session: self.session,
                         event,
                     })
@@ -135,7 +101,7 @@ impl SessionInputHandler {
         }
     }
 
-    fn ignore(&mut self, event: InputEvent) {
+    fn ignore(&mut self, event: ClientInput) {
         self.ignored += 1;
         if self.ignored == 1
             && let InputRoute::Ignore { reason } = &self.route
@@ -147,6 +113,14 @@ impl SessionInputHandler {
 
 impl Drop for SessionInputHandler {
     fn drop(&mut self) {
+        // IronRDP drops the handler when the session ends, however it ends: the backend
+        // releases what this client still held.
+        if let InputRoute::Forward(tx) = &self.route {
+            // A closed channel means the backend is gone already; nothing is left to release.
+            let _ = tx.send(SessionInput::Closed {
+                session: self.session,
+            });
+        }
         if self.ignored > 0 {
             debug!(peer = %self.peer, ignored = self.ignored, "input events ignored in this session");
         }
@@ -154,29 +128,45 @@ impl Drop for SessionInputHandler {
 }
 
 impl RdpServerInputHandler for SessionInputHandler {
+    fn client_keyboard_layout(&mut self, klid: u32) {
+        debug!(peer = %self.peer, klid = format_args!("{klid:#010x}"), "client keyboard layout");
+        if let InputRoute::Forward(tx) = &self.route
+            && tx
+                .send(SessionInput::Opened {
+                    session: self.session,
+                    keyboard_layout: klid,
+                })
+                .is_err()
+        {
+            self.route = InputRoute::Ignore {
+                reason: "the input backend has stopped",
+            };
+        }
+    }
+
     fn keyboard(&mut self, event: KeyboardEvent) {
         let event = match event {
-            KeyboardEvent::Pressed { code, extended } => InputEvent::Key {
+            KeyboardEvent::Pressed { code, extended } => ClientInput::Key {
                 scancode: code,
                 extended,
                 pressed: true,
             },
-            KeyboardEvent::Released { code, extended } => InputEvent::Key {
+            KeyboardEvent::Released { code, extended } => ClientInput::Key {
                 scancode: code,
                 extended,
                 pressed: false,
             },
-            KeyboardEvent::UnicodePressed(code_unit) => InputEvent::Unicode {
+            KeyboardEvent::UnicodePressed(code_unit) => ClientInput::Unicode {
                 code_unit,
                 pressed: true,
             },
-            KeyboardEvent::UnicodeReleased(code_unit) => InputEvent::Unicode {
+            KeyboardEvent::UnicodeReleased(code_unit) => ClientInput::Unicode {
                 code_unit,
                 pressed: false,
             },
             KeyboardEvent::Synchronize(flags) => {
                 use ironrdp_pdu::input::fast_path::SynchronizeFlags as F;
-                InputEvent::SyncLocks {
+                ClientInput::SyncLocks {
                     caps: flags.contains(F::CAPS_LOCK),
                     num: flags.contains(F::NUM_LOCK),
                     scroll: flags.contains(F::SCROLL_LOCK),
@@ -188,13 +178,13 @@ impl RdpServerInputHandler for SessionInputHandler {
     }
 
     fn mouse(&mut self, event: MouseEvent) {
-        let button = |button, pressed| InputEvent::Button { button, pressed };
+        let button = |button, pressed| ClientInput::Button { button, pressed };
         let event = match event {
             MouseEvent::Move { x, y } => {
                 self.client_pointer.moved_to(x, y);
-                InputEvent::PointerMove { x, y }
+                ClientInput::PointerMove { x, y }
             }
-            MouseEvent::RelMove { x, y } => InputEvent::PointerMoveRelative { dx: x, dy: y },
+            MouseEvent::RelMove { x, y } => ClientInput::PointerMoveRelative { dx: x, dy: y },
             MouseEvent::LeftPressed => button(MouseButton::Left, true),
             MouseEvent::LeftReleased => button(MouseButton::Left, false),
             MouseEvent::RightPressed => button(MouseButton::Right, true),
@@ -205,8 +195,9 @@ impl RdpServerInputHandler for SessionInputHandler {
             MouseEvent::Button4Released => button(MouseButton::Button4, false),
             MouseEvent::Button5Pressed => button(MouseButton::Button5, true),
             MouseEvent::Button5Released => button(MouseButton::Button5, false),
-            MouseEvent::VerticalScroll { value } => InputEvent::WheelVertical { units: value },
-            MouseEvent::Scroll { x, y } => InputEvent::Scroll { dx: x, dy: y },
+            MouseEvent::VerticalScroll { value } => ClientInput::WheelVertical { units: value },
+            MouseEvent::HorizontalScroll { value } => ClientInput::WheelHorizontal { units: value },
+            MouseEvent::Scroll { x, y } => ClientInput::Scroll { dx: x, dy: y },
         };
         self.deliver(event);
     }

@@ -2,7 +2,7 @@
 //!
 //! Owns: the TLS identity ([`tls`]), who may log in and the brake on guessing ([`auth`]),
 //! our own accept loop with one thread per session ([`server`], [`session`]), turning frames
-//! into display updates ([`display`]) and client input into [`InputEvent`]s ([`input`]).
+//! into display updates ([`display`]) and client input into [`ClientInput`]s ([`input`]).
 //! Knows nothing of PipeWire, portals or compositors: frames arrive on a [`wrd_frame::FrameBus`]
 //! and input leaves on a channel.
 
@@ -18,7 +18,7 @@ pub mod transport;
 use ironrdp_pdu::rdp::capability_sets::BitmapCodecs;
 
 pub use crate::auth::{AuthMode, Credentials};
-pub use crate::input::{InputEvent, InputRoute, MouseButton, SessionId, SessionInput};
+pub use crate::input::{ClientInput, InputRoute, MouseButton, SessionId, SessionInput};
 pub use crate::server::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_FPS, ServeSummary, ServerConfig, serve};
 pub use crate::tls::TlsIdentity;
 

@@ -75,6 +75,11 @@ pub enum MouseEvent {
 pub trait RdpServerInputHandler: Send {
     fn keyboard(&mut self, event: KeyboardEvent);
     fn mouse(&mut self, event: MouseEvent);
+
+    /// wrd-server patch: the keyboard layout (KLID) the client announced in its GCC Client
+    /// Core Data, `0` when none. Called once per (re)activation, before any input event, so
+    /// the handler can pick a matching keymap. The acceptor reported it and nobody passed it on.
+    fn client_keyboard_layout(&mut self, _klid: u32) {}
 }
 
 impl From<(u8, fast_path::KeyboardFlags)> for KeyboardEvent {

@@ -1369,6 +1369,9 @@ impl RdpServer {
             }
         }
 
+        // wrd-server patch: tell the input handler the client's keyboard layout before any key.
+        self.handler.lock().await.client_keyboard_layout(result.keyboard_layout);
+
         if !result.input_events.is_empty() {
             debug!("Handling input event backlog from acceptor sequence");
             self.handle_input_backlog(

@@ -241,6 +241,7 @@ async fn capture(args: CaptureArgs) -> Result<bool, String> {
                 let (x, y) = pointer_position(pointer_step, pointer_area);
                 pointer_step += 1;
                 session
+                    .input()
                     .pointer_motion_absolute(0, x, y)
                     .await
                     .map_err(|e| e.to_string())?;
@@ -369,34 +370,36 @@ async fn input_check(session: &MutterSession) -> Result<(), String> {
     };
     record(
         "keyboard_keycode",
-        session.keyboard_keycode(KEY_LEFTSHIFT, true).await,
+        session.input().keyboard_keycode(KEY_LEFTSHIFT, true).await,
     );
     record(
         "keyboard_keycode",
-        session.keyboard_keycode(KEY_LEFTSHIFT, false).await,
+        session.input().keyboard_keycode(KEY_LEFTSHIFT, false).await,
     );
-    record("keyboard_keysym", session.keyboard_keysym(XK_SHIFT_L, true).await);
+    record("keyboard_keysym", session.input().keyboard_keysym(XK_SHIFT_L, true).await);
     record(
         "keyboard_keysym",
-        session.keyboard_keysym(XK_SHIFT_L, false).await,
+        session.input().keyboard_keysym(XK_SHIFT_L, false).await,
     );
     record(
         "pointer_motion_relative",
-        session.pointer_motion_relative(1.0, 1.0).await,
+        session.input().pointer_motion_relative(1.0, 1.0).await,
     );
-    record("pointer_button", session.pointer_button(BTN_SIDE, true).await);
-    record("pointer_button", session.pointer_button(BTN_SIDE, false).await);
+    record("pointer_button", session.input().pointer_button(BTN_SIDE, true).await);
+    record("pointer_button", session.input().pointer_button(BTN_SIDE, false).await);
     record(
         "pointer_axis",
         session
+            .input()
             .pointer_axis(0.0, 0.0, wrd_mutter::AXIS_FINISH | wrd_mutter::AXIS_SOURCE_FINGER)
             .await,
     );
     record(
         "pointer_axis_discrete",
-        session.pointer_axis_discrete(ScrollAxis::Horizontal, 1).await,
+        session.input().pointer_axis_discrete(ScrollAxis::Horizontal, 1).await,
     );
     let bad = session
+        .input()
         .pointer_motion_absolute(session.streams.len(), 1.0, 1.0)
         .await;
     emit(
