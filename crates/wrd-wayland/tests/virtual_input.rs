@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
-use wrd_testkit::{StackOptions, SwayStack, TestDir, poll_until};
+use wrd_testkit::{Image, StackOptions, SwayStack, TestDir, poll_until};
 use wrd_wayland::{KeymapNames, VirtualInput, VirtualInputCommand as Cmd, VirtualInputError, WaylandSocket};
 
 const WIDTH: u32 = 1280;
@@ -191,6 +191,7 @@ fn us_key(c: char) -> (u32, bool) {
         '>' => (52, true),
         '/' => (53, false),
         ':' => (39, true),
+        ';' => (39, false),
         '\n' => (KEY_ENTER, false),
         _ => panic!("no US key for {c:?} in this test"),
     }
@@ -527,4 +528,71 @@ fn a_killed_compositor_ends_the_thread_with_an_error_and_no_hang() {
     let stopped = std::time::Instant::now();
     assert!(matches!(input.stop(), Err(VirtualInputError::ConnectionLost(_))));
     assert!(stopped.elapsed() < Duration::from_secs(1));
+}
+
+fn screenshot(stack: &SwayStack) -> Image {
+    Image::decode_png(&stack.grim_png().unwrap()).unwrap()
+}
+
+fn scroll(rt: &tokio::runtime::Runtime, input: &VirtualInput, notches: i32) {
+    // 15 per notch, as libinput reports a wheel; negative scrolls up.
+    let command = Cmd::Axis {
+        horizontal: false,
+        value: 15.0 * f64::from(notches),
+        discrete: notches,
+    };
+    wait(rt, "the scroll", input.execute(command)).unwrap();
+}
+
+#[test]
+fn the_wheel_scrolls_a_terminal_back_and_forth() {
+    let dir = TestDir::new("virtual-input-wheel").unwrap();
+    let mut stack = stack(&dir);
+    let rt = runtime();
+    let input = start_input(&stack, "us");
+    wait(&rt, "the start", input.ready()).unwrap();
+    terminal(&mut stack, "wheel");
+    // A scrollback to scroll through, then a file saying it is all printed.
+    type_us(&input, "seq 1 300; touch printed\n");
+    wait(&rt, "the typing", input.execute(Cmd::ReleaseAll)).unwrap();
+    let printed = stack.dir().join("printed");
+    poll_until(WAIT, Duration::from_millis(20), "the numbers printed", || {
+        Ok(printed.exists().then_some(()))
+    })
+    .unwrap();
+    // The pointer over the terminal (wheel events go to the surface under it).
+    let (x, y) = centre(&stack, "wheel");
+    input
+        .send(Cmd::PointerAbsolute {
+            x,
+            y,
+            extent_w: WIDTH,
+            extent_h: HEIGHT,
+        })
+        .unwrap();
+    let settled = poll_until(WAIT, Duration::from_millis(50), "a still terminal", || {
+        let a = screenshot(&stack);
+        std::thread::sleep(Duration::from_millis(100));
+        let b = screenshot(&stack);
+        Ok((a.max_abs_diff(&b).unwrap() == 0).then_some(b))
+    })
+    .unwrap();
+
+    scroll(&rt, &input, -5);
+    poll_until(
+        WAIT,
+        Duration::from_millis(20),
+        "the terminal scrolled back",
+        || Ok((screenshot(&stack).max_abs_diff(&settled).unwrap() != 0).then_some(())),
+    )
+    .unwrap();
+    scroll(&rt, &input, 5);
+    poll_until(
+        WAIT,
+        Duration::from_millis(20),
+        "the terminal back at its end",
+        || Ok((screenshot(&stack).max_abs_diff(&settled).unwrap() == 0).then_some(())),
+    )
+    .unwrap();
+    input.stop().unwrap();
 }
