@@ -254,7 +254,10 @@ impl VirtualInput {
         })
     }
 
-    /// Waits until the devices exist and the keymap is uploaded, or the start failed.
+    /// Waits until the devices exist and the keymap is uploaded, or the start failed. A
+    /// compositor that accepts the connection and then never answers keeps this waiting (the
+    /// start's round trips block the thread): callers bound it with a timeout, and dropping
+    /// the handle then leaves the thread behind after 2 s, logged.
     pub async fn ready(&self) -> Result<(), VirtualInputError> {
         let mut status = self.status.clone();
         let outcome = status
