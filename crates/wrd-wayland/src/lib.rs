@@ -1,10 +1,17 @@
 //! The Wayland client side of wrd-server: the one crate that speaks the Wayland protocol.
 //!
-//! For now it answers one question, for `wrd-server doctor`: what does this compositor offer?
+//! [`VirtualInput`] injects pointer and keyboard input on wlroots compositors (its own thread;
+//! see the `virtual_input` module). For `wrd-server doctor`: what does this compositor offer?
 //! [`probe`] connects to `$WAYLAND_DISPLAY`, lists the registry's globals with their versions,
 //! and finds out which process serves the socket. The helpers on [`WaylandProbe`] name the
 //! globals wrd-server can use: wlroots' virtual pointer and the virtual keyboard (input without
 //! a RemoteDesktop portal), screencopy, and data control (clipboard without a portal).
+
+mod keyboard;
+mod virtual_input;
+
+pub use keyboard::{KeymapNames, Modifiers};
+pub use virtual_input::{VirtualInput, VirtualInputCommand, VirtualInputError, WaylandSocket};
 
 use std::os::fd::{AsRawFd as _, BorrowedFd};
 use std::time::Duration;

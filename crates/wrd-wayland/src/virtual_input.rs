@@ -1,0 +1,828 @@
+//! Input for wlroots compositors (sway, Wayfire, river, labwc, Hyprland) without a portal:
+//! `zwlr_virtual_pointer_v1` and one persistent `zwp_virtual_keyboard_v1` for the session.
+//!
+//! Wayland objects are not `Send`, so one thread (`wayland-input`) owns the connection, the seat,
+//! the virtual pointer and the virtual keyboard with its xkb state ([`crate::keyboard`]).
+//! [`VirtualInput`] is the `Send` handle: commands ([`VirtualInputCommand`], in primitive evdev
+//! and keysym terms) go over a `std::sync::mpsc` channel and an eventfd wakes the thread, which
+//! sleeps in `poll(2)` on the Wayland socket and that eventfd together: it runs only when a
+//! command or a compositor event arrives. Commands queued before the connection is up, or
+//! before the keymap is uploaded, wait in the channel and run in order once it is.
+//!
+//! How the compositor maps positions: `motion_absolute(x, y, x_extent, y_extent)` is the
+//! fraction `x / x_extent` of the *whole output layout's* bounding box in wlroots
+//! (`wlr_cursor_warp_absolute` with a device that is not mapped to an output), so on sway a
+//! pointer at `(x, y)` within `extent_w × extent_h` lands at `layout.x + x / extent_w *
+//! layout.width`. A caller whose desktop picture is the whole layout (every monitor at its
+//! place) passes the picture's size as the extent and picture coordinates as the position.
+//!
+//! Scrolling: `value` is in `wl_pointer.axis` units (a wheel notch is 15 on libinput
+//! desktops), positive is down or right; `discrete` is the number of notches (0 for smooth
+//! scrolling).
+
+use std::collections::BTreeSet;
+use std::io::Write as _;
+use std::os::fd::{AsFd as _, AsRawFd as _, FromRawFd as _, OwnedFd};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, TryRecvError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{oneshot, watch};
+use wayland_client::globals::{BindError, GlobalListContents, registry_queue_init};
+use wayland_client::protocol::wl_pointer::{Axis, AxisSource, ButtonState};
+use wayland_client::protocol::{wl_callback, wl_registry, wl_seat};
+use wayland_client::{Connection, Dispatch, QueueHandle, WEnum, delegate_noop};
+use wayland_protocols_misc::zwp_virtual_keyboard_v1::client::{
+    zwp_virtual_keyboard_manager_v1::ZwpVirtualKeyboardManagerV1,
+    zwp_virtual_keyboard_v1::ZwpVirtualKeyboardV1,
+};
+use wayland_protocols_wlr::virtual_pointer::v1::client::{
+    zwlr_virtual_pointer_manager_v1::ZwlrVirtualPointerManagerV1,
+    zwlr_virtual_pointer_v1::ZwlrVirtualPointerV1,
+};
+
+use crate::keyboard::{KeyboardAction, KeyboardModel, KeymapNames};
+use crate::{VIRTUAL_KEYBOARD, VIRTUAL_POINTER, WaylandProbe};
+
+/// `wl_keyboard.keymap_format.xkb_v1`.
+const KEYMAP_FORMAT_XKB_V1: u32 = 1;
+/// Pointer buttons are evdev codes from `BTN_MISC` (0x100) to `KEY_MAX`; `BTN_LEFT` is 0x110.
+const BUTTON_MIN: u32 = 0x100;
+/// How long dropping or stopping the handle waits for the thread.
+const STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One input event, in the terms the compositor takes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VirtualInputCommand {
+    /// A key by its evdev code (`KEY_A` = 30), typed with the session's keymap.
+    Key {
+        evdev: u32,
+        pressed: bool,
+    },
+    /// A keysym (`0x61` = `a`, `0x20ac` = `€`, `0x100_1f600` = 😀), wherever the keymap has
+    /// it (with the Shift/AltGr level it needs), or on a key added to the keymap for it.
+    Keysym {
+        keysym: u32,
+        pressed: bool,
+    },
+    /// A position within `extent_w × extent_h`, mapped onto the whole output layout.
+    PointerAbsolute {
+        x: u32,
+        y: u32,
+        extent_w: u32,
+        extent_h: u32,
+    },
+    PointerRelative {
+        dx: f64,
+        dy: f64,
+    },
+    /// A button by its evdev code (`BTN_LEFT` = 0x110, `BTN_RIGHT` 0x111, `BTN_MIDDLE` 0x112,
+    /// `BTN_SIDE` 0x113, `BTN_EXTRA` 0x114).
+    Button {
+        button: u32,
+        pressed: bool,
+    },
+    /// A wheel turn: `value` in `wl_pointer` axis units (positive: down/right), `discrete`
+    /// notches (0: smooth).
+    Axis {
+        horizontal: bool,
+        value: f64,
+        discrete: i32,
+    },
+    /// Recompiles the keymap from an xkb layout and variant (`de`, `nodeadkeys`); keys still
+    /// pressed are released first.
+    SetKeymap {
+        layout: String,
+        variant: String,
+    },
+    /// Releases every key and button still pressed (a client disconnected).
+    ReleaseAll,
+}
+
+/// Which compositor to connect to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WaylandSocket {
+    /// `$WAYLAND_DISPLAY` (or `$WAYLAND_SOCKET`) in `$XDG_RUNTIME_DIR`, as every client does.
+    Environment,
+    /// A socket by its path.
+    Path(PathBuf),
+}
+
+impl std::fmt::Display for WaylandSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Environment => match std::env::var("WAYLAND_DISPLAY") {
+                Ok(display) if !display.is_empty() => write!(f, "WAYLAND_DISPLAY={display}"),
+                _ => f.write_str("WAYLAND_DISPLAY (not set)"),
+            },
+            Self::Path(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum VirtualInputError {
+    #[error("cannot connect to the Wayland compositor at {socket}: {message}")]
+    Connect { socket: String, message: String },
+    #[error(
+        "the compositor offers no {interface}: virtual input needs a wlroots compositor (sway, Wayfire, river, labwc, Hyprland)"
+    )]
+    MissingGlobal { interface: &'static str },
+    #[error("keymap layout {layout:?} variant {variant:?}: {reason}")]
+    Keymap {
+        layout: String,
+        variant: String,
+        reason: String,
+    },
+    #[error("keysym {keysym:#x}: {reason}")]
+    Keysym { keysym: u32, reason: String },
+    #[error("invalid input command: {0}")]
+    InvalidCommand(String),
+    #[error("the connection to the Wayland compositor was lost: {0}")]
+    ConnectionLost(String),
+    #[error("the virtual input thread was stopped")]
+    Stopped,
+    #[error("cannot start the virtual input thread: {0}")]
+    Thread(String),
+}
+
+/// Where the thread is, published on a `watch` channel.
+#[derive(Debug, Clone)]
+enum Status {
+    Starting,
+    /// Connected, devices created, keymap uploaded.
+    Ready,
+    Ended(VirtualInputError),
+}
+
+enum Request {
+    Command {
+        command: VirtualInputCommand,
+        /// Answered once the compositor has processed the command (a `wl_display.sync` after
+        /// it), or at once with the command's error.
+        reply: Option<oneshot::Sender<Result<(), VirtualInputError>>>,
+    },
+    Stop,
+}
+
+/// Wakes the thread out of `poll(2)`: an eventfd written after each command.
+#[derive(Debug)]
+struct Waker(OwnedFd);
+
+impl Waker {
+    fn new() -> std::io::Result<Self> {
+        // SAFETY: eventfd has no memory-safety preconditions; the result is checked.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: fd is a freshly created descriptor nobody else owns.
+        Ok(Self(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+
+    fn wake(&self) {
+        let one = 1u64.to_ne_bytes();
+        // SAFETY: writes 8 bytes from a live buffer to our own eventfd. It can only fail when
+        // the counter is about to overflow, and then the thread is awake already.
+        let _ = unsafe { libc::write(self.0.as_raw_fd(), one.as_ptr().cast(), one.len()) };
+    }
+
+    fn drain(&self) {
+        let mut buf = [0u8; 8];
+        // SAFETY: reads at most 8 bytes into a live buffer from our own non-blocking eventfd.
+        let _ = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+    }
+}
+
+/// The handle of the virtual input thread (`Send`; dropping it stops and joins the thread).
+#[derive(Debug)]
+pub struct VirtualInput {
+    requests: mpsc::Sender<Request>,
+    waker: Arc<Waker>,
+    status: watch::Receiver<Status>,
+    /// Signalled by the thread as it ends (a mutex only to make the handle `Sync`).
+    done: Mutex<mpsc::Receiver<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl VirtualInput {
+    /// Whether the compositor of `probe` offers both wlroots virtual devices.
+    pub fn available(probe: &WaylandProbe) -> bool {
+        probe.has_virtual_input()
+    }
+
+    /// Starts the thread: it connects, creates the devices and uploads the keymap of `keymap`
+    /// while the caller goes on. Commands sent meanwhile are queued; [`Self::ready`] tells how
+    /// the start went. Fails only when the thread cannot be created.
+    pub fn start(socket: WaylandSocket, keymap: KeymapNames) -> Result<Self, VirtualInputError> {
+        let waker = Arc::new(Waker::new().map_err(|e| VirtualInputError::Thread(format!("eventfd: {e}")))?);
+        let (requests, inbox) = mpsc::channel();
+        let (status_tx, status) = watch::channel(Status::Starting);
+        let (done_tx, done) = mpsc::channel();
+        let thread_waker = Arc::clone(&waker);
+        let thread = std::thread::Builder::new()
+            .name("wayland-input".into())
+            .spawn(move || {
+                let end = match run(&socket, &keymap, &inbox, &thread_waker, &status_tx) {
+                    Ok(()) => VirtualInputError::Stopped,
+                    Err(e) => {
+                        tracing::error!(socket = %socket, "virtual input ended: {e}");
+                        e
+                    }
+                };
+                status_tx.send_replace(Status::Ended(end.clone()));
+                // Commands that came after the end: answered with the reason.
+                while let Ok(request) = inbox.try_recv() {
+                    if let Request::Command {
+                        reply: Some(reply), ..
+                    } = request
+                    {
+                        let _ = reply.send(Err(end.clone()));
+                    }
+                }
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| VirtualInputError::Thread(e.to_string()))?;
+        Ok(Self {
+            requests,
+            waker,
+            status,
+            done: Mutex::new(done),
+            thread: Some(thread),
+        })
+    }
+
+    /// Waits until the devices exist and the keymap is uploaded, or the start failed. A
+    /// compositor that accepts the connection and then never answers keeps this waiting (the
+    /// start's round trips block the thread): callers bound it with a timeout, and dropping
+    /// the handle then leaves the thread behind after 2 s, logged.
+    pub async fn ready(&self) -> Result<(), VirtualInputError> {
+        let mut status = self.status.clone();
+        let outcome = status
+            .wait_for(|s| !matches!(s, Status::Starting))
+            .await
+            .map(|s| s.clone());
+        match outcome {
+            Ok(Status::Ready) => Ok(()),
+            Ok(Status::Ended(e)) => Err(e),
+            Ok(Status::Starting) | Err(_) => Err(VirtualInputError::Stopped),
+        }
+    }
+
+    /// Queues `command` without waiting. Its failure (a keysym that cannot be typed, a keymap
+    /// that does not compile) is logged with the command; the thread goes on. Fails only once
+    /// the thread has ended, with the reason it ended.
+    pub fn send(&self, command: VirtualInputCommand) -> Result<(), VirtualInputError> {
+        self.push(Request::Command { command, reply: None })
+    }
+
+    /// Queues `command` and returns a future that resolves once the compositor has processed
+    /// it, or with the command's error (or the thread's end). The command is queued now,
+    /// whether or not the future is awaited.
+    pub fn execute(
+        &self,
+        command: VirtualInputCommand,
+    ) -> impl Future<Output = Result<(), VirtualInputError>> + Send + 'static {
+        let (reply, answer) = oneshot::channel();
+        let queued = self.push(Request::Command {
+            command,
+            reply: Some(reply),
+        });
+        let status = self.status.clone();
+        async move {
+            queued?;
+            match answer.await {
+                Ok(result) => result,
+                // The thread ended with the command still queued or in flight.
+                Err(_) => Err(ended_reason(&status)),
+            }
+        }
+    }
+
+    /// Why the thread ended, if it did.
+    pub fn error(&self) -> Option<VirtualInputError> {
+        match &*self.status.borrow() {
+            Status::Ended(e) => Some(e.clone()),
+            _ => None,
+        }
+    }
+
+    /// Waits until the thread ends (the compositor went away, or it was stopped) and says why.
+    pub async fn closed(&self) -> VirtualInputError {
+        let mut status = self.status.clone();
+        let _ = status.wait_for(|s| matches!(s, Status::Ended(_))).await;
+        ended_reason(&status)
+    }
+
+    /// Releases whatever is still pressed, destroys the devices and joins the thread (bounded:
+    /// past 2 s the thread is left behind and logged). `Ok` when it was running until now,
+    /// else the reason it had ended.
+    pub fn stop(mut self) -> Result<(), VirtualInputError> {
+        let earlier = self.error();
+        self.shutdown();
+        match earlier {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn push(&self, request: Request) -> Result<(), VirtualInputError> {
+        if let Some(e) = self.error() {
+            return Err(e);
+        }
+        self.requests
+            .send(request)
+            .map_err(|_| ended_reason(&self.status))?;
+        self.waker.wake();
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        if self.requests.send(Request::Stop).is_ok() {
+            self.waker.wake();
+        }
+        let ended = match self.done.get_mut() {
+            Ok(done) => done.recv_timeout(STOP_TIMEOUT),
+            Err(poisoned) => poisoned.into_inner().recv_timeout(STOP_TIMEOUT),
+        };
+        match ended {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => {
+                if thread.join().is_err() {
+                    tracing::error!("the virtual input thread panicked");
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                tracing::error!("the virtual input thread did not stop within {STOP_TIMEOUT:?}; left behind");
+            }
+        }
+    }
+}
+
+impl Drop for VirtualInput {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn ended_reason(status: &watch::Receiver<Status>) -> VirtualInputError {
+    match &*status.borrow() {
+        Status::Ended(e) => e.clone(),
+        _ => VirtualInputError::Stopped,
+    }
+}
+
+/// The thread's dispatch state: the seat's capabilities and the `wl_display.sync` answers.
+#[derive(Default)]
+struct Dispatcher {
+    seat_has_keyboard: bool,
+}
+
+/// The reply of an [`VirtualInput::execute`], sent when its `wl_display.sync` is done.
+struct SyncReply(Mutex<Option<oneshot::Sender<Result<(), VirtualInputError>>>>);
+
+impl Dispatch<wl_callback::WlCallback, SyncReply> for Dispatcher {
+    fn event(
+        _: &mut Self,
+        _: &wl_callback::WlCallback,
+        event: wl_callback::Event,
+        reply: &SyncReply,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_callback::Event::Done { .. } = event
+            && let Some(reply) = reply.0.lock().ok().and_then(|mut r| r.take())
+        {
+            let _ = reply.send(Ok(()));
+        }
+    }
+}
+
+impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for Dispatcher {
+    fn event(
+        _: &mut Self,
+        _: &wl_registry::WlRegistry,
+        _: wl_registry::Event,
+        _: &GlobalListContents,
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        // Globals appearing later (a new monitor) do not concern the input devices.
+    }
+}
+
+impl Dispatch<wl_seat::WlSeat, ()> for Dispatcher {
+    fn event(
+        state: &mut Self,
+        _: &wl_seat::WlSeat,
+        event: wl_seat::Event,
+        _: &(),
+        _: &Connection,
+        _: &QueueHandle<Self>,
+    ) {
+        if let wl_seat::Event::Capabilities {
+            capabilities: WEnum::Value(capabilities),
+        } = event
+        {
+            state.seat_has_keyboard = capabilities.contains(wl_seat::Capability::Keyboard);
+        }
+    }
+}
+
+// The virtual devices and their managers have no events.
+delegate_noop!(Dispatcher: ignore ZwlrVirtualPointerManagerV1);
+delegate_noop!(Dispatcher: ignore ZwlrVirtualPointerV1);
+delegate_noop!(Dispatcher: ignore ZwpVirtualKeyboardManagerV1);
+delegate_noop!(Dispatcher: ignore ZwpVirtualKeyboardV1);
+
+fn connect(socket: &WaylandSocket) -> Result<Connection, VirtualInputError> {
+    let failed = |message: String| VirtualInputError::Connect {
+        socket: socket.to_string(),
+        message,
+    };
+    match socket {
+        WaylandSocket::Environment => Connection::connect_to_env().map_err(|e| failed(e.to_string())),
+        WaylandSocket::Path(path) => {
+            let stream = std::os::unix::net::UnixStream::connect(path).map_err(|e| failed(e.to_string()))?;
+            Connection::from_socket(stream).map_err(|e| failed(e.to_string()))
+        }
+    }
+}
+
+fn bind_error(interface: &'static str, e: BindError) -> VirtualInputError {
+    match e {
+        BindError::NotPresent => VirtualInputError::MissingGlobal { interface },
+        BindError::UnsupportedVersion => VirtualInputError::MissingGlobal { interface },
+    }
+}
+
+fn lost(e: impl std::fmt::Display) -> VirtualInputError {
+    VirtualInputError::ConnectionLost(e.to_string())
+}
+
+/// The thread: set up, then serve commands and compositor events until stopped or cut off.
+fn run(
+    socket: &WaylandSocket,
+    names: &KeymapNames,
+    inbox: &mpsc::Receiver<Request>,
+    waker: &Waker,
+    status: &watch::Sender<Status>,
+) -> Result<(), VirtualInputError> {
+    let connection = connect(socket)?;
+    let (globals, mut queue) = registry_queue_init::<Dispatcher>(&connection).map_err(lost)?;
+    let qh = queue.handle();
+    let mut dispatcher = Dispatcher::default();
+    let seat: wl_seat::WlSeat = globals
+        .bind(&qh, 1..=7, ())
+        .map_err(|e| bind_error("wl_seat", e))?;
+    // The seat's capabilities before our devices exist.
+    queue.roundtrip(&mut dispatcher).map_err(lost)?;
+    let seat_had_keyboard = dispatcher.seat_has_keyboard;
+    let pointer_manager: ZwlrVirtualPointerManagerV1 = globals
+        .bind(&qh, 1..=2, ())
+        .map_err(|e| bind_error(VIRTUAL_POINTER, e))?;
+    let keyboard_manager: ZwpVirtualKeyboardManagerV1 = globals
+        .bind(&qh, 1..=1, ())
+        .map_err(|e| bind_error(VIRTUAL_KEYBOARD, e))?;
+    let (model, first_actions) = KeyboardModel::new(names)?;
+    let mut devices = Devices {
+        pointer: pointer_manager.create_virtual_pointer(Some(&seat), &qh, ()),
+        keyboard: keyboard_manager.create_virtual_keyboard(&seat, &qh, ()),
+        model,
+        buttons: BTreeSet::new(),
+        epoch: Instant::now(),
+    };
+    devices.apply(first_actions)?;
+    // The compositor has the devices and the keymap once this round trip is done (a manager
+    // that refuses us, e.g. `unauthorized`, is a protocol error here).
+    queue.roundtrip(&mut dispatcher).map_err(lost)?;
+    status.send_replace(Status::Ready);
+    tracing::info!(socket = %socket, layout = %names.layout, variant = %names.variant, "virtual pointer and keyboard ready");
+    if !seat_had_keyboard {
+        // A desktop without a keyboard (headless): ours is the seat's first, and applications
+        // ask for their wl_keyboard only now. Keys sent in that moment reach nobody; the
+        // keyboard lives as long as this handle, so only a session's very first keys can.
+        tracing::info!("the seat had no keyboard before this virtual keyboard; applications take it now");
+    }
+
+    loop {
+        loop {
+            match inbox.try_recv() {
+                Ok(Request::Command { command, reply }) => match devices.execute(&command) {
+                    Ok(()) => {
+                        if let Some(reply) = reply {
+                            connection.display().sync(&qh, SyncReply(Mutex::new(Some(reply))));
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(?command, "virtual input command failed: {e}");
+                        if let Some(reply) = reply {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
+                },
+                Ok(Request::Stop) | Err(TryRecvError::Disconnected) => {
+                    devices.close();
+                    pointer_manager.destroy(); // (the keyboard manager has no destructor)
+                    // Best effort: the releases go out if the compositor is still there.
+                    let _ = connection.flush();
+                    return Ok(());
+                }
+                Err(TryRecvError::Empty) => break,
+            }
+        }
+        let want_write = match connection.flush() {
+            Ok(()) => false,
+            // The socket is full: wait until it drains.
+            Err(wayland_client::backend::WaylandError::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock =>
+            {
+                true
+            }
+            Err(e) => return Err(lost(e)),
+        };
+        queue.dispatch_pending(&mut dispatcher).map_err(lost)?;
+        let Some(guard) = queue.prepare_read() else {
+            continue; // events arrived meanwhile: dispatch them first
+        };
+        let mut fds = [
+            libc::pollfd {
+                fd: guard.connection_fd().as_raw_fd(),
+                events: libc::POLLIN | if want_write { libc::POLLOUT } else { 0 },
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: waker.0.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: fds is a live array of two initialised pollfd; its length is passed with it.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(VirtualInputError::ConnectionLost(format!("poll: {e}")));
+        }
+        if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+            match guard.read() {
+                Ok(_) => {}
+                Err(wayland_client::backend::WaylandError::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(lost(e)),
+            }
+        } else {
+            drop(guard);
+        }
+        if fds[1].revents & libc::POLLIN != 0 {
+            waker.drain();
+        }
+    }
+}
+
+/// The virtual devices and what is pressed on them.
+struct Devices {
+    pointer: ZwlrVirtualPointerV1,
+    keyboard: ZwpVirtualKeyboardV1,
+    model: KeyboardModel,
+    buttons: BTreeSet<u32>,
+    epoch: Instant,
+}
+
+impl Devices {
+    /// Milliseconds since the devices were made (the events' timestamps; they wrap as
+    /// Wayland's do).
+    fn time(&self) -> u32 {
+        let ms = self.epoch.elapsed().as_millis() & u128::from(u32::MAX);
+        u32::try_from(ms).unwrap_or(0)
+    }
+
+    fn execute(&mut self, command: &VirtualInputCommand) -> Result<(), VirtualInputError> {
+        match command {
+            VirtualInputCommand::Key { evdev, pressed } => {
+                let actions = self.model.key(*evdev, *pressed)?;
+                self.apply(actions)
+            }
+            VirtualInputCommand::Keysym { keysym, pressed } => {
+                let actions = self.model.keysym(*keysym, *pressed)?;
+                self.apply(actions)
+            }
+            VirtualInputCommand::SetKeymap { layout, variant } => {
+                let actions = self
+                    .model
+                    .set_keymap(&KeymapNames::new(layout.clone(), variant.clone()))?;
+                self.apply(actions)
+            }
+            VirtualInputCommand::PointerAbsolute {
+                x,
+                y,
+                extent_w,
+                extent_h,
+            } => {
+                if *extent_w == 0 || *extent_h == 0 || x > extent_w || y > extent_h {
+                    return Err(VirtualInputError::InvalidCommand(format!(
+                        "pointer position ({x}, {y}) outside its extent {extent_w}x{extent_h}"
+                    )));
+                }
+                self.pointer
+                    .motion_absolute(self.time(), *x, *y, *extent_w, *extent_h);
+                self.pointer.frame();
+                Ok(())
+            }
+            VirtualInputCommand::PointerRelative { dx, dy } => {
+                if !dx.is_finite() || !dy.is_finite() {
+                    return Err(VirtualInputError::InvalidCommand(format!(
+                        "relative motion ({dx}, {dy}) is not finite"
+                    )));
+                }
+                self.pointer.motion(self.time(), *dx, *dy);
+                self.pointer.frame();
+                Ok(())
+            }
+            VirtualInputCommand::Button { button, pressed } => {
+                if !(BUTTON_MIN..=crate::keyboard::EVDEV_KEY_MAX).contains(button) {
+                    return Err(VirtualInputError::InvalidCommand(format!(
+                        "{button:#x} is not a button code (BTN_LEFT is 0x110)"
+                    )));
+                }
+                // Like keys: a repeated press or a release of a button that is up sends nothing.
+                let changed = if *pressed {
+                    self.buttons.insert(*button)
+                } else {
+                    self.buttons.remove(button)
+                };
+                if changed {
+                    let state = if *pressed {
+                        ButtonState::Pressed
+                    } else {
+                        ButtonState::Released
+                    };
+                    self.pointer.button(self.time(), *button, state);
+                    self.pointer.frame();
+                }
+                Ok(())
+            }
+            VirtualInputCommand::Axis {
+                horizontal,
+                value,
+                discrete,
+            } => {
+                if !value.is_finite() {
+                    return Err(VirtualInputError::InvalidCommand(format!(
+                        "scroll value {value} is not finite"
+                    )));
+                }
+                let axis = if *horizontal {
+                    Axis::HorizontalScroll
+                } else {
+                    Axis::VerticalScroll
+                };
+                let time = self.time();
+                self.pointer.axis_source(AxisSource::Wheel);
+                if *discrete != 0 {
+                    // axis_discrete carries the value too: wlroots takes both from it.
+                    self.pointer.axis_discrete(time, axis, *value, *discrete);
+                } else {
+                    self.pointer.axis(time, axis, *value);
+                }
+                self.pointer.frame();
+                Ok(())
+            }
+            VirtualInputCommand::ReleaseAll => {
+                let actions = self.model.release_all();
+                self.apply(actions)?;
+                let buttons = std::mem::take(&mut self.buttons);
+                for button in buttons {
+                    self.pointer.button(self.time(), button, ButtonState::Released);
+                }
+                self.pointer.frame();
+                Ok(())
+            }
+        }
+    }
+
+    fn apply(&mut self, actions: Vec<KeyboardAction>) -> Result<(), VirtualInputError> {
+        for action in actions {
+            match action {
+                KeyboardAction::Keymap(text) => {
+                    let (file, size) = keymap_file(&text)?;
+                    self.keyboard.keymap(KEYMAP_FORMAT_XKB_V1, file.as_fd(), size);
+                }
+                KeyboardAction::Key { evdev, pressed } => {
+                    // wl_keyboard.key_state: 1 pressed, 0 released.
+                    self.keyboard.key(self.time(), evdev, u32::from(pressed));
+                }
+                KeyboardAction::Modifiers(m) => {
+                    self.keyboard.modifiers(m.depressed, m.latched, m.locked, m.group);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Releases what is still pressed and destroys the devices (a keyboard destroyed with
+    /// keys down could leave them down in clients).
+    fn close(&mut self) {
+        if let Err(e) = self.execute(&VirtualInputCommand::ReleaseAll) {
+            tracing::warn!("releasing the keys on stop: {e}");
+        }
+        self.keyboard.destroy();
+        self.pointer.destroy();
+    }
+}
+
+/// The keymap in a sealed memfd, NUL-terminated as the compositor reads it (wlroots hands the
+/// mapping to `xkb_keymap_new_from_string`).
+fn keymap_file(text: &str) -> Result<(std::fs::File, u32), VirtualInputError> {
+    let failed = |e: std::io::Error| VirtualInputError::Keymap {
+        layout: String::new(),
+        variant: String::new(),
+        reason: format!("cannot write the keymap to a memfd: {e}"),
+    };
+    // SAFETY: the name is a NUL-terminated literal; the result is checked.
+    let fd = unsafe {
+        libc::memfd_create(
+            c"wrd-keymap".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if fd < 0 {
+        return Err(failed(std::io::Error::last_os_error()));
+    }
+    // SAFETY: fd is a freshly created descriptor nobody else owns.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(text.as_bytes()).map_err(failed)?;
+    file.write_all(&[0]).map_err(failed)?;
+    // The compositor maps it: sealed, it cannot change or shrink under the mapping.
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+    // SAFETY: fcntl on our own memfd with a plain integer argument.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
+        return Err(failed(std::io::Error::last_os_error()));
+    }
+    let size = u32::try_from(text.len() + 1).map_err(|_| VirtualInputError::Keymap {
+        layout: String::new(),
+        variant: String::new(),
+        reason: "the keymap is larger than 4 GiB".into(),
+    })?;
+    Ok((file, size))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn the_handle_is_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<VirtualInput>();
+    }
+
+    #[test]
+    fn a_missing_socket_is_reported_with_its_path_and_commands_fail_with_it() {
+        let input = VirtualInput::start(
+            WaylandSocket::Path("/nonexistent/wayland-9".into()),
+            KeymapNames::default(),
+        )
+        .unwrap();
+        let err = block_on(input.ready()).unwrap_err();
+        assert!(
+            matches!(&err, VirtualInputError::Connect { socket, .. } if socket.contains("/nonexistent/wayland-9")),
+            "{err}"
+        );
+        let err = block_on(input.execute(VirtualInputCommand::ReleaseAll)).unwrap_err();
+        assert!(matches!(err, VirtualInputError::Connect { .. }), "{err}");
+        assert!(input.send(VirtualInputCommand::ReleaseAll).is_err());
+        assert!(matches!(
+            block_on(input.closed()),
+            VirtualInputError::Connect { .. }
+        ));
+        assert!(input.stop().is_err());
+    }
+
+    #[test]
+    fn the_keymap_file_is_the_text_and_a_nul() {
+        use std::io::{Read as _, Seek as _};
+        let (mut file, size) = keymap_file("xkb_keymap {};").unwrap();
+        assert_eq!(size, 15);
+        file.rewind().unwrap();
+        let mut back = Vec::new();
+        file.read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"xkb_keymap {};\0");
+    }
+}
