@@ -210,6 +210,15 @@ impl Capture {
         &self.session
     }
 
+    /// Input into a Mutter session (the same session the screen cast belongs to); `None` for
+    /// a portal screen cast, whose input, if any, goes another way.
+    pub fn mutter_input(&self) -> Option<wrd_mutter::MutterInput> {
+        match &self.session {
+            DesktopSession::Mutter(session) => Some(session.input()),
+            DesktopSession::Portal(_) => None,
+        }
+    }
+
     /// Pumps frames onto `publisher` until shutdown, the desktop closes the session, or a
     /// stream is lost. Dropping the publisher at the end tells every client the source ended.
     pub async fn run(

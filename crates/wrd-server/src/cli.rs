@@ -97,6 +97,11 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     pub max_fps: Option<u32>,
 
+    /// Clients see the desktop but cannot control it: their keyboard and mouse are ignored
+    /// (logged once per session)
+    #[arg(long)]
+    pub view_only: bool,
+
     /// Test pattern size [default: 1280x720]
     #[arg(long, value_name = "WxH")]
     pub size: Option<String>,

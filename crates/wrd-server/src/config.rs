@@ -44,6 +44,7 @@ struct FileConfig {
     source: Option<SourceArg>,
     max_clients: Option<usize>,
     max_fps: Option<u32>,
+    view_only: Option<bool>,
     #[serde(default)]
     auth: FileAuth,
     #[serde(default)]
@@ -102,6 +103,8 @@ pub struct Settings {
     pub source: SourceArg,
     pub max_clients: usize,
     pub max_fps: u32,
+    /// Input from clients is ignored.
+    pub view_only: bool,
     pub auth: Auth,
     pub tls: TlsSource,
     pub state_dir: PathBuf,
@@ -262,6 +265,7 @@ impl Settings {
             source: args.source.or(file.source).unwrap_or(SourceArg::TestPattern),
             max_clients,
             max_fps,
+            view_only: args.view_only || file.view_only.unwrap_or(false),
             auth,
             tls,
             state_dir: env.state_dir()?,

@@ -24,8 +24,6 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(3);
 const PORTAL_TIMEOUT: Duration = Duration::from_secs(15);
 /// The portal's ScreenCast version from which a grant can be remembered (restore token).
 const PERSIST_SINCE: u32 = 4;
-/// The portal's RemoteDesktop version from which a grant can be remembered.
-const REMOTE_PERSIST_SINCE: u32 = 2;
 
 /// A probe's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -204,7 +202,6 @@ impl DesktopSource {
 #[serde(rename_all = "snake_case")]
 pub enum InputBackend {
     MutterRemoteDesktop,
-    PortalRemoteDesktop,
     WlrootsVirtualDevices,
     None,
 }
@@ -447,34 +444,14 @@ fn choose_input(
     portal: Option<&PortalFacts>,
     wayland: Option<&WaylandFacts>,
 ) -> (InputBackend, String) {
-    // Input is not implemented yet (issue 5): every line says so.
-    const NOT_YET: &str = "not used yet: this version is view only";
     let has_keys_or_pointer = |types: &[String]| types.iter().any(|t| t == "keyboard" || t == "pointer");
+    // The same order as `serve`: the Mutter session itself, then wlroots virtual devices.
     if source == Some(DesktopSource::Mutter)
         && mutter.is_some_and(|m| m.remote_desktop_version > 0 && m.supported_device_types & 3 != 0)
     {
         return (
             InputBackend::MutterRemoteDesktop,
-            format!("Mutter's RemoteDesktop API (no dialog); {NOT_YET}"),
-        );
-    }
-    if source.is_some()
-        && let Some(rd) = portal
-            .and_then(|p| p.remote_desktop.as_ref())
-            .filter(|rd| has_keys_or_pointer(&rd.device_types))
-    {
-        let asks = if rd.version >= REMOTE_PERSIST_SINCE {
-            "asks once, then remembered"
-        } else {
-            "RemoteDesktop v1 cannot remember a grant: the desktop would ask on every start"
-        };
-        return (
-            InputBackend::PortalRemoteDesktop,
-            format!(
-                "the portal's RemoteDesktop v{} ({}; {asks}); {NOT_YET}",
-                rd.version,
-                rd.device_types.join(", ")
-            ),
+            "Mutter's RemoteDesktop API (no dialog), the desktop's own keyboard layout".to_owned(),
         );
     }
     if source.is_some()
@@ -483,9 +460,29 @@ fn choose_input(
         return (
             InputBackend::WlrootsVirtualDevices,
             format!(
-                "wlroots virtual pointer v{} + keyboard v{}; {NOT_YET}",
+                "wlroots virtual pointer v{} + keyboard v{}, with each client's keyboard layout",
                 w.virtual_pointer.unwrap_or_default(),
                 w.virtual_keyboard.unwrap_or_default()
+            ),
+        );
+    }
+    if source.is_some()
+        && let Some(rd) = portal
+            .and_then(|p| p.remote_desktop.as_ref())
+            .filter(|rd| has_keys_or_pointer(&rd.device_types))
+    {
+        // Offered, but `serve --source portal` asks for a ScreenCast session only.
+        let hint = if mutter.is_some_and(|m| m.remote_desktop_version > 0) {
+            "; `--source mutter` takes input through Mutter instead"
+        } else {
+            ""
+        };
+        return (
+            InputBackend::None,
+            format!(
+                "view only: the portal offers RemoteDesktop v{} ({}), which this version does not use yet{hint}",
+                rd.version,
+                rd.device_types.join(", ")
             ),
         );
     }
@@ -1278,7 +1275,7 @@ mod tests {
         check(
             sway(),
             "source=portal input=WlrootsVirtualDevices dialog=Never exit=0",
-            &["chooser_type=none", "HEADLESS-1", "not used yet"],
+            &["chooser_type=none", "HEADLESS-1", "each client's keyboard layout"],
         );
         // a stored grant wins over everything on ScreenCast v4
         check(
@@ -1326,15 +1323,15 @@ mod tests {
             &["asks nobody"],
         );
         // GNOME without Mutter's API (not probed / absent): the GNOME portal, asked once;
-        // input through RemoteDesktop v1, which would ask every time
+        // its RemoteDesktop is offered but not used by this version: view only, said so
         check(
             gnome(Probed::Skipped("not built".into())),
-            "source=portal input=PortalRemoteDesktop dialog=Once exit=0",
-            &["gnome asks once", "on every start"],
+            "source=portal input=None dialog=Once exit=0",
+            &["gnome asks once", "does not use yet"],
         );
         check(
             gnome(Probed::Found(None)),
-            "source=portal input=PortalRemoteDesktop dialog=Once exit=0",
+            "source=portal input=None dialog=Once exit=0",
             &[],
         );
         // Mutter's API without PipeWire: nothing can carry frames
@@ -1425,7 +1422,7 @@ grant        no restore token stored yet (/home/u/.local/state/wrd-server/portal
 mutter api   absent (not a GNOME session)
 wayland      sway (pid 42, wlroots) on wayland-1: zwlr_virtual_pointer_manager_v1 v2, zwp_virtual_keyboard_manager_v1 v1, zwlr_screencopy_manager_v1 v3, data-control: zwlr_data_control_manager_v1 v2; 1 output
 → serve would use: portal (xdg-desktop-portal ScreenCast): `wrd-server serve --source portal`
-→ input: wlroots virtual pointer v2 + keyboard v1; not used yet: this version is view only
+→ input: wlroots virtual pointer v2 + keyboard v1, with each client's keyboard layout
 → consent dialog: none: xdg-desktop-portal-wlr is configured with chooser_type=none: it casts HEADLESS-1 without asking (/home/u/.config/xdg-desktop-portal-wlr/config)
 ";
         assert_eq!(text, expected);

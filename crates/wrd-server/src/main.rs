@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod doctor;
+mod input;
 
 use std::process::ExitCode;
 
@@ -12,7 +13,7 @@ use clap::Parser as _;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 use wrd_capture::{Capture, CaptureEnd};
 use wrd_frame::FrameBus;
 use wrd_portal::{CursorDelivery, RestoreTokenStore, ScreencastOptions};
@@ -174,6 +175,25 @@ async fn serve(settings: Settings) -> Result<(), RunError> {
                     .await
                     .context("starting the Mutter screen cast")?
             };
+            let route = if settings.view_only {
+                InputRoute::Ignore {
+                    reason: "the server runs with --view-only",
+                }
+            } else {
+                match input_backend(&capture).await {
+                    Ok(backend) => {
+                        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                        tokio::spawn(input::run(backend, bus.clone(), rx, shutdown.clone()));
+                        InputRoute::Forward(tx)
+                    }
+                    Err(reason) => {
+                        warn!("input: {reason}: clients can watch but not control this desktop");
+                        InputRoute::Ignore {
+                            reason: "this desktop offers no way to send it input (see the server's start-up log)",
+                        }
+                    }
+                }
+            };
             let cancel = shutdown.clone();
             let task: SourceTask = tokio::spawn(async move {
                 match capture.run(publisher, cancel).await {
@@ -182,12 +202,7 @@ async fn serve(settings: Settings) -> Result<(), RunError> {
                     Err(e) => Some(format!("capture failed: {e}")),
                 }
             });
-            (
-                task,
-                InputRoute::Ignore {
-                    reason: "input to the desktop is not supported by this server yet",
-                },
-            )
+            (task, route)
         }
     };
 
@@ -251,4 +266,40 @@ async fn stop_on_signal(shutdown: CancellationToken) {
         () = shutdown.cancelled() => return,
     }
     shutdown.cancel();
+}
+
+/// How long the wlroots virtual devices may take to come up.
+const VIRTUAL_INPUT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The way into the desktop that goes with the capture: the Mutter session itself, or on a
+/// wlroots compositor our own virtual pointer and keyboard, made now (not on the first key:
+/// applications on a desktop without a keyboard only take keys from one that existed when
+/// they asked for it).
+async fn input_backend(capture: &Capture) -> Result<input::InputBackend, String> {
+    if let Some(mutter) = capture.mutter_input() {
+        return Ok(input::InputBackend::Mutter(mutter));
+    }
+    let probe = tokio::task::spawn_blocking(|| wrd_wayland::probe(std::time::Duration::from_secs(2)))
+        .await
+        .map_err(|e| format!("probing the Wayland compositor: {e}"))?
+        .map_err(|e| format!("probing the Wayland compositor: {e}"))?;
+    if !wrd_wayland::VirtualInput::available(&probe) {
+        return Err(
+            "the portal offers no RemoteDesktop session and the compositor has no wlroots virtual pointer and keyboard"
+                .to_owned(),
+        );
+    }
+    let devices = wrd_wayland::VirtualInput::start(
+        wrd_wayland::WaylandSocket::Environment,
+        wrd_wayland::KeymapNames::default(),
+    )
+    .map_err(|e| format!("starting the virtual pointer and keyboard: {e}"))?;
+    match tokio::time::timeout(VIRTUAL_INPUT_READY_TIMEOUT, devices.ready()).await {
+        Ok(Ok(())) => Ok(input::InputBackend::Wlroots(devices)),
+        Ok(Err(e)) => Err(format!("starting the virtual pointer and keyboard: {e}")),
+        Err(_) => Err(format!(
+            "the compositor did not set up the virtual pointer and keyboard within {} s",
+            VIRTUAL_INPUT_READY_TIMEOUT.as_secs()
+        )),
+    }
 }
