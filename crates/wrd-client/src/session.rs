@@ -579,6 +579,17 @@ impl Session {
             .await
     }
 
+    /// The client's lock keys (a Synchronize event, as clients send on connect and on focus).
+    pub async fn send_sync_locks(&mut self, caps: bool, num: bool, scroll: bool) -> Result<(), ClientError> {
+        use ironrdp::pdu::input::fast_path::SynchronizeFlags;
+        let mut flags = SynchronizeFlags::empty();
+        flags.set(SynchronizeFlags::CAPS_LOCK, caps);
+        flags.set(SynchronizeFlags::NUM_LOCK, num);
+        flags.set(SynchronizeFlags::SCROLL_LOCK, scroll);
+        self.send_fastpath(vec![FastPathInputEvent::SyncEvent(flags)])
+            .await
+    }
+
     /// Type one character as Unicode keyboard events: press and release of each UTF-16 unit.
     pub async fn send_unicode(&mut self, ch: char) -> Result<(), ClientError> {
         let mut units = [0u16; 2];

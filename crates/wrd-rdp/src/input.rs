@@ -28,10 +28,7 @@ pub enum SessionInput {
         keyboard_layout: u32,
     },
     /// One input event, in the order the client sent them.
-    Input {
-        session: SessionId,
-        event: ClientInput,
-    },
+    Input { session: SessionId, event: ClientInput },
     /// The session is over; nothing more comes from it.
     Closed { session: SessionId },
 }

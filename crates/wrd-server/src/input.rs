@@ -12,9 +12,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use wrd_frame::{DesktopLayout, FrameBus};
-use wrd_input::{
-    Axis, DesktopInput, LockState, MonitorArea, PointerMap, Translator, xkb_layout_for_klid,
-};
+use wrd_input::{Axis, DesktopInput, LockState, MonitorArea, PointerMap, Translator, xkb_layout_for_klid};
 use wrd_mutter::{MutterInput, ScrollAxis};
 use wrd_rdp::{SessionId, SessionInput};
 use wrd_wayland::{VirtualInput, VirtualInputCommand};
@@ -55,7 +53,23 @@ pub async fn run(
     mut inputs: mpsc::UnboundedReceiver<SessionInput>,
     shutdown: CancellationToken,
 ) {
-    info!(backend = backend.describe(), "input: client input goes to the desktop");
+    info!(
+        backend = backend.describe(),
+        "input: client input goes to the desktop"
+    );
+    if let InputBackend::Mutter(mutter) = &backend {
+        // Mutter drops the first key its virtual keyboard ever sends (the seat gains its
+        // keyboard with it, and clients only then take keys). A Shift tap types nothing and
+        // gets that over with before any client's key.
+        for pressed in [true, false] {
+            if let Err(e) = mutter
+                .keyboard_keycode(wrd_input::evdev::KEY_LEFTSHIFT, pressed)
+                .await
+            {
+                warn!(error = %e, "preparing Mutter's virtual keyboard");
+            }
+        }
+    }
     let mut router = Router::new(backend, bus);
     loop {
         let message = tokio::select! {
@@ -135,7 +149,12 @@ impl Router {
                         DEFAULT_LAYOUT
                     }
                 };
-                debug!(session, layout = keymap.0, variant = keymap.1, "session input opened");
+                debug!(
+                    session,
+                    layout = keymap.0,
+                    variant = keymap.1,
+                    "session input opened"
+                );
                 self.session(session).keymap = keymap;
             }
             SessionInput::Input { session, event } => {
@@ -161,7 +180,11 @@ impl Router {
                 if let Some(mut state) = self.sessions.remove(&session) {
                     let releases = state.translator.release_all();
                     if !releases.is_empty() {
-                        info!(session, count = releases.len(), "releasing what the client still held");
+                        info!(
+                            session,
+                            count = releases.len(),
+                            "releasing what the client still held"
+                        );
                     }
                     for desktop_input in releases {
                         self.send(session, state.keymap, desktop_input).await;
@@ -220,7 +243,12 @@ impl Router {
                 if matches!(input, DesktopInput::Key { .. } | DesktopInput::Keysym { .. })
                     && keymap != self.loaded_keymap
                 {
-                    info!(session, layout = keymap.0, variant = keymap.1, "loading the client's keyboard layout");
+                    info!(
+                        session,
+                        layout = keymap.0,
+                        variant = keymap.1,
+                        "loading the client's keyboard layout"
+                    );
                     result = virtual_input
                         .send(VirtualInputCommand::SetKeymap {
                             layout: keymap.0.to_owned(),
@@ -262,13 +290,16 @@ async fn send_to_mutter(mutter: &MutterInput, input: DesktopInput) -> Result<(),
     let result = match input {
         DesktopInput::Key { evdev, pressed } => mutter.keyboard_keycode(evdev, pressed).await,
         DesktopInput::Keysym { keysym, pressed } => mutter.keyboard_keysym(keysym, pressed).await,
-        DesktopInput::PointerAbsolute { monitor, x, y } => mutter.pointer_motion_absolute(monitor, x, y).await,
+        DesktopInput::PointerAbsolute { monitor, x, y } => {
+            mutter.pointer_motion_absolute(monitor, x, y).await
+        }
         DesktopInput::PointerRelative { dx, dy } => mutter.pointer_motion_relative(dx, dy).await,
         DesktopInput::Button {
             evdev_button,
             pressed,
         } => {
-            let button = i32::try_from(evdev_button).map_err(|_| format!("button code {evdev_button} out of range"))?;
+            let button = i32::try_from(evdev_button)
+                .map_err(|_| format!("button code {evdev_button} out of range"))?;
             mutter.pointer_button(button, pressed).await
         }
         DesktopInput::Axis {

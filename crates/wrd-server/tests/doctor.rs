@@ -92,7 +92,9 @@ fn inside_the_sway_stack_doctor_finds_the_portal_and_wlroots_input() {
         "{all}"
     );
     assert!(
-        report.contains("→ input: wlroots virtual pointer v2 + keyboard v1, with each client's keyboard layout"),
+        report.contains(
+            "→ input: wlroots virtual pointer v2 + keyboard v1, with each client's keyboard layout"
+        ),
         "{all}"
     );
     assert!(

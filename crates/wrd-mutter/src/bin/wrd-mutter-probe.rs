@@ -376,7 +376,10 @@ async fn input_check(session: &MutterSession) -> Result<(), String> {
         "keyboard_keycode",
         session.input().keyboard_keycode(KEY_LEFTSHIFT, false).await,
     );
-    record("keyboard_keysym", session.input().keyboard_keysym(XK_SHIFT_L, true).await);
+    record(
+        "keyboard_keysym",
+        session.input().keyboard_keysym(XK_SHIFT_L, true).await,
+    );
     record(
         "keyboard_keysym",
         session.input().keyboard_keysym(XK_SHIFT_L, false).await,
@@ -385,8 +388,14 @@ async fn input_check(session: &MutterSession) -> Result<(), String> {
         "pointer_motion_relative",
         session.input().pointer_motion_relative(1.0, 1.0).await,
     );
-    record("pointer_button", session.input().pointer_button(BTN_SIDE, true).await);
-    record("pointer_button", session.input().pointer_button(BTN_SIDE, false).await);
+    record(
+        "pointer_button",
+        session.input().pointer_button(BTN_SIDE, true).await,
+    );
+    record(
+        "pointer_button",
+        session.input().pointer_button(BTN_SIDE, false).await,
+    );
     record(
         "pointer_axis",
         session
@@ -396,7 +405,10 @@ async fn input_check(session: &MutterSession) -> Result<(), String> {
     );
     record(
         "pointer_axis_discrete",
-        session.input().pointer_axis_discrete(ScrollAxis::Horizontal, 1).await,
+        session
+            .input()
+            .pointer_axis_discrete(ScrollAxis::Horizontal, 1)
+            .await,
     );
     let bad = session
         .input()

@@ -1,0 +1,283 @@
+//! Client input reaching a real desktop through `wrd-server serve`, driven by the in-process
+//! IronRDP client (which sends exactly the events a test names):
+//! - headless sway (`--source portal`, input through our wlroots virtual keyboard): scancodes,
+//!   Unicode key events (`äöü ß €`), lock-key synchronisation, and a client that disconnects
+//!   with Shift held leaves no key pressed;
+//! - headless mutter (`--source mutter`, input through Mutter's RemoteDesktop): a click
+//!   focuses the terminal, scancodes and Unicode key events type into it.
+//! Each check ends in a file the shell in the remote terminal writes, read back exactly.
+
+// Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use wrd_client::{ClientConfig, Session, SessionEvent};
+use wrd_testkit::{
+    ChildGuard, Image, MutterStack, MutterStackOptions, StackOptions, SwayStack, TestDir, free_port,
+    wait_for_port,
+};
+
+const USER: &str = "rdpuser";
+const PASSWORD: &str = "input-pw";
+const WIDTH: u16 = 1024;
+const HEIGHT: u16 = 768;
+
+/// Set-1 scancodes of the US layout: (scancode, shifted).
+fn us_scancode(c: char) -> (u8, bool) {
+    const ROW1: &str = "1234567890-=";
+    const ROW1_SHIFT: &str = "!@#$%^&*()_+";
+    const QWERTY: [(&str, u8); 3] = [("qwertyuiop", 0x10), ("asdfghjkl", 0x1E), ("zxcvbnm", 0x2C)];
+    if let Some(i) = ROW1.find(c) {
+        return (0x02 + u8::try_from(i).unwrap(), false);
+    }
+    if let Some(i) = ROW1_SHIFT.find(c) {
+        return (0x02 + u8::try_from(i).unwrap(), true);
+    }
+    for (row, first) in QWERTY {
+        if let Some(i) = row.find(c.to_ascii_lowercase()) {
+            return (first + u8::try_from(i).unwrap(), c.is_ascii_uppercase());
+        }
+    }
+    match c {
+        ' ' => (0x39, false),
+        '\n' => (0x1C, false),
+        '.' => (0x34, false),
+        '>' => (0x34, true),
+        '/' => (0x35, false),
+        '\'' => (0x28, false),
+        _ => panic!("no scancode for {c:?} in this test's table"),
+    }
+}
+
+const LEFT_SHIFT: u8 = 0x2A;
+
+/// Types ASCII as scancodes (US positions); anything else as Unicode key events.
+async fn type_text(session: &mut Session, text: &str) {
+    for c in text.chars() {
+        if c.is_ascii() {
+            let (code, shift) = us_scancode(c);
+            if shift {
+                session.send_key(LEFT_SHIFT, false, true).await.unwrap();
+            }
+            session.send_key(code, false, true).await.unwrap();
+            session.send_key(code, false, false).await.unwrap();
+            if shift {
+                session.send_key(LEFT_SHIFT, false, false).await.unwrap();
+            }
+        } else {
+            session.send_unicode(c).await.unwrap();
+        }
+    }
+}
+
+/// A directory the desktop's user can write and the test can read.
+fn shared_dir(dir: &TestDir) -> PathBuf {
+    let shared = dir.join("typed");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    shared
+}
+
+/// Waits until `path` holds exactly `expected` (the shell wrote it), bounded.
+fn wait_for_file(path: &Path, expected: &str, limit: Duration) {
+    let until = Instant::now() + limit;
+    let mut last = None;
+    while Instant::now() < until {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            if text == expected {
+                return;
+            }
+            last = Some(text);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!(
+        "{} never held {expected:?} within {limit:?}; last seen: {last:?}",
+        path.display()
+    );
+}
+
+/// Reads the client's events until `quiet` passes without a graphics update (bounded).
+async fn settle(session: &mut Session, quiet: Duration, limit: Duration) {
+    let give_up = tokio::time::Instant::now() + limit;
+    loop {
+        let deadline = (tokio::time::Instant::now() + quiet).min(give_up);
+        match session.next_event(deadline).await {
+            Ok(SessionEvent::Terminated(reason)) => panic!("session ended: {reason}"),
+            Ok(_) => {
+                if tokio::time::Instant::now() >= give_up {
+                    return;
+                }
+            }
+            Err(wrd_client::ClientError::Timeout(_)) => return,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+fn start_server(mut cmd: Command, source: &str, port: u16, dir: &TestDir) -> ChildGuard {
+    let listen = format!("127.0.0.1:{port}");
+    cmd.args([
+        "serve",
+        "--source",
+        source,
+        "--listen",
+        &listen,
+        "--username",
+        USER,
+    ])
+    .env("WRD_PASSWORD", PASSWORD)
+    .env(
+        "RUST_LOG",
+        std::env::var("WRD_TEST_SERVER_LOG").unwrap_or_else(|_| "info".into()),
+    );
+    let guard = ChildGuard::spawn(&mut cmd, "wrd-server", dir.path()).unwrap();
+    wait_for_port(listen.parse().unwrap(), Duration::from_secs(30)).unwrap();
+    guard
+}
+
+/// Saves the client's picture in the test directory (kept when the test fails).
+fn snapshot(session: &Session, dir: &TestDir, name: &str) {
+    let fb = session.framebuffer();
+    let image = Image::from_bgrx(
+        u32::from(fb.width()),
+        u32::from(fb.height()),
+        usize::from(fb.width()) * 4,
+        &fb.to_bgrx(),
+    )
+    .unwrap();
+    image.save_png(&dir.join(format!("{name}.png"))).unwrap();
+}
+
+async fn connect(port: u16) -> Session {
+    let mut config = ClientConfig::new(format!("127.0.0.1:{port}").parse().unwrap(), USER, PASSWORD);
+    config.desktop_width = WIDTH;
+    config.desktop_height = HEIGHT;
+    let mut session = wrd_client::connect(config).await.unwrap();
+    session
+        .wait_for_frame(tokio::time::Instant::now() + Duration::from_secs(20))
+        .await
+        .unwrap();
+    session
+}
+
+/// A shell in a terminal, its working directory `cwd`. Returns the command to spawn.
+fn terminal(mut foot: Command, cwd: &Path) -> Command {
+    // `ready` tells the test the shell runs (the window is mapped by then or very soon).
+    let script = format!("cd {} && touch ready && PS1='$ ' exec sh -i", cwd.display());
+    foot.args(["--title", "input", "sh", "-c", &script]);
+    foot
+}
+
+#[test]
+fn sway_keys_unicode_lock_sync_and_release_on_disconnect() {
+    let dir = TestDir::new("input-sway").unwrap();
+    let mut stack = SwayStack::start(
+        dir.path(),
+        &StackOptions {
+            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
+            wallpaper: None,
+            animate: false,
+        },
+    )
+    .unwrap();
+    let shared = shared_dir(&dir);
+    let port = free_port();
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+    // The server first: its virtual keyboard must exist before the terminal asks for one.
+    let server = start_server(stack.command(&binary), "portal", port, &dir);
+    let foot = terminal(stack.command("foot"), &shared);
+    stack.spawn_client(foot, "input-terminal").unwrap();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut session = connect(port).await;
+        // The terminal maps and draws its prompt.
+        wait_for_file(&shared.join("ready"), "", Duration::from_secs(20));
+        settle(&mut session, Duration::from_millis(1000), Duration::from_secs(20)).await;
+
+        // Scancodes and Unicode key events.
+        type_text(&mut session, "echo 'äöü ß €' >unicode.txt\n").await;
+        wait_for_file(&shared.join("unicode.txt"), "äöü ß €\n", Duration::from_secs(10));
+
+        // Caps Lock as the client says: typed letters come out capitalised, then not.
+        type_text(&mut session, "echo ").await;
+        session.send_sync_locks(true, false, false).await.unwrap();
+        type_text(&mut session, "ab").await;
+        session.send_sync_locks(false, false, false).await.unwrap();
+        type_text(&mut session, "c >locks.txt\n").await;
+        wait_for_file(&shared.join("locks.txt"), "ABc\n", Duration::from_secs(10));
+
+        // A client that leaves with Shift held: the server releases it.
+        session.send_key(LEFT_SHIFT, false, true).await.unwrap();
+        session.disconnect().await.unwrap();
+        let mut session = connect(port).await;
+        type_text(&mut session, "echo q >released.txt\n").await;
+        wait_for_file(&shared.join("released.txt"), "q\n", Duration::from_secs(10));
+        session.disconnect().await.unwrap();
+    });
+    drop(server);
+}
+
+#[test]
+fn mutter_keys_and_unicode() {
+    let dir = TestDir::new("input-mutter").unwrap();
+    let mut stack = MutterStack::start(
+        dir.path(),
+        &MutterStackOptions {
+            monitors: vec![(u32::from(WIDTH), u32::from(HEIGHT))],
+        },
+    )
+    .unwrap();
+    let shared = shared_dir(&dir);
+    let port = free_port();
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+    let server = start_server(stack.command(&binary), "mutter", port, &dir);
+    let foot = terminal(stack.command("foot"), &shared);
+    stack.spawn_client(foot, "input-terminal").unwrap();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut session = connect(port).await;
+        wait_for_file(&shared.join("ready"), "", Duration::from_secs(20));
+        settle(&mut session, Duration::from_millis(1000), Duration::from_secs(20)).await;
+        // Mutter maps a new window without focusing it on a desktop nobody used yet: a click
+        // in the middle of the screen (the terminal is the only window) gives it the focus.
+        session.send_mouse_move(WIDTH / 2, HEIGHT / 2).await.unwrap();
+        session
+            .send_mouse_button(wrd_client::MouseButton::Left, true)
+            .await
+            .unwrap();
+        session
+            .send_mouse_button(wrd_client::MouseButton::Left, false)
+            .await
+            .unwrap();
+        // Focus follows asynchronously; the terminal repaints its cursor once it has it.
+        settle(&mut session, Duration::from_millis(800), Duration::from_secs(5)).await;
+        // Unicode key events become keysyms that Mutter types through the desktop's own
+        // keymap (Mutter 43 cannot type a keysym its keymap lacks): `~` and `@` are in `us`.
+        type_text(&mut session, "echo Typed ").await;
+        session.send_unicode('~').await.unwrap();
+        session.send_unicode('@').await.unwrap();
+        type_text(&mut session, " >mutter.txt\n").await;
+        settle(&mut session, Duration::from_millis(500), Duration::from_secs(5)).await;
+        snapshot(&session, &dir, "mutter-after-typing");
+        wait_for_file(&shared.join("mutter.txt"), "Typed ~@\n", Duration::from_secs(10));
+        session.disconnect().await.unwrap();
+    });
+    drop(server);
+}
