@@ -5,6 +5,7 @@
 //!   with Shift held leaves no key pressed;
 //! - headless mutter (`--source mutter`, input through Mutter's RemoteDesktop): a click
 //!   focuses the terminal, scancodes and Unicode key events type into it.
+//!
 //! Each check ends in a file the shell in the remote terminal writes, read back exactly.
 
 // Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
@@ -150,7 +151,7 @@ fn snapshot(session: &Session, dir: &TestDir, name: &str) {
         &fb.to_bgrx(),
     )
     .unwrap();
-    image.save_png(&dir.join(format!("{name}.png"))).unwrap();
+    image.save_png(dir.join(format!("{name}.png"))).unwrap();
 }
 
 async fn connect(port: u16) -> Session {
