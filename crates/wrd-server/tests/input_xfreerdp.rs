@@ -295,7 +295,10 @@ fn a_german_layout_client_types_german_characters() {
     let mut desktop = Desktop::start("input-german");
     let work = desktop.shell("german");
     let xvfb = Xvfb::start(desktop.dir.path()).unwrap();
-    // The client's own keyboard is German: ä, ö, ü, ß are keys of it, € is AltGr+E.
+    // The client's own keyboard is German: ä, ö, ü, ß are keys of it, € is AltGr+E. xfreerdp 2
+    // sends scancodes only (no Unicode events): with a US keymap, xdotool would type these on
+    // a remapped spare keycode, which xfreerdp drops ("Unknown key with X keycode 0x08").
+    // `/kbd` makes the announced layout explicit (xfreerdp would also find it in the keymap).
     let out = output_with_timeout(
         xvfb.command("setxkbmap").args(["-display", xvfb.display(), "de"]),
         STEP,
@@ -438,6 +441,8 @@ fn shift_held_when_the_client_vanishes_is_released_for_the_next_client() {
     let _rdp = desktop.client(&xvfb, None);
     xdotool(&xvfb, &["type", "a"]);
     xdotool(&xvfb, &["key", "Return"]);
+    // (A Shift still down would make the line "BA" and Return an escape sequence in foot:
+    // nothing would be written.)
     let text = desktop.wait_for_file(&work.join("letters.txt"), line_written, "letters.txt");
     assert_eq!(text, "Ba\n", "Shift held by the first client must not outlive it");
 }
