@@ -33,6 +33,7 @@ PACKAGES=(
   jq                          # scripts/bench-*.sh read wrd-bench's JSON lines
   imagemagick                 # import (screenshot fallback), display (paints the Xvfb root in tests)
   xdotool                     # find xfreerdp's window; synthesize client-side input
+  x11-xkb-utils               # setxkbmap: a German keyboard on the client's Xvfb (input tests)
 
   # --- test stack: headless Wayland desktop (sway) with portal, PipeWire and input ---
   sway foot fonts-dejavu-core # compositor (pixman, headless), a terminal, a font
@@ -92,7 +93,7 @@ fi
 "$HERE/build-xdpw-shm.sh"
 
 # The tools the test suite calls must answer now.
-for c in Xvfb xfreerdp xwd xdotool nft sway pipewire wireplumber mutter foot dbus-daemon; do
+for c in Xvfb xfreerdp xwd xdotool setxkbmap nft sway pipewire wireplumber mutter foot dbus-daemon; do
   command -v "$c" >/dev/null || { log "ERROR: $c still missing after installation"; exit 1; }
 done
 log "done"

@@ -571,5 +571,39 @@ impl Drop for StackCore {
                 unsafe { libc::kill(p, libc::SIGTERM) };
             }
         }
+        // xdg-document-portal (started on the bus for the portal) mounts a FUSE file system
+        // on $XDG_RUNTIME_DIR/doc and, killed, often leaves the mount behind: the test
+        // directory could then never be removed, and mounts piled up on the machine. Detach
+        // it (lazily: the dying portal may still hold it).
+        let doc = self.run_dir().join("doc");
+        if is_mount_point(&doc) {
+            let mut cmd = self.runner.command("fusermount3");
+            cmd.args(["-u", "-z"]).arg(&doc);
+            match self.runner.output(&mut cmd) {
+                Ok(out) if out.status.success() => {}
+                Ok(out) => eprintln!(
+                    "wrd-testkit: fusermount3 -u -z {}: {}",
+                    doc.display(),
+                    String::from_utf8_lossy(&out.stderr).trim_end()
+                ),
+                Err(e) => eprintln!("wrd-testkit: unmounting {}: {e:#}", doc.display()),
+            }
+        }
     }
+}
+
+/// Whether `path` is a mount point of this process's mount namespace (`/proc/self/mountinfo`,
+/// field 5, where the kernel writes space, tab, newline and backslash as octal escapes).
+fn is_mount_point(path: &Path) -> bool {
+    let escaped = path
+        .display()
+        .to_string()
+        .replace('\\', "\\134")
+        .replace(' ', "\\040")
+        .replace('\t', "\\011")
+        .replace('\n', "\\012");
+    std::fs::read_to_string("/proc/self/mountinfo").is_ok_and(|info| {
+        info.lines()
+            .any(|line| line.split(' ').nth(4) == Some(escaped.as_str()))
+    })
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 
 use crate::process::signal_of;
 use crate::{ChildGuard, Image, Xvfb, output_with_timeout, screenshot_display};
@@ -61,6 +61,9 @@ pub struct XFreeRdpOptions {
     pub auto_reconnect: bool,
     /// `/log-level:` (OFF, FATAL, ERROR, WARN, INFO, DEBUG, TRACE; default INFO).
     pub log_level: String,
+    /// `/kbd:0x<id>`: the keyboard layout the client announces (a Windows layout id such as
+    /// 0x00000407, German). `None`: xfreerdp derives it from the X keyboard map.
+    pub keyboard_layout: Option<u32>,
     /// Appended last, e.g. `/gfx`, `/rfx`, `/gfx:avc420`, `+clipboard`, `/log-filters:...`.
     pub extra_args: Vec<String>,
 }
@@ -82,6 +85,7 @@ impl XFreeRdpOptions {
             grab_keyboard: false,
             auto_reconnect: false,
             log_level: "INFO".to_owned(),
+            keyboard_layout: None,
             extra_args: Vec::new(),
         }
     }
@@ -105,6 +109,12 @@ impl XFreeRdpOptions {
 
     pub fn log_level(mut self, level: &str) -> Self {
         level.clone_into(&mut self.log_level);
+        self
+    }
+
+    /// The keyboard layout id to announce (`/kbd:`), e.g. 0x00000407 for German.
+    pub fn keyboard_layout(mut self, klid: u32) -> Self {
+        self.keyboard_layout = Some(klid);
         self
     }
 
@@ -156,6 +166,9 @@ impl XFreeRdpOptions {
             .to_owned(),
         );
         a.push(format!("/log-level:{}", self.log_level));
+        if let Some(klid) = self.keyboard_layout {
+            a.push(format!("/kbd:{klid:#010x}"));
+        }
         a.extend(self.extra_args.iter().cloned());
         a
     }
@@ -454,6 +467,11 @@ impl XFreeRdp {
 
     /// The largest mapped xfreerdp window, found with `xdotool search --classname xfreerdp`.
     pub fn find_window(&self) -> Result<Option<WindowGeometry>> {
+        Ok(self.find_window_with_id()?.map(|(_, g)| g))
+    }
+
+    /// The X id and geometry of the largest mapped xfreerdp window.
+    fn find_window_with_id(&self) -> Result<Option<(String, WindowGeometry)>> {
         let search = output_with_timeout(
             Command::new("xdotool").env("DISPLAY", &self.display).args([
                 "search",
@@ -464,7 +482,7 @@ impl XFreeRdp {
             Duration::from_secs(10),
         )?;
         // exit status 1 = no match
-        let mut best: Option<WindowGeometry> = None;
+        let mut best: Option<(String, WindowGeometry)> = None;
         for id in String::from_utf8_lossy(&search.stdout).split_whitespace() {
             let out = output_with_timeout(
                 Command::new("xdotool").env("DISPLAY", &self.display).args([
@@ -478,14 +496,39 @@ impl XFreeRdp {
                 continue; // the window went away in between
             }
             if let Some(g) = parse_geometry_shell(&String::from_utf8_lossy(&out.stdout))
-                && best.is_none_or(|b| {
+                && best.as_ref().is_none_or(|(_, b)| {
                     u64::from(g.width) * u64::from(g.height) > u64::from(b.width) * u64::from(b.height)
                 })
             {
-                best = Some(g);
+                best = Some((id.to_owned(), g));
             }
         }
         Ok(best)
+    }
+
+    /// Gives xfreerdp's window the X input focus (`xdotool windowfocus --sync`), so that keys
+    /// typed on the display (`xdotool type`/`key`, which go to the focused window) reach it.
+    /// Xvfb has no window manager to do that on a click. Waits for the window first.
+    pub fn focus(&mut self, timeout: Duration) -> Result<()> {
+        if self.window.is_none() {
+            self.wait_for_window(timeout)?;
+        }
+        let (id, _) = self
+            .find_window_with_id()?
+            .context("xfreerdp's window disappeared before it could be focused")?;
+        let out = output_with_timeout(
+            Command::new("xdotool")
+                .env("DISPLAY", &self.display)
+                .args(["windowfocus", "--sync", &id]),
+            timeout,
+        )?;
+        ensure!(
+            out.status.success(),
+            "xdotool windowfocus {id} failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim_end()
+        );
+        Ok(())
     }
 
     /// Waits until xfreerdp's window is mapped (at most `timeout`) and returns its geometry;
@@ -663,6 +706,8 @@ mod tests {
         o.host = "::1".into();
         o.username = Some("x".into());
         assert_eq!(o.args()[..3], ["/v:[::1]:1", "/u:x", "/p:"]);
+        let o = XFreeRdpOptions::new(1).keyboard_layout(0x407);
+        assert_eq!(o.args().last().map(String::as_str), Some("/kbd:0x00000407"));
     }
 
     #[test]
