@@ -6,6 +6,8 @@
 //! - headless mutter (`--source mutter`, input through Mutter's RemoteDesktop): a click
 //!   focuses the terminal, scancodes and Unicode key events type into it.
 //!
+//! - `--view-only`: the same typing changes nothing, and the server says so once.
+//!
 //! Each check ends in a file the shell in the remote terminal writes, read back exactly.
 
 // Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
@@ -120,7 +122,7 @@ async fn settle(session: &mut Session, quiet: Duration, limit: Duration) {
     }
 }
 
-fn start_server(mut cmd: Command, source: &str, port: u16, dir: &TestDir) -> ChildGuard {
+fn start_server(mut cmd: Command, source: &str, port: u16, dir: &TestDir, extra: &[&str]) -> ChildGuard {
     let listen = format!("127.0.0.1:{port}");
     cmd.args([
         "serve",
@@ -131,6 +133,7 @@ fn start_server(mut cmd: Command, source: &str, port: u16, dir: &TestDir) -> Chi
         "--username",
         USER,
     ])
+    .args(extra)
     .env("WRD_PASSWORD", PASSWORD)
     .env(
         "RUST_LOG",
@@ -192,7 +195,7 @@ fn sway_keys_unicode_lock_sync_and_release_on_disconnect() {
         .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
         .unwrap();
     // The server first: its virtual keyboard must exist before the terminal asks for one.
-    let server = start_server(stack.command(&binary), "portal", port, &dir);
+    let server = start_server(stack.command(&binary), "portal", port, &dir, &[]);
     let foot = terminal(stack.command("foot"), &shared);
     stack.spawn_client(foot, "input-terminal").unwrap();
 
@@ -230,6 +233,50 @@ fn sway_keys_unicode_lock_sync_and_release_on_disconnect() {
 }
 
 #[test]
+fn view_only_ignores_input_and_says_so_once() {
+    let dir = TestDir::new("input-view-only").unwrap();
+    let mut stack = SwayStack::start(
+        dir.path(),
+        &StackOptions {
+            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
+            wallpaper: None,
+            animate: false,
+        },
+    )
+    .unwrap();
+    let shared = shared_dir(&dir);
+    let port = free_port();
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+    let server = start_server(stack.command(&binary), "portal", port, &dir, &["--view-only"]);
+    let foot = terminal(stack.command("foot"), &shared);
+    stack.spawn_client(foot, "input-terminal").unwrap();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut session = connect(port).await;
+        wait_for_file(&shared.join("ready"), "", Duration::from_secs(20));
+        settle(&mut session, Duration::from_millis(1000), Duration::from_secs(20)).await;
+        type_text(&mut session, "echo typed >view-only.txt\n").await;
+        session.send_mouse_move(10, 10).await.unwrap();
+        // Whatever would have been typed would be there well within this.
+        settle(&mut session, Duration::from_millis(1500), Duration::from_secs(10)).await;
+        session.disconnect().await.unwrap();
+    });
+    assert!(!shared.join("view-only.txt").exists(), "a view-only session typed into the desktop");
+    drop(server);
+    let log = std::fs::read_to_string(dir.join("wrd-server.log")).unwrap();
+    let said = log
+        .matches("input from this client is ignored: the server runs with --view-only")
+        .count();
+    assert_eq!(said, 1, "expected one log line about ignored input:\n{log}");
+}
+
+#[test]
 fn mutter_keys_and_unicode() {
     let dir = TestDir::new("input-mutter").unwrap();
     let mut stack = MutterStack::start(
@@ -244,7 +291,7 @@ fn mutter_keys_and_unicode() {
     let binary = stack
         .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
         .unwrap();
-    let server = start_server(stack.command(&binary), "mutter", port, &dir);
+    let server = start_server(stack.command(&binary), "mutter", port, &dir, &[]);
     let foot = terminal(stack.command("foot"), &shared);
     stack.spawn_client(foot, "input-terminal").unwrap();
 
