@@ -27,7 +27,7 @@ pub const STACK_USER: &str = "rdpstack";
 /// The patched portal backend built by scripts/build-xdpw-shm.sh (SHM screencopy, no GPU).
 pub const XDPW_SHM: &str = "/opt/xdpw-shm/libexec/xdg-desktop-portal-wlr";
 const XDPW_STOCK: &str = "/usr/libexec/xdg-desktop-portal-wlr";
-const XDP: &str = "/usr/libexec/xdg-desktop-portal";
+pub(crate) const XDP: &str = "/usr/libexec/xdg-desktop-portal";
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What to put on the desktop.
@@ -546,6 +546,8 @@ impl Runner {
         [
             "org.freedesktop.impl.portal.PermissionStore",
             "org.freedesktop.portal.Documents",
+            // on GNOME stacks, for the interfaces xdg-desktop-portal-gnome leaves to it
+            "org.freedesktop.impl.portal.desktop.gtk",
         ]
         .iter()
         .filter_map(|n| {
