@@ -546,7 +546,10 @@ impl Runner {
         [
             "org.freedesktop.impl.portal.PermissionStore",
             "org.freedesktop.portal.Documents",
-            // on GNOME stacks, for the interfaces xdg-desktop-portal-gnome leaves to it
+            // xdg-desktop-portal ≤ 1.16 falls back to any installed backend for an interface
+            // the desktop's own lacks (RemoteDesktop on sway, when xdg-desktop-portal-gnome
+            // is installed): activated on our bus
+            "org.freedesktop.impl.portal.desktop.gnome",
             "org.freedesktop.impl.portal.desktop.gtk",
         ]
         .iter()
