@@ -288,7 +288,7 @@ async fn input_backend(capture: &Capture) -> Result<input::InputBackend, String>
         .map_err(|e| format!("probing the Wayland compositor: {e}"))?;
     if !wrd_wayland::VirtualInput::available(&probe) {
         return Err(
-            "the portal offers no RemoteDesktop session and the compositor has no wlroots virtual pointer and keyboard"
+            "the portal session has no keyboard or pointer (not offered, or not granted) and the compositor has no wlroots virtual pointer and keyboard"
                 .to_owned(),
         );
     }

@@ -3,7 +3,8 @@
 //! dialog is accepted by clicking it through a Mutter session of the test's own
 //! (`wrd-mutter-probe click`); then the server's one RemoteDesktop session carries both the
 //! screen and the input: the in-process client clicks a terminal to focus it and types a
-//! command (scancodes and a Unicode key event) whose output file is read back exactly.
+//! command (scancodes and a Unicode key event) whose output file is read back exactly. Then
+//! the portal's backend is stopped: the server ends with a clear line and exit 1.
 //!
 //! `wrd-mutter-probe` is another package's binary: `cargo test --workspace` builds it, a run
 //! of this test alone needs `cargo build -p wrd-mutter` first.
@@ -154,10 +155,17 @@ fn portal_remote_desktop_on_gnome_types_into_a_terminal() {
             "RUST_LOG",
             std::env::var("WRD_TEST_SERVER_LOG").unwrap_or_else(|_| "info".into()),
         );
-    let server = ChildGuard::spawn(&mut server_cmd, "wrd-server", dir.path()).unwrap();
+    let mut server = ChildGuard::spawn(&mut server_cmd, "wrd-server", dir.path()).unwrap();
     // The server listens only once the portal session runs, after the dialog.
     stack.accept_remote_desktop_dialog(&probe).unwrap();
     wait_for_port(listen.parse().unwrap(), Duration::from_secs(30)).unwrap();
+    // The input backend is chosen before the server listens.
+    let log = server.log();
+    assert!(
+        log.contains(r#"backend="the portal's RemoteDesktop""#),
+        "the server's input backend is not the portal's RemoteDesktop (a missed click on the \
+         dialog's \"Allow remote interaction\" grants no keyboard or pointer):\n{log}"
+    );
 
     let script = format!("cd {} && touch ready && PS1='$ ' exec sh -i", shared.display());
     let mut foot = stack.command("foot");
@@ -198,14 +206,20 @@ fn portal_remote_desktop_on_gnome_types_into_a_terminal() {
         session.disconnect().await.unwrap();
     });
 
+    // The desktop side going away (the portal's GNOME backend stopped) ends the capture: the
+    // server says why and exits 1 without hanging.
+    stack.stop_portal_backend().unwrap();
+    let status = server.wait_timeout(Duration::from_secs(10)).unwrap();
     let log = server.log();
+    match status {
+        Some(status) => {
+            assert_eq!(status.code(), Some(1), "{log}");
+            assert!(log.contains("clients were disconnected"), "{log}");
+        }
+        None => panic!("the server kept running after the portal's backend stopped:\n{log}"),
+    }
     assert!(
         log.contains("portal remote desktop started"),
         "the server did not start a RemoteDesktop session:\n{log}"
     );
-    assert!(
-        log.contains(r#"backend="the portal's RemoteDesktop""#),
-        "the server's input backend is not the portal's RemoteDesktop:\n{log}"
-    );
-    drop(server);
 }

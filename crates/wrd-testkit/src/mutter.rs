@@ -29,7 +29,7 @@ const XDP_GNOME: &str = "/usr/libexec/xdg-desktop-portal-gnome";
 /// parent window (as a server's does): the dialog is on its way to the screen.
 const DIALOG_OPENED: &str = "Failed to associate portal window with parent window";
 /// From that log line to a dialog that takes clicks: GTK draws it, Mutter maps it.
-const DIALOG_SETTLE: Duration = Duration::from_millis(1500);
+const DIALOG_SETTLE: Duration = Duration::from_millis(2000);
 /// How long a dialog may take to open.
 const DIALOG_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -269,6 +269,22 @@ impl MutterStack {
             .arg("sh")
             .arg(&path);
         self.core.spawn(foot, "foot-picture")
+    }
+
+    /// Stops xdg-desktop-portal-gnome (SIGTERM) and waits for it to be gone, at most 5 s: the
+    /// portal's sessions lose their backend.
+    pub fn stop_portal_backend(&mut self) -> Result<()> {
+        let backend = self
+            .core
+            .guard_mut("xdg-desktop-portal-gnome")
+            .context("the portal was not started (MutterStack::start_portal)")?;
+        backend.signal(libc::SIGTERM)?;
+        let status = backend.wait_timeout(Duration::from_secs(5))?;
+        ensure!(
+            status.is_some(),
+            "xdg-desktop-portal-gnome was still running 5 s after SIGTERM"
+        );
+        Ok(())
     }
 
     /// Kills Mutter with SIGKILL (a compositor crash: no goodbye on the bus) and waits for it

@@ -41,6 +41,8 @@ use wrd_pipewire::{CapturedFrame, PipeWireThreadManager, Remote, StreamConfig};
 const USAGE: &str = "usage: wrd-mutter-probe probe\n       wrd-mutter-probe capture [--cursor hidden|embedded|metadata] [--seconds S] [--dump-dir DIR] [--move-pointer] [--input-check] [--wait-closed S]\n       wrd-mutter-probe click X,Y [X,Y ...]";
 /// Time for the desktop to act on a click before the next one.
 const CLICK_PAUSE: Duration = Duration::from_millis(300);
+/// From the first move of a click session's new pointer to its first click.
+const FIRST_CLICK_DELAY: Duration = Duration::from_millis(500);
 /// evdev's left button.
 const BTN_LEFT: i32 = 0x110;
 /// Frames reported one by one (per stream); the rest only count.
@@ -191,11 +193,17 @@ async fn click(points: &[(f64, f64)]) -> Result<bool, String> {
     .await
     .map_err(|e| e.to_string())?;
     let input = session.input();
-    for &(x, y) in points {
+    for (i, &(x, y)) in points.iter().enumerate() {
         input
             .pointer_motion_absolute(0, x, y)
             .await
             .map_err(|e| format!("moving to {x},{y}: {e}"))?;
+        if i == 0 {
+            // A new session's pointer is a new device: applications take the seat's pointer
+            // (and the pointer enters their window) only when it appears, so a click at once
+            // can reach nobody.
+            tokio::time::sleep(FIRST_CLICK_DELAY).await;
+        }
         for pressed in [true, false] {
             input
                 .pointer_button(BTN_LEFT, pressed)
