@@ -3,7 +3,8 @@
 //! dialog is accepted by clicking it through a Mutter session of the test's own
 //! (`wrd-mutter-probe click`); then the server's one RemoteDesktop session carries both the
 //! screen and the input: the in-process client clicks a terminal to focus it and types a
-//! command (scancodes and a Unicode key event) whose output file is read back exactly. Then
+//! command (scancodes and a Unicode key event) whose output file is read back exactly, and the
+//! wheel scrolls the terminal back and forth (seen in the client's picture). Then
 //! the portal's backend is stopped: the server ends with a clear line and exit 1.
 //!
 //! `wrd-mutter-probe` is another package's binary: `cargo test --workspace` builds it, a run
@@ -41,6 +42,8 @@ fn us_scancode(c: char) -> (u8, bool) {
         '.' => (0x34, false),
         '>' => (0x34, true),
         '-' => (0x0C, false),
+        '0' => (0x0B, false),
+        '1'..='9' => (0x02 + u8::try_from(u32::from(c) - u32::from('1')).unwrap(), false),
         _ => panic!("no scancode for {c:?} in this test's table"),
     }
 }
@@ -106,6 +109,27 @@ async fn settle(session: &mut Session, quiet: Duration, limit: Duration) {
             Err(wrd_client::ClientError::Timeout(_)) => return,
             Err(e) => panic!("{e}"),
         }
+    }
+}
+
+/// Reads the client's updates until its picture satisfies `wanted` (at most 10 s).
+async fn wait_for_picture(session: &mut Session, what: &str, wanted: impl Fn(&[u8]) -> bool) {
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if wanted(&session.framebuffer().to_bgrx()) {
+            return;
+        }
+        let deadline = (tokio::time::Instant::now() + Duration::from_millis(200)).min(give_up);
+        match session.next_event(deadline).await {
+            Ok(SessionEvent::Terminated(reason)) => panic!("session ended: {reason}"),
+            Ok(_) => {}
+            Err(wrd_client::ClientError::Timeout(_)) => {}
+            Err(e) => panic!("{e}"),
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "{what}: not in the client's picture within 10 s"
+        );
     }
 }
 
@@ -203,6 +227,26 @@ fn portal_remote_desktop_on_gnome_types_into_a_terminal() {
             "Portal @ input\n",
             Duration::from_secs(10),
         );
+
+        // The wheel (whole notches: NotifyPointerAxisDiscrete) scrolls the terminal, under the
+        // pointer, back through its scrollback and forth to exactly where it was.
+        type_text(&mut session, "seq 300\n").await;
+        settle(&mut session, Duration::from_millis(1000), Duration::from_secs(10)).await;
+        let at_end = session.framebuffer().to_bgrx();
+        for _ in 0..5 {
+            session.send_wheel(120).await.unwrap();
+        }
+        wait_for_picture(&mut session, "the terminal scrolled back", |p| {
+            p != at_end.as_slice()
+        })
+        .await;
+        for _ in 0..5 {
+            session.send_wheel(-120).await.unwrap();
+        }
+        wait_for_picture(&mut session, "the terminal back at its end", |p| {
+            p == at_end.as_slice()
+        })
+        .await;
         session.disconnect().await.unwrap();
     });
 
