@@ -339,7 +339,9 @@ async fn start_remote_desktop(
         .await
         .map_err(|e| step("RemoteDesktop.CreateSession", &e))?;
 
-    // RemoteDesktop v1 has no persistence: its grant is asked for on every start.
+    // RemoteDesktop v1 has no persistence: its grant is asked for on every start. From v2 the
+    // token lives in the same file as a ScreenCast-only session's: a portal that changed its
+    // offer between two starts refuses the other kind's token and asks once more.
     let persist = remote_desktop_version >= REMOTE_DESKTOP_PERSIST_SINCE_VERSION;
     let token = if persist {
         options.restore_token.load().await
