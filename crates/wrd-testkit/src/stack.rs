@@ -393,6 +393,18 @@ impl SwayStack {
         core.wait("xdg-desktop-portal-wlr on the bus", |r| {
             r.bus_has("org.freedesktop.impl.portal.desktop.wlr")
         })?;
+        // The wlroots desktop this stack models has only xdg-desktop-portal-wlr: with other
+        // backends installed (xdg-desktop-portal-gnome, for the GNOME tests), xdg-desktop-portal
+        // ≤ 1.16 falls back to them for what -wlr lacks and starts them on this desktop.
+        let portals = stack.join("portals");
+        std::fs::create_dir_all(&portals)?;
+        std::fs::copy(
+            "/usr/share/xdg-desktop-portal/portals/wlr.portal",
+            portals.join("wlr.portal"),
+        )
+        .context("copying wlr.portal (is xdg-desktop-portal-wlr installed?)")?;
+        core.give(&portals)?;
+        core.set_env("XDG_DESKTOP_PORTAL_DIR", portals.display().to_string());
         let mut cmd = core.command(XDP);
         cmd.arg("-v");
         core.spawn(cmd, "xdg-desktop-portal")?;
