@@ -61,6 +61,14 @@ pub async fn run(
         backend = backend.describe(),
         "input: client input goes to the desktop"
     );
+    if let InputBackend::Portal(portal) = &backend {
+        info!(
+            keyboard = portal.has_keyboard(),
+            pointer = portal.has_pointer(),
+            streams = ?portal.stream_node_ids(),
+            "input: what the desktop granted the portal session"
+        );
+    }
     // Mutter drops the first key its virtual keyboard ever sends (the seat gains its keyboard
     // with it, and clients only then take keys); xdg-desktop-portal-gnome's RemoteDesktop is
     // Mutter's underneath, and other portals lose nothing by it. A Shift tap types nothing and
