@@ -47,6 +47,7 @@ PACKAGES=(
 
   # --- test stack: headless GNOME (wrd-mutter: Mutter's ScreenCast/RemoteDesktop D-Bus API) ---
   mutter                      # mutter --headless --virtual-monitor (foot shows the test picture)
+  xdg-desktop-portal-gnome    # the portal's RemoteDesktop + ScreenCast on GNOME (serve --source portal on mutter)
 
   # --- peers of scripts/bench-desktop.sh (issue 4's comparison; mutter is above) ---
   gnome-remote-desktop        # the GNOME RDP server (43), run --headless on headless mutter

@@ -211,11 +211,22 @@ impl Capture {
     }
 
     /// Input into a Mutter session (the same session the screen cast belongs to); `None` for
-    /// a portal screen cast, whose input, if any, goes another way.
+    /// a portal screen cast (see [`Capture::portal_input`]).
     pub fn mutter_input(&self) -> Option<wrd_mutter::MutterInput> {
         match &self.session {
             DesktopSession::Mutter(session) => Some(session.input()),
             DesktopSession::Portal(_) => None,
+        }
+    }
+
+    /// Input into the portal's RemoteDesktop session the screen cast belongs to; `None` for a
+    /// ScreenCast-only portal session (xdg-desktop-portal-wlr), a session whose keyboard and
+    /// pointer the user did not grant, or a Mutter session. Its absolute positions name a
+    /// monitor by its index in [`DesktopSession::streams`] (the order of the announced layout).
+    pub fn portal_input(&self) -> Option<wrd_portal::PortalInput> {
+        match &self.session {
+            DesktopSession::Portal(cast) => cast.input.clone(),
+            DesktopSession::Mutter(_) => None,
         }
     }
 

@@ -323,7 +323,9 @@ pub async fn probe(options: &ProbeOptions) -> Result<PortalProbe, PortalError> {
     let desktops = selection::current_desktops(current_desktop.as_deref().unwrap_or_default());
     let generation = PortalGeneration::of_version(frontend.version.as_deref());
     let prefix = install_prefix(portal_process.as_ref().and_then(|p| p.exe.as_deref()));
-    let portals_dir = prefix.join("share/xdg-desktop-portal/portals");
+    // xdg-desktop-portal reads its backends from XDG_DESKTOP_PORTAL_DIR instead, when set.
+    let portals_dir = var("XDG_DESKTOP_PORTAL_DIR")
+        .map_or_else(|| prefix.join("share/xdg-desktop-portal/portals"), PathBuf::from);
     let portal_files = read_portal_files(&portals_dir, &mut problems);
     let portals_conf = match generation {
         PortalGeneration::PortalsConf => find_portals_conf(&var, &prefix, &desktops),

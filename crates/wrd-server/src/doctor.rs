@@ -24,6 +24,9 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(3);
 const PORTAL_TIMEOUT: Duration = Duration::from_secs(15);
 /// The portal's ScreenCast version from which a grant can be remembered (restore token).
 const PERSIST_SINCE: u32 = 4;
+/// The portal's RemoteDesktop version from which its grant can be remembered (v1 asks on every
+/// start).
+const REMOTE_DESKTOP_PERSIST_SINCE: u32 = 2;
 
 /// A probe's outcome.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -202,6 +205,7 @@ impl DesktopSource {
 #[serde(rename_all = "snake_case")]
 pub enum InputBackend {
     MutterRemoteDesktop,
+    PortalRemoteDesktop,
     WlrootsVirtualDevices,
     None,
 }
@@ -444,14 +448,28 @@ fn choose_input(
     portal: Option<&PortalFacts>,
     wayland: Option<&WaylandFacts>,
 ) -> (InputBackend, String) {
-    let has_keys_or_pointer = |types: &[String]| types.iter().any(|t| t == "keyboard" || t == "pointer");
-    // The same order as `serve`: the Mutter session itself, then wlroots virtual devices.
+    // The same order as `serve`: the Mutter session itself, the portal's RemoteDesktop session,
+    // then wlroots virtual devices.
     if source == Some(DesktopSource::Mutter)
         && mutter.is_some_and(|m| m.remote_desktop_version > 0 && m.supported_device_types & 3 != 0)
     {
         return (
             InputBackend::MutterRemoteDesktop,
             "Mutter's RemoteDesktop API (no dialog), the desktop's own keyboard layout".to_owned(),
+        );
+    }
+    // `serve --source portal` makes its screen cast part of a RemoteDesktop session when the
+    // portal offers a keyboard and a pointer, and takes input through it.
+    if source == Some(DesktopSource::Portal)
+        && let Some(rd) = portal.and_then(portal_remote_desktop)
+    {
+        return (
+            InputBackend::PortalRemoteDesktop,
+            format!(
+                "the portal's RemoteDesktop v{} ({}), in the same session as the screen cast; the desktop's own keyboard layout",
+                rd.version,
+                rd.device_types.join(", ")
+            ),
         );
     }
     if source.is_some()
@@ -466,26 +484,6 @@ fn choose_input(
             ),
         );
     }
-    if source.is_some()
-        && let Some(rd) = portal
-            .and_then(|p| p.remote_desktop.as_ref())
-            .filter(|rd| has_keys_or_pointer(&rd.device_types))
-    {
-        // Offered, but `serve --source portal` asks for a ScreenCast session only.
-        let hint = if mutter.is_some_and(|m| m.remote_desktop_version > 0) {
-            "; `--source mutter` takes input through Mutter instead"
-        } else {
-            ""
-        };
-        return (
-            InputBackend::None,
-            format!(
-                "view only: the portal offers RemoteDesktop v{} ({}), which this version does not use yet{hint}",
-                rd.version,
-                rd.device_types.join(", ")
-            ),
-        );
-    }
     let why = if source.is_none() {
         "no desktop".to_owned()
     } else {
@@ -494,8 +492,22 @@ fn choose_input(
     (InputBackend::None, why)
 }
 
+/// The portal's RemoteDesktop when `serve` uses it: it offers a keyboard and a pointer.
+fn portal_remote_desktop(p: &PortalFacts) -> Option<&RemoteDesktopFacts> {
+    p.remote_desktop.as_ref().filter(|rd| {
+        ["keyboard", "pointer"]
+            .iter()
+            .all(|t| rd.device_types.iter().any(|d| d == t))
+    })
+}
+
 fn portal_dialog(p: &PortalFacts, sc: &ScreenCastFacts) -> (Dialog, String) {
-    let persists = sc.version >= PERSIST_SINCE;
+    // With RemoteDesktop, one dialog grants screen and input, remembered through RemoteDesktop.
+    let remote_desktop = portal_remote_desktop(p);
+    let persists = match remote_desktop {
+        Some(rd) => rd.version >= REMOTE_DESKTOP_PERSIST_SINCE,
+        None => sc.version >= PERSIST_SINCE,
+    };
     if persists && p.restore_token_stored {
         return (
             Dialog::NotThisTime,
@@ -507,6 +519,11 @@ fn portal_dialog(p: &PortalFacts, sc: &ScreenCastFacts) -> (Dialog, String) {
     }
     let then = if persists {
         format!("then remembered in {}", p.restore_token.display())
+    } else if let Some(rd) = remote_desktop {
+        format!(
+            "RemoteDesktop v{} cannot remember a grant (v{REMOTE_DESKTOP_PERSIST_SINCE} can: xdg-desktop-portal ≥ 1.18)",
+            rd.version
+        )
     } else {
         format!(
             "ScreenCast v{} cannot remember a grant (v{PERSIST_SINCE} can: xdg-desktop-portal ≥ 1.12)",
@@ -1322,17 +1339,41 @@ mod tests {
             "source=mutter input=MutterRemoteDesktop dialog=Never exit=0",
             &["asks nobody"],
         );
-        // GNOME without Mutter's API (not probed / absent): the GNOME portal, asked once;
-        // its RemoteDesktop is offered but not used by this version: view only, said so
+        // GNOME without Mutter's API (not probed / absent): the GNOME portal's RemoteDesktop
+        // session carries screen and input; its v1 cannot remember the grant: asked every start
         check(
             gnome(Probed::Skipped("not built".into())),
-            "source=portal input=None dialog=Once exit=0",
-            &["gnome asks once", "does not use yet"],
+            "source=portal input=PortalRemoteDesktop dialog=EveryStart exit=0",
+            &[
+                "the portal's RemoteDesktop v1 (keyboard, pointer, touchscreen), in the same session",
+                "gnome asks on every start",
+                "RemoteDesktop v1 cannot remember a grant",
+            ],
         );
         check(
             gnome(Probed::Found(None)),
-            "source=portal input=None dialog=Once exit=0",
+            "source=portal input=PortalRemoteDesktop dialog=EveryStart exit=0",
             &[],
+        );
+        // A RemoteDesktop v2 portal remembers the grant: asked once
+        check(
+            with_portal(gnome(Probed::Found(None)), |p| {
+                if let Some(rd) = &mut p.remote_desktop {
+                    rd.version = 2;
+                }
+            }),
+            "source=portal input=PortalRemoteDesktop dialog=Once exit=0",
+            &["gnome asks once"],
+        );
+        // A RemoteDesktop without a keyboard is not used: ScreenCast alone, view only
+        check(
+            with_portal(gnome(Probed::Found(None)), |p| {
+                if let Some(rd) = &mut p.remote_desktop {
+                    rd.device_types = strings(&["pointer"]);
+                }
+            }),
+            "source=portal input=None dialog=Once exit=0",
+            &["gnome asks once"],
         );
         // Mutter's API without PipeWire: nothing can carry frames
         check(

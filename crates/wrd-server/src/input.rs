@@ -14,6 +14,7 @@ use tracing::{debug, info, warn};
 use wrd_frame::{DesktopLayout, FrameBus};
 use wrd_input::{Axis, DesktopInput, LockState, MonitorArea, PointerMap, Translator, xkb_layout_for_klid};
 use wrd_mutter::{MutterInput, ScrollAxis};
+use wrd_portal::PortalInput;
 use wrd_rdp::{SessionId, SessionInput};
 use wrd_wayland::{VirtualInput, VirtualInputCommand};
 
@@ -21,6 +22,8 @@ use wrd_wayland::{VirtualInput, VirtualInputCommand};
 pub enum InputBackend {
     /// GNOME: Mutter's RemoteDesktop session (the one that also gives us the screen cast).
     Mutter(MutterInput),
+    /// xdg-desktop-portal's RemoteDesktop session (the one that also gives us the screen cast).
+    Portal(PortalInput),
     /// wlroots compositors: our own virtual pointer and keyboard.
     Wlroots(VirtualInput),
 }
@@ -29,6 +32,7 @@ impl InputBackend {
     pub fn describe(&self) -> &'static str {
         match self {
             Self::Mutter(_) => "Mutter RemoteDesktop",
+            Self::Portal(_) => "the portal's RemoteDesktop",
             Self::Wlroots(_) => "wlroots virtual pointer and keyboard",
         }
     }
@@ -57,17 +61,33 @@ pub async fn run(
         backend = backend.describe(),
         "input: client input goes to the desktop"
     );
-    if let InputBackend::Mutter(mutter) = &backend {
-        // Mutter drops the first key its virtual keyboard ever sends (the seat gains its
-        // keyboard with it, and clients only then take keys). A Shift tap types nothing and
-        // gets that over with before any client's key.
-        for pressed in [true, false] {
-            if let Err(e) = mutter
-                .keyboard_keycode(wrd_input::evdev::KEY_LEFTSHIFT, pressed)
+    if let InputBackend::Portal(portal) = &backend {
+        info!(
+            keyboard = portal.has_keyboard(),
+            pointer = portal.has_pointer(),
+            streams = ?portal.stream_node_ids(),
+            "input: what the desktop granted the portal session"
+        );
+    }
+    // Mutter drops the first key its virtual keyboard ever sends (the seat gains its keyboard
+    // with it, and clients only then take keys); xdg-desktop-portal-gnome's RemoteDesktop is
+    // Mutter's underneath, and other portals lose nothing by it. A Shift tap types nothing and
+    // gets that over with before any client's key.
+    for pressed in [true, false] {
+        let key = wrd_input::evdev::KEY_LEFTSHIFT;
+        let result = match &backend {
+            InputBackend::Mutter(mutter) => mutter
+                .keyboard_keycode(key, pressed)
                 .await
-            {
-                warn!(error = %e, "preparing Mutter's virtual keyboard");
-            }
+                .map_err(|e| e.to_string()),
+            InputBackend::Portal(portal) => portal
+                .keyboard_keycode(key, pressed)
+                .await
+                .map_err(|e| e.to_string()),
+            InputBackend::Wlroots(_) => Ok(()),
+        };
+        if let Err(e) = result {
+            warn!(error = %e, "preparing the desktop's virtual keyboard");
         }
     }
     let mut router = Router::new(backend, bus);
@@ -93,7 +113,7 @@ struct Router {
     bus: FrameBus,
     sessions: HashMap<SessionId, SessionState>,
     /// The desktop's lock keys, when known: a fresh wlroots virtual keyboard starts with none
-    /// locked; Mutter's seat state is not visible to us.
+    /// locked; Mutter's seat state (directly or behind the portal) is not visible to us.
     desktop_locks: Option<LockState>,
     /// The keymap loaded on the wlroots virtual keyboard.
     loaded_keymap: (&'static str, &'static str),
@@ -108,7 +128,7 @@ impl Router {
     fn new(backend: InputBackend, bus: FrameBus) -> Self {
         let desktop_locks = match backend {
             InputBackend::Wlroots(_) => Some(LockState::default()),
-            InputBackend::Mutter(_) => None,
+            InputBackend::Mutter(_) | InputBackend::Portal(_) => None,
         };
         Self {
             backend,
@@ -238,6 +258,7 @@ impl Router {
         }
         let result = match &self.backend {
             InputBackend::Mutter(mutter) => send_to_mutter(mutter, input).await,
+            InputBackend::Portal(portal) => send_to_portal(portal, input).await,
             InputBackend::Wlroots(virtual_input) => {
                 let mut result = Ok(());
                 if matches!(input, DesktopInput::Key { .. } | DesktopInput::Keysym { .. })
@@ -330,6 +351,47 @@ async fn send_to_mutter(mutter: &MutterInput, input: DesktopInput) -> Result<(),
 
 /// Mutter's smooth-scroll distance of one wheel step.
 const MUTTER_AXIS_PER_STEP: f64 = 10.0;
+
+async fn send_to_portal(portal: &PortalInput, input: DesktopInput) -> Result<(), String> {
+    let result = match input {
+        DesktopInput::Key { evdev, pressed } => portal.keyboard_keycode(evdev, pressed).await,
+        DesktopInput::Keysym { keysym, pressed } => portal.keyboard_keysym(keysym, pressed).await,
+        DesktopInput::PointerAbsolute { monitor, x, y } => {
+            portal.pointer_motion_absolute(monitor, x, y).await
+        }
+        DesktopInput::PointerRelative { dx, dy } => portal.pointer_motion_relative(dx, dy).await,
+        DesktopInput::Button {
+            evdev_button,
+            pressed,
+        } => portal.pointer_button(evdev_button, pressed).await,
+        DesktopInput::Axis {
+            axis,
+            value,
+            discrete,
+        } => {
+            if discrete != 0 {
+                let axis = match axis {
+                    Axis::Vertical => wrd_portal::ScrollAxis::Vertical,
+                    Axis::Horizontal => wrd_portal::ScrollAxis::Horizontal,
+                };
+                portal.pointer_axis_discrete(axis, discrete).await
+            } else {
+                // A part of a notch (high-resolution wheels), as smooth scrolling. An RDP wheel
+                // event is complete in itself (no "fingers still down" follows), so each one
+                // is a whole scroll: `finish` ends it, and the desktop does not wait for more.
+                // The portal passes the distance to the compositor as it is: Mutter's scale
+                // (xdg-desktop-portal-gnome, the RemoteDesktop portal we test against).
+                let steps = value / wrd_input::WHEEL_NOTCH_VALUE * MUTTER_AXIS_PER_STEP;
+                let (dx, dy) = match axis {
+                    Axis::Vertical => (0.0, steps),
+                    Axis::Horizontal => (steps, 0.0),
+                };
+                portal.pointer_axis(dx, dy, true).await
+            }
+        }
+    };
+    result.map_err(|e| e.to_string())
+}
 
 fn send_to_wlroots(virtual_input: &VirtualInput, bus: &FrameBus, input: DesktopInput) -> Result<(), String> {
     let command = match input {

@@ -271,13 +271,16 @@ async fn stop_on_signal(shutdown: CancellationToken) {
 /// How long the wlroots virtual devices may take to come up.
 const VIRTUAL_INPUT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// The way into the desktop that goes with the capture: the Mutter session itself, or on a
-/// wlroots compositor our own virtual pointer and keyboard, made now (not on the first key:
+/// The way into the desktop that goes with the capture: the Mutter session itself, the
+/// portal's RemoteDesktop session the screen cast belongs to, or on a wlroots compositor our own virtual pointer and keyboard, made now (not on the first key:
 /// applications on a desktop without a keyboard only take keys from one that existed when
 /// they asked for it).
 async fn input_backend(capture: &Capture) -> Result<input::InputBackend, String> {
     if let Some(mutter) = capture.mutter_input() {
         return Ok(input::InputBackend::Mutter(mutter));
+    }
+    if let Some(portal) = capture.portal_input() {
+        return Ok(input::InputBackend::Portal(portal));
     }
     let probe = tokio::task::spawn_blocking(|| wrd_wayland::probe(std::time::Duration::from_secs(2)))
         .await
@@ -285,7 +288,7 @@ async fn input_backend(capture: &Capture) -> Result<input::InputBackend, String>
         .map_err(|e| format!("probing the Wayland compositor: {e}"))?;
     if !wrd_wayland::VirtualInput::available(&probe) {
         return Err(
-            "the portal offers no RemoteDesktop session and the compositor has no wlroots virtual pointer and keyboard"
+            "the portal session has no keyboard or pointer (not offered, or not granted) and the compositor has no wlroots virtual pointer and keyboard"
                 .to_owned(),
         );
     }

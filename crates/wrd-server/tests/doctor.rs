@@ -72,6 +72,9 @@ fn inside_the_sway_stack_doctor_finds_the_portal_and_wlroots_input() {
         "{all}"
     );
     assert!(backend.contains("its UseIn= names sway"), "{all}");
+    // The stack's portal reads its backends from XDG_DESKTOP_PORTAL_DIR (-wlr only), and so
+    // does the probe.
+    assert!(report.contains("installed: wlr\n"), "{all}");
     assert!(
         line(&report, "wlr config").contains("chooser_type=none, output_name=HEADLESS-1"),
         "{all}"

@@ -5,6 +5,11 @@
 //! Bare Mutter draws nothing but a plain background, so [`MutterStack::show_picture`] puts a
 //! known picture on the primary monitor: `foot`, full screen, prints it as a sixel image, which
 //! a terminal draws pixel for pixel at its top-left corner.
+//!
+//! [`MutterStack::start_portal`] adds xdg-desktop-portal with xdg-desktop-portal-gnome (the
+//! portal's ScreenCast and RemoteDesktop on GNOME). Its RemoteDesktop asks for consent on every
+//! start; [`MutterStack::accept_remote_desktop_dialog`] clicks through the dialog with the
+//! pointer of a Mutter session of its own (`wrd-mutter-probe click`).
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -16,7 +21,17 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 
 use crate::image::Image;
-use crate::stack::StackCore;
+use crate::stack::{StackCore, XDP};
+
+/// The GNOME backend of the portal.
+const XDP_GNOME: &str = "/usr/libexec/xdg-desktop-portal-gnome";
+/// What xdg-desktop-portal-gnome 43 logs when it opens a dialog for a request that names no
+/// parent window (as a server's does): the dialog is on its way to the screen.
+const DIALOG_OPENED: &str = "Failed to associate portal window with parent window";
+/// From that log line to a dialog that takes clicks: GTK draws it, Mutter maps it.
+const DIALOG_SETTLE: Duration = Duration::from_millis(2000);
+/// How long a dialog may take to open.
+const DIALOG_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The Wayland socket name Mutter gets (inside the stack's private runtime directory).
 const WAYLAND_DISPLAY: &str = "wayland-mutter";
@@ -66,6 +81,8 @@ impl Default for MutterStackOptions {
 pub struct MutterStack {
     core: StackCore,
     monitors: Vec<(u32, u32)>,
+    /// Consent dialogs clicked through so far (each log line of an opened dialog is one).
+    dialogs_accepted: usize,
 }
 
 impl MutterStack {
@@ -103,7 +120,86 @@ impl MutterStack {
         Ok(Self {
             core,
             monitors: opts.monitors.clone(),
+            dialogs_accepted: 0,
         })
+    }
+
+    /// Starts xdg-desktop-portal-gnome and xdg-desktop-portal (`XDG_CURRENT_DESKTOP=GNOME`
+    /// picks the GNOME backend): the portal's ScreenCast and RemoteDesktop on this desktop.
+    pub fn start_portal(&mut self) -> Result<()> {
+        ensure!(
+            Path::new(XDP_GNOME).exists(),
+            "{XDP_GNOME} is missing: scripts/install-deps.sh installs xdg-desktop-portal-gnome"
+        );
+        // Bus-activated helpers (permission store, the GTK backend) see this desktop.
+        self.core.update_activation_environment(&[
+            "WAYLAND_DISPLAY",
+            "XDG_CURRENT_DESKTOP",
+            "XDG_SESSION_TYPE",
+            "XDG_RUNTIME_DIR",
+            "XDG_CONFIG_HOME",
+            "XDG_DATA_HOME",
+            "XDG_STATE_HOME",
+            "XDG_CACHE_HOME",
+        ])?;
+        let mut backend = self.core.command(XDP_GNOME);
+        // Defaults only, as for Mutter: no dconf service on our bus.
+        backend.env("GSETTINGS_BACKEND", "memory");
+        self.core.spawn(backend, "xdg-desktop-portal-gnome")?;
+        self.core.wait("xdg-desktop-portal-gnome on the bus", |r| {
+            r.bus_has("org.freedesktop.impl.portal.desktop.gnome")
+        })?;
+        let mut portal = self.core.command(XDP);
+        portal.arg("-v");
+        self.core.spawn(portal, "xdg-desktop-portal")?;
+        self.core.wait("xdg-desktop-portal on the bus", |r| {
+            r.bus_has("org.freedesktop.portal.Desktop")
+        })
+    }
+
+    /// Waits (at most 30 s) for the next consent dialog of xdg-desktop-portal-gnome's
+    /// RemoteDesktop and accepts it: turns on "Allow remote interaction", then presses "Share".
+    /// `probe` is `wrd-mutter-probe` installed in the stack ([`Self::install`]): it clicks
+    /// through a Mutter session of its own, which needs no dialog.
+    ///
+    /// The positions were measured on xdg-desktop-portal-gnome 43 (the dialog centred on the
+    /// primary monitor, its size fixed), as offsets from the monitor's centre.
+    pub fn accept_remote_desktop_dialog(&mut self, probe: &Path) -> Result<()> {
+        let wanted = self.dialogs_accepted + 1;
+        let backend_log = self
+            .core
+            .guard_mut("xdg-desktop-portal-gnome")
+            .context("the portal was not started (MutterStack::start_portal)")?
+            .log_path()
+            .to_path_buf();
+        crate::process::poll_until(
+            DIALOG_TIMEOUT,
+            Duration::from_millis(50),
+            "xdg-desktop-portal-gnome's consent dialog",
+            || {
+                let log = std::fs::read(&backend_log)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default();
+                Ok((log.matches(DIALOG_OPENED).count() >= wanted).then_some(()))
+            },
+        )?;
+        std::thread::sleep(DIALOG_SETTLE);
+        let (w, h) = self.monitors[0];
+        let (cx, cy) = (f64::from(w / 2), f64::from(h / 2));
+        let toggle = format!("{},{}", cx + 189.0, cy + 72.0);
+        let share = format!("{},{}", cx + 212.0, cy - 128.0);
+        let mut click = self.command(probe);
+        click.args(["click", &toggle, &share]);
+        let out = self.output(&mut click)?;
+        ensure!(
+            out.status.success(),
+            "clicking through the consent dialog failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.dialogs_accepted = wanted;
+        Ok(())
     }
 
     /// `program` as the stack user, in the stack's environment (and nothing else of ours).
@@ -173,6 +269,22 @@ impl MutterStack {
             .arg("sh")
             .arg(&path);
         self.core.spawn(foot, "foot-picture")
+    }
+
+    /// Stops xdg-desktop-portal-gnome (SIGTERM) and waits for it to be gone, at most 5 s: the
+    /// portal's sessions lose their backend.
+    pub fn stop_portal_backend(&mut self) -> Result<()> {
+        let backend = self
+            .core
+            .guard_mut("xdg-desktop-portal-gnome")
+            .context("the portal was not started (MutterStack::start_portal)")?;
+        backend.signal(libc::SIGTERM)?;
+        let status = backend.wait_timeout(Duration::from_secs(5))?;
+        ensure!(
+            status.is_some(),
+            "xdg-desktop-portal-gnome was still running 5 s after SIGTERM"
+        );
+        Ok(())
     }
 
     /// Kills Mutter with SIGKILL (a compositor crash: no goodbye on the bus) and waits for it

@@ -27,7 +27,7 @@ pub const STACK_USER: &str = "rdpstack";
 /// The patched portal backend built by scripts/build-xdpw-shm.sh (SHM screencopy, no GPU).
 pub const XDPW_SHM: &str = "/opt/xdpw-shm/libexec/xdg-desktop-portal-wlr";
 const XDPW_STOCK: &str = "/usr/libexec/xdg-desktop-portal-wlr";
-const XDP: &str = "/usr/libexec/xdg-desktop-portal";
+pub(crate) const XDP: &str = "/usr/libexec/xdg-desktop-portal";
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What to put on the desktop.
@@ -393,6 +393,18 @@ impl SwayStack {
         core.wait("xdg-desktop-portal-wlr on the bus", |r| {
             r.bus_has("org.freedesktop.impl.portal.desktop.wlr")
         })?;
+        // The wlroots desktop this stack models has only xdg-desktop-portal-wlr: with other
+        // backends installed (xdg-desktop-portal-gnome, for the GNOME tests), xdg-desktop-portal
+        // ≤ 1.16 falls back to them for what -wlr lacks and starts them on this desktop.
+        let portals = stack.join("portals");
+        std::fs::create_dir_all(&portals)?;
+        std::fs::copy(
+            "/usr/share/xdg-desktop-portal/portals/wlr.portal",
+            portals.join("wlr.portal"),
+        )
+        .context("copying wlr.portal (is xdg-desktop-portal-wlr installed?)")?;
+        core.give(&portals)?;
+        core.set_env("XDG_DESKTOP_PORTAL_DIR", portals.display().to_string());
         let mut cmd = core.command(XDP);
         cmd.arg("-v");
         core.spawn(cmd, "xdg-desktop-portal")?;
@@ -546,6 +558,11 @@ impl Runner {
         [
             "org.freedesktop.impl.portal.PermissionStore",
             "org.freedesktop.portal.Documents",
+            // xdg-desktop-portal ≤ 1.16 falls back to any installed backend for an interface
+            // the desktop's own lacks (RemoteDesktop on sway, when xdg-desktop-portal-gnome
+            // is installed): activated on our bus
+            "org.freedesktop.impl.portal.desktop.gnome",
+            "org.freedesktop.impl.portal.desktop.gtk",
         ]
         .iter()
         .filter_map(|n| {

@@ -6,6 +6,7 @@
 //! wrd-mutter-probe probe
 //! wrd-mutter-probe capture [--cursor hidden|embedded|metadata] [--seconds S] [--dump-dir DIR]
 //!                          [--move-pointer] [--input-check] [--wait-closed S]
+//! wrd-mutter-probe click X,Y [X,Y ...]
 //! ```
 //! - `probe`: `{"event":"probe","available":...}` with Mutter's API versions and monitors.
 //! - `capture`: starts a session on every monitor, consumes each stream with the PipeWire
@@ -18,6 +19,10 @@
 //!   `--wait-closed S`: then waits up to S seconds for the session to end from Mutter's side
 //!   (`{"event":"waiting"}` first, then `closed` or `not-closed`). At the end the session is
 //!   stopped, and Mutter's confirmation awaited (`{"event":"closed","after":"stop"}`).
+//!
+//! - `click`: moves the pointer to each position on the primary monitor (logical pixels) and
+//!   clicks the left button there, 0.3 s apart (`{"event":"click","x":..,"y":..}` each): the
+//!   tests click through dialogs this way (xdg-desktop-portal-gnome's RemoteDesktop consent).
 //!
 //! Exit 0 when everything asked for happened (every stream got a frame, the session ended),
 //! 1 otherwise, 2 on usage errors. Mutter sends frames only when the screen changes: on a
@@ -33,7 +38,13 @@ use tokio::sync::mpsc;
 use wrd_mutter::{CursorMode, MutterOptions, MutterSession, ScrollAxis};
 use wrd_pipewire::{CapturedFrame, PipeWireThreadManager, Remote, StreamConfig};
 
-const USAGE: &str = "usage: wrd-mutter-probe probe\n       wrd-mutter-probe capture [--cursor hidden|embedded|metadata] [--seconds S] [--dump-dir DIR] [--move-pointer] [--input-check] [--wait-closed S]";
+const USAGE: &str = "usage: wrd-mutter-probe probe\n       wrd-mutter-probe capture [--cursor hidden|embedded|metadata] [--seconds S] [--dump-dir DIR] [--move-pointer] [--input-check] [--wait-closed S]\n       wrd-mutter-probe click X,Y [X,Y ...]";
+/// Time for the desktop to act on a click before the next one.
+const CLICK_PAUSE: Duration = Duration::from_millis(300);
+/// From the first move of a click session's new pointer to its first click.
+const FIRST_CLICK_DELAY: Duration = Duration::from_millis(500);
+/// evdev's left button.
+const BTN_LEFT: i32 = 0x110;
 /// Frames reported one by one (per stream); the rest only count.
 const REPORTED_FRAMES: u64 = 3;
 const REPORTED_CURSORS: u64 = 5;
@@ -54,6 +65,7 @@ struct CaptureArgs {
 enum Command {
     Probe,
     Capture(CaptureArgs),
+    Click(Vec<(f64, f64)>),
 }
 
 fn parse_args() -> Result<Command, String> {
@@ -63,6 +75,27 @@ fn parse_args() -> Result<Command, String> {
             None => Ok(Command::Probe),
             Some(extra) => Err(format!("probe takes no argument ({extra})")),
         },
+        Some("click") => {
+            let points = it
+                .map(|arg| {
+                    let (x, y) = arg
+                        .split_once(',')
+                        .ok_or_else(|| format!("click position {arg:?} is not X,Y"))?;
+                    let number = |v: &str| {
+                        v.trim()
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|n| n.is_finite() && *n >= 0.0)
+                            .ok_or_else(|| format!("click position {arg:?}: {v:?} is not a coordinate"))
+                    };
+                    Ok((number(x)?, number(y)?))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            if points.is_empty() {
+                return Err(format!("click needs at least one X,Y\n{USAGE}"));
+            }
+            Ok(Command::Click(points))
+        }
         Some("capture") => {
             let mut a = CaptureArgs {
                 cursor: CursorMode::Hidden,
@@ -125,6 +158,7 @@ async fn main() -> ExitCode {
     let result = match command {
         Command::Probe => probe().await,
         Command::Capture(args) => capture(args).await,
+        Command::Click(points) => click(&points).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -148,6 +182,38 @@ async fn probe() -> Result<bool, String> {
         })),
         None => emit(&json!({"event": "probe", "available": false})),
     }
+    Ok(true)
+}
+
+/// Clicks at each of `points` on the primary monitor through a Mutter session of its own.
+async fn click(points: &[(f64, f64)]) -> Result<bool, String> {
+    let session = wrd_mutter::start(&MutterOptions {
+        cursor: CursorMode::Hidden,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let input = session.input();
+    for (i, &(x, y)) in points.iter().enumerate() {
+        input
+            .pointer_motion_absolute(0, x, y)
+            .await
+            .map_err(|e| format!("moving to {x},{y}: {e}"))?;
+        if i == 0 {
+            // A new session's pointer is a new device: applications take the seat's pointer
+            // (and the pointer enters their window) only when it appears, so a click at once
+            // can reach nobody.
+            tokio::time::sleep(FIRST_CLICK_DELAY).await;
+        }
+        for pressed in [true, false] {
+            input
+                .pointer_button(BTN_LEFT, pressed)
+                .await
+                .map_err(|e| format!("clicking at {x},{y}: {e}"))?;
+        }
+        emit(&json!({"event": "click", "x": x, "y": y}));
+        tokio::time::sleep(CLICK_PAUSE).await;
+    }
+    session.stop().await.map_err(|e| e.to_string())?;
     Ok(true)
 }
 
