@@ -267,7 +267,10 @@ fn view_only_ignores_input_and_says_so_once() {
         settle(&mut session, Duration::from_millis(1500), Duration::from_secs(10)).await;
         session.disconnect().await.unwrap();
     });
-    assert!(!shared.join("view-only.txt").exists(), "a view-only session typed into the desktop");
+    assert!(
+        !shared.join("view-only.txt").exists(),
+        "a view-only session typed into the desktop"
+    );
     drop(server);
     let log = std::fs::read_to_string(dir.join("wrd-server.log")).unwrap();
     let said = log
