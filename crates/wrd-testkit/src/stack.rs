@@ -252,6 +252,13 @@ impl StackCore {
     pub(crate) fn install(&self, file: &Path) -> Result<PathBuf> {
         let name = file.file_name().context("file without a name")?;
         let dst = self.runner.dir.join(name);
+        // A hard link when the file is already readable and executable by anyone and on the
+        // same filesystem: test binaries are hundreds of MB, and a copy per test (kept when the
+        // test fails) filled disks.
+        let world_executable = std::fs::metadata(file).is_ok_and(|m| m.permissions().mode() & 0o005 == 0o005);
+        if world_executable && std::fs::hard_link(file, &dst).is_ok() {
+            return Ok(dst);
+        }
         std::fs::copy(file, &dst).with_context(|| format!("copying {}", file.display()))?;
         std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755))?;
         self.give(&dst)?;
