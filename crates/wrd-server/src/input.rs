@@ -113,7 +113,7 @@ struct Router {
     bus: FrameBus,
     sessions: HashMap<SessionId, SessionState>,
     /// The desktop's lock keys, when known: a fresh wlroots virtual keyboard starts with none
-    /// locked; Mutter's seat state (directly or behind the portal) is not visible to us.
+    /// locked, and so does an unattended Mutter seat; behind the portal it is not known.
     desktop_locks: Option<LockState>,
     /// The keymap loaded on the wlroots virtual keyboard.
     loaded_keymap: (&'static str, &'static str),
@@ -128,7 +128,14 @@ impl Router {
     fn new(backend: InputBackend, bus: FrameBus) -> Self {
         let desktop_locks = match backend {
             InputBackend::Wlroots(_) => Some(LockState::default()),
-            InputBackend::Mutter(_) | InputBackend::Portal(_) => None,
+            // Mutter's API is for unattended machines, whose seat starts with nothing locked
+            // and is typed on by our clients alone: the state is what our taps made it. (A
+            // local keyboard toggling Caps Lock meanwhile would invert it until it is pressed
+            // again; Mutter does not let us read the seat's state.)
+            InputBackend::Mutter(_) => Some(LockState::default()),
+            // Behind the portal somebody sits at the desktop (they accepted the dialog): its
+            // lock state is theirs and unknown to us, so lock sync is not applied.
+            InputBackend::Portal(_) => None,
         };
         Self {
             backend,

@@ -4,7 +4,8 @@
 //!   Unicode key events (`äöü ß €`), lock-key synchronisation, and a client that disconnects
 //!   with Shift held leaves no key pressed;
 //! - headless mutter (`--source mutter`, input through Mutter's RemoteDesktop): a click
-//!   focuses the terminal, scancodes and Unicode key events type into it.
+//!   focuses the terminal, scancodes and Unicode key events type into it, Caps Lock follows
+//!   the client's lock sync.
 //!
 //! - `--view-only`: the same typing changes nothing, and the server says so once.
 //!
@@ -280,7 +281,7 @@ fn view_only_ignores_input_and_says_so_once() {
 }
 
 #[test]
-fn mutter_keys_and_unicode() {
+fn mutter_keys_unicode_and_lock_sync() {
     let dir = TestDir::new("input-mutter").unwrap();
     let mut stack = MutterStack::start(
         dir.path(),
@@ -328,6 +329,14 @@ fn mutter_keys_and_unicode() {
         settle(&mut session, Duration::from_millis(500), Duration::from_secs(5)).await;
         snapshot(&session, &dir, "mutter-after-typing");
         wait_for_file(&shared.join("mutter.txt"), "Typed ~@\n", Duration::from_secs(10));
+
+        // Caps Lock as the client says, through Mutter's virtual keyboard.
+        type_text(&mut session, "echo ").await;
+        session.send_sync_locks(true, false, false).await.unwrap();
+        type_text(&mut session, "ab").await;
+        session.send_sync_locks(false, false, false).await.unwrap();
+        type_text(&mut session, "c >locks.txt\n").await;
+        wait_for_file(&shared.join("locks.txt"), "ABc\n", Duration::from_secs(10));
         session.disconnect().await.unwrap();
     });
     drop(server);
