@@ -13,10 +13,13 @@
 // Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::os::unix::fs::PermissionsExt as _;
+mod common;
+
+use common::{settle, shared_dir, type_text, wait_for_file};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use wrd_client::{ClientConfig, MouseButton, Session, SessionEvent};
 use wrd_testkit::{ChildGuard, MutterStack, MutterStackOptions, TestDir, free_port, wait_for_port};
@@ -26,91 +29,6 @@ const PASSWORD: &str = "portal-rd-pw";
 /// The monitor the dialog's click positions were measured on.
 const WIDTH: u16 = 1280;
 const HEIGHT: u16 = 720;
-const LEFT_SHIFT: u8 = 0x2A;
-
-/// Set-1 scancodes of the US layout for the characters this test types: (scancode, shifted).
-fn us_scancode(c: char) -> (u8, bool) {
-    const QWERTY: [(&str, u8); 3] = [("qwertyuiop", 0x10), ("asdfghjkl", 0x1E), ("zxcvbnm", 0x2C)];
-    for (row, first) in QWERTY {
-        if let Some(i) = row.find(c.to_ascii_lowercase()) {
-            return (first + u8::try_from(i).unwrap(), c.is_ascii_uppercase());
-        }
-    }
-    match c {
-        ' ' => (0x39, false),
-        '\n' => (0x1C, false),
-        '.' => (0x34, false),
-        '>' => (0x34, true),
-        '-' => (0x0C, false),
-        '0' => (0x0B, false),
-        '1'..='9' => (0x02 + u8::try_from(u32::from(c) - u32::from('1')).unwrap(), false),
-        _ => panic!("no scancode for {c:?} in this test's table"),
-    }
-}
-
-/// Types ASCII as scancodes (US positions); anything else as Unicode key events.
-async fn type_text(session: &mut Session, text: &str) {
-    for c in text.chars() {
-        if c.is_ascii() {
-            let (code, shift) = us_scancode(c);
-            if shift {
-                session.send_key(LEFT_SHIFT, false, true).await.unwrap();
-            }
-            session.send_key(code, false, true).await.unwrap();
-            session.send_key(code, false, false).await.unwrap();
-            if shift {
-                session.send_key(LEFT_SHIFT, false, false).await.unwrap();
-            }
-        } else {
-            session.send_unicode(c).await.unwrap();
-        }
-    }
-}
-
-/// A directory the desktop's user can write and the test can read.
-fn shared_dir(dir: &TestDir) -> PathBuf {
-    let shared = dir.join("typed");
-    std::fs::create_dir_all(&shared).unwrap();
-    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
-    shared
-}
-
-/// Waits until `path` holds exactly `expected` (the shell wrote it), bounded.
-fn wait_for_file(path: &Path, expected: &str, limit: Duration) {
-    let until = Instant::now() + limit;
-    let mut last = None;
-    while Instant::now() < until {
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if text == expected {
-                return;
-            }
-            last = Some(text);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!(
-        "{} never held {expected:?} within {limit:?}; last seen: {last:?}",
-        path.display()
-    );
-}
-
-/// Reads the client's events until `quiet` passes without a graphics update (bounded).
-async fn settle(session: &mut Session, quiet: Duration, limit: Duration) {
-    let give_up = tokio::time::Instant::now() + limit;
-    loop {
-        let deadline = (tokio::time::Instant::now() + quiet).min(give_up);
-        match session.next_event(deadline).await {
-            Ok(SessionEvent::Terminated(reason)) => panic!("session ended: {reason}"),
-            Ok(_) => {
-                if tokio::time::Instant::now() >= give_up {
-                    return;
-                }
-            }
-            Err(wrd_client::ClientError::Timeout(_)) => return,
-            Err(e) => panic!("{e}"),
-        }
-    }
-}
 
 /// Reads the client's updates until its picture satisfies `wanted` (at most 10 s).
 async fn wait_for_picture(session: &mut Session, what: &str, wanted: impl Fn(&[u8]) -> bool) {
