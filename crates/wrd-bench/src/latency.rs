@@ -6,7 +6,9 @@
 //! exist once a client is there, and an app started before it may never get a keyboard), wait
 //! until the client's picture shows the flipper's colour, click at the centre of the screen
 //! (so that mutter and weston give it the keyboard), wait for the flipper to log that it has
-//! the keyboard, then press a key (scancode press and release) every `--interval-ms`. Each
+//! the keyboard (if it has not within 3 s, a key press every 500 ms until it has: a server
+//! that makes its virtual keyboard on the first key event leaves the seat without a keyboard
+//! until then), then press a key (scancode press and release) every `--interval-ms`. Each
 //! press is timed from the moment the press event has been written to the socket to the
 //! decoded graphics update after which every sample point of the client's picture shows the
 //! flipper's next colour. The first `--warmup` presses are dropped; median, p95, max of the
@@ -28,8 +30,15 @@ use crate::stats::Summary;
 
 /// The key pressed: `A` (scancode set 1), which no compositor under test binds.
 const KEY_SCANCODE: u8 = 0x1e;
-/// How long the flipper may take to get the keyboard after the click.
-const FOCUS_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the flipper may take to get the keyboard after the click, before key presses are
+/// sent to make it come.
+const FOCUS_AFTER_CLICK: Duration = Duration::from_secs(3);
+/// How long the flipper may take to get the keyboard in all.
+const FOCUS_TIMEOUT: Duration = Duration::from_secs(15);
+/// Between two key presses sent to bring a keyboard into being (some servers only make their
+/// virtual keyboard on the first key event; until then the desktop's seat has none, and the
+/// flipper none to get focus on).
+const FOCUS_NUDGE: Duration = Duration::from_millis(500);
 /// How often the flipper's log is looked at while waiting for focus (the session is served in
 /// between).
 const FOCUS_POLL: Duration = Duration::from_millis(50);
@@ -172,7 +181,8 @@ fn measure_server(
     let result = runtime.block_on(client(config, &plan, &target, &scene_bin, &mut scene));
     let scene_tail = scene.as_ref().map(|s| s.log_tail(5)).unwrap_or_default();
     drop(scene);
-    let timed = result.with_context(|| format!("flipper log: {scene_tail}"))?;
+    let timed =
+        result.inspect_err(|_| out.text(format!("{}: the flipper's log: {scene_tail}", target.label())))?;
     let samples: Vec<f64> = timed.iter().flatten().copied().collect();
     let missed = timed.iter().filter(|t| t.is_none()).count();
     let summary = Summary::of(&samples);
@@ -246,7 +256,10 @@ async fn client(
     session.send_mouse_move(width / 2, height / 2).await?;
     session.send_mouse_button(MouseButton::Left, true).await?;
     session.send_mouse_button(MouseButton::Left, false).await?;
-    let focus_deadline = Instant::now() + FOCUS_TIMEOUT;
+    let clicked_at = Instant::now();
+    let focus_deadline = clicked_at + FOCUS_TIMEOUT;
+    let mut next_nudge = clicked_at + FOCUS_AFTER_CLICK;
+    let mut nudges = 0u32;
     loop {
         if scene
             .as_ref()
@@ -260,11 +273,22 @@ async fn client(
         let now = Instant::now();
         if now >= focus_deadline {
             bail!(
-                "the flipper did not get the keyboard within {} s of the click",
-                FOCUS_TIMEOUT.as_secs()
+                "the flipper did not get the keyboard within {} s of the click ({nudges} key presses sent \
+                 after the first {} s)",
+                FOCUS_TIMEOUT.as_secs(),
+                FOCUS_AFTER_CLICK.as_secs()
             );
         }
+        if now >= next_nudge {
+            session.send_key(KEY_SCANCODE, false, true).await?;
+            session.send_key(KEY_SCANCODE, false, false).await?;
+            nudges += 1;
+            next_nudge = now + FOCUS_NUDGE;
+        }
         serve_until(&mut session, (now + FOCUS_POLL).min(focus_deadline)).await?;
+    }
+    if nudges > 0 {
+        tracing::warn!(nudges, "the flipper got the keyboard only after key presses");
     }
 
     let mut timed = Vec::with_capacity(plan.presses);
