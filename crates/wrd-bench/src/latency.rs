@@ -247,10 +247,19 @@ async fn client(
     cmd.arg("flip");
     *scene = Some(ChildGuard::spawn(&mut cmd, "scene-flip", &target.log_dir)?);
     let deadline = Instant::now() + plan.timeout;
-    session
+    let shown = session
         .wait_until(deadline, |fb| shown_index(fb, &points).is_some())
-        .await
-        .context("waiting for the flipper's colour on every sample point")?;
+        .await;
+    if let Err(e) = shown {
+        let fb = session.framebuffer();
+        let seen: Vec<_> = points.iter().map(|&(x, y)| fb.rgb(x, y)).collect();
+        return Err(e).with_context(|| {
+            format!(
+                "waiting for the flipper's colour on every sample point (they show {seen:?}; {} updates so far)",
+                session.stats().graphics_updates
+            )
+        });
+    }
 
     // A click at the centre (no sample point there, nor under the pointer afterwards).
     session.send_mouse_move(width / 2, height / 2).await?;
