@@ -13,6 +13,11 @@
 //! decoded graphics update after which every sample point of the client's picture shows the
 //! flipper's next colour. The first `--warmup` presses are dropped; median, p95, max of the
 //! rest. A press whose colour never comes (within `--press-timeout`) is counted as missed.
+//!
+//! The flipper stamps each key it handles with `CLOCK_MONOTONIC` (the clock this process reads
+//! too, on the same machine), so each timed press is also split: press written → key handled
+//! by the app (the server's and the compositor's input path); the rest is the app's repaint,
+//! the compositor, capture, encoding, the wire and this client's decode.
 
 use std::path::Path;
 use std::time::Duration;
@@ -57,6 +62,9 @@ pub struct LatencyRecord {
     /// Press written → picture shows the new colour, per timed press, in order.
     pub samples_ms: Vec<f64>,
     pub summary_ms: Option<Summary>,
+    /// Press written → the flipper handled the key (its log line's `CLOCK_MONOTONIC` stamp):
+    /// the server's and the compositor's input path.
+    pub input_to_app_ms: Option<Summary>,
     /// Why the server could not be measured.
     pub error: Option<String>,
 }
@@ -72,6 +80,7 @@ impl LatencyRecord {
             interval_ms: args.interval_ms,
             samples_ms: Vec::new(),
             summary_ms: None,
+            input_to_app_ms: None,
             error: Some(format!("{error:#}").lines().next().unwrap_or_default().to_owned()),
         }
     }
@@ -180,12 +189,29 @@ fn measure_server(
     let mut scene: Option<ChildGuard> = None;
     let result = runtime.block_on(client(config, &plan, &target, &scene_bin, &mut scene));
     let scene_tail = scene.as_ref().map(|s| s.log_tail(5)).unwrap_or_default();
+    let scene_log = scene.as_ref().map(ChildGuard::log).unwrap_or_default();
     drop(scene);
-    let timed =
+    let presses =
         result.inspect_err(|_| out.text(format!("{}: the flipper's log: {scene_tail}", target.label())))?;
+    let input = input_to_app(&presses[plan.warmup.min(presses.len())..], &scene_log);
+    let timed: Vec<Option<f64>> = presses
+        .iter()
+        .skip(plan.warmup)
+        .map(|p| p.latency.map(ms))
+        .collect();
     let samples: Vec<f64> = timed.iter().flatten().copied().collect();
     let missed = timed.iter().filter(|t| t.is_none()).count();
     let summary = Summary::of(&samples);
+    let input_summary = Summary::of(&input);
+    if let Some(s) = &input_summary {
+        out.text(format!(
+            "{}: of which press written → key handled by the flipper: median {:.1} ms, p95 {:.1} ms ({} presses)",
+            target.label(),
+            s.median,
+            s.p95,
+            input.len()
+        ));
+    }
     match &summary {
         Some(s) => out.text(format!(
             "{}: input-to-pixel median {:.1} ms, p95 {:.1} ms, max {:.1} ms, min {:.1} ms \
@@ -210,8 +236,63 @@ fn measure_server(
         interval_ms: args.interval_ms,
         samples_ms: samples,
         summary_ms: summary,
+        input_to_app_ms: input_summary,
         error: None,
     })
+}
+
+/// One press as the client saw it.
+#[derive(Debug, Clone, Copy)]
+struct Press {
+    /// `CLOCK_MONOTONIC` seconds just after the press was written.
+    written_at: f64,
+    /// The palette index the press should bring.
+    expected: usize,
+    latency: Option<Duration>,
+}
+
+/// `CLOCK_MONOTONIC` now, in seconds: the clock the flipper stamps its key lines with.
+fn monotonic_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
+/// The flipper's key lines (`wrd-scene: key K colour I at S.N`): (colour, seconds).
+fn key_lines(log: &str) -> Vec<(usize, f64)> {
+    log.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("wrd-scene: key ")?;
+            let (_, rest) = rest.split_once(" colour ")?;
+            let (colour, at) = rest.split_once(" at ")?;
+            Some((colour.parse().ok()?, at.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// Press written → key handled by the flipper, in ms, for each press matched (in order) with
+/// the flipper's next key line of the expected colour stamped after the press was written.
+fn input_to_app(presses: &[Press], log: &str) -> Vec<f64> {
+    let lines = key_lines(log);
+    let mut next = 0;
+    let mut found = Vec::new();
+    for p in presses {
+        // The write is stamped just after it returned: the flipper may stamp a hair before.
+        let matched = lines
+            .iter()
+            .enumerate()
+            .skip(next)
+            .find(|(_, (colour, at))| *colour == p.expected && *at >= p.written_at - 0.001);
+        if let Some((i, (_, at))) = matched {
+            found.push((at - p.written_at).max(0.0) * 1000.0);
+            next = i + 1;
+        }
+    }
+    found
 }
 
 struct PressPlan {
@@ -230,7 +311,7 @@ async fn client(
     target: &Target,
     scene_bin: &Path,
     scene: &mut Option<ChildGuard>,
-) -> Result<Vec<Option<f64>>> {
+) -> Result<Vec<Press>> {
     let addr = config.addr;
     let mut session = wrd_client::connect(config)
         .await
@@ -300,28 +381,21 @@ async fn client(
         tracing::warn!(nudges, "the flipper got the keyboard only after key presses");
     }
 
-    let mut timed = Vec::with_capacity(plan.presses);
-    for press in 0..plan.warmup + plan.presses {
+    let mut presses = Vec::with_capacity(plan.warmup + plan.presses);
+    for _ in 0..plan.warmup + plan.presses {
         crate::interrupt::check()?;
-        let latency = press_once(&mut session, &points, plan).await?;
-        if press >= plan.warmup {
-            timed.push(latency.map(ms));
-        }
+        presses.push(press_once(&mut session, &points, plan).await?);
     }
     if let Err(e) = session.disconnect().await {
         tracing::warn!(error = %e, "the disconnect did not complete cleanly");
     }
-    Ok(timed)
+    Ok(presses)
 }
 
 /// One press: the time from the press written to the picture showing the next colour, or
 /// `None` if it did not within the press timeout. Returns no sooner than one interval after
 /// the press, serving the session meanwhile.
-async fn press_once(
-    session: &mut Session,
-    points: &[(u16, u16)],
-    plan: &PressPlan,
-) -> Result<Option<Duration>> {
+async fn press_once(session: &mut Session, points: &[(u16, u16)], plan: &PressPlan) -> Result<Press> {
     // The colour on screen now (it may still be arriving after a late previous press).
     let settle_deadline = Instant::now() + plan.press_timeout;
     session
@@ -333,6 +407,7 @@ async fn press_once(
 
     session.send_key(KEY_SCANCODE, false, true).await?;
     let pressed_at = Instant::now();
+    let written_at = monotonic_seconds();
     session.send_key(KEY_SCANCODE, false, false).await?;
     let press_deadline = pressed_at + plan.press_timeout;
     let latency = loop {
@@ -352,7 +427,11 @@ async fn press_once(
         }
     };
     serve_until(session, pressed_at + plan.interval).await?;
-    Ok(latency)
+    Ok(Press {
+        written_at,
+        expected,
+        latency,
+    })
 }
 
 /// Decodes whatever the server sends until `deadline`.
@@ -402,13 +481,13 @@ fn cell(v: Option<f64>) -> String {
 /// The markdown table of a run.
 pub fn markdown(records: &[LatencyRecord]) -> String {
     let mut t = String::from(
-        "| server | presses timed | missed | median ms | p95 ms | max ms | min ms |\n\
-         |---|---:|---:|---:|---:|---:|---:|\n",
+        "| server | presses timed | missed | median ms | p95 ms | max ms | min ms | of which input → app, median ms |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in records {
         if let Some(e) = &r.error {
             t.push_str(&format!(
-                "| {} | failed: {} | | | | | |\n",
+                "| {} | failed: {} | | | | | | |\n",
                 r.server,
                 e.replace('|', "/")
             ));
@@ -416,7 +495,7 @@ pub fn markdown(records: &[LatencyRecord]) -> String {
         }
         let s = r.summary_ms.as_ref();
         t.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             r.server,
             r.presses,
             r.missed,
@@ -424,6 +503,7 @@ pub fn markdown(records: &[LatencyRecord]) -> String {
             cell(s.map(|s| s.p95)),
             cell(s.map(|s| s.max)),
             cell(s.map(|s| s.min)),
+            cell(r.input_to_app_ms.map(|s| s.median)),
         ));
     }
     t
@@ -475,6 +555,7 @@ mod tests {
             interval_ms: 150,
             summary_ms: Summary::of(&samples),
             samples_ms: samples,
+            input_to_app_ms: None,
             error: None,
         }
     }
@@ -488,6 +569,27 @@ mod tests {
             assert_ne!((x, y), (960, 540));
             assert!(y.abs_diff(540) >= 200, "{x},{y} is near the pointer");
         }
+    }
+
+    #[test]
+    fn presses_are_matched_with_the_flippers_key_lines_in_order() {
+        let log = "wrd-scene: keyboard focus\n\
+                   wrd-scene: key 30 colour 1 at 100.010000000\n\
+                   wrd-scene: key 30 colour 2 at 100.170000000\n\
+                   wrd-scene: key 30 colour 3 at 100.330000000\n";
+        let press = |written_at, expected| Press {
+            written_at,
+            expected,
+            latency: None,
+        };
+        // The first press is a warm-up one (not given); the second never reached the flipper.
+        let input = input_to_app(&[press(100.16, 2), press(100.31, 4), press(100.32, 3)], log);
+        assert_eq!(input.len(), 2);
+        assert!(
+            (input[0] - 10.0).abs() < 1e-6 && (input[1] - 10.0).abs() < 1e-6,
+            "{input:?}"
+        );
+        assert!(monotonic_seconds() > 0.0);
     }
 
     #[test]
@@ -505,7 +607,7 @@ mod tests {
         assert!(verdicts(&records[1..], 40.0).is_empty());
         let table = markdown(&records);
         assert!(
-            table.contains("| wrd-server (sway) | 3 | 0 | 30.0 | 30.9 | 31.0 | 29.0 |"),
+            table.contains("| wrd-server (sway) | 3 | 0 | 30.0 | 30.9 | 31.0 | 29.0 | – |"),
             "{table}"
         );
     }

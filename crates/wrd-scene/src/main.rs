@@ -8,8 +8,8 @@
 //! `--report-ms` with the number of frames committed so far and the seconds since the first:
 //! `wrd-scene: frames=600 seconds=10.012`. `flip` prints `wrd-scene: keyboard focus` when its
 //! window gets the keyboard (and `wrd-scene: keyboard focus lost`), and
-//! `wrd-scene: key K colour I` for each key press it repaints for (evdev code K, palette
-//! index I). It runs until the compositor closes the window or a
+//! `wrd-scene: key K colour I at S.NNNNNNNNN` for each key press it repaints for (evdev code
+//! K, palette index I, `CLOCK_MONOTONIC` seconds when the key event was handled). It runs until the compositor closes the window or a
 //! signal ends it.
 
 mod window;

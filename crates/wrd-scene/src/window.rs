@@ -340,6 +340,9 @@ impl Dispatch<wl_keyboard::WlKeyboard, ()> for App {
                 state: WEnum::Value(wl_keyboard::KeyState::Pressed),
                 ..
             } if !flip::is_modifier(key) => {
+                // CLOCK_MONOTONIC, the clock a client on this machine reads too: the time from
+                // its key event to this line is the input path through server and compositor.
+                let at = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
                 app.flip_index = flip::next_index(app.flip_index);
                 // Repaint first: the line is for logs, the pixels are what is measured. Before
                 // the first configure there is nothing to repaint (the first draw uses the
@@ -347,7 +350,10 @@ impl Dispatch<wl_keyboard::WlKeyboard, ()> for App {
                 if app.configured {
                     app.draw(qh);
                 }
-                println!("wrd-scene: key {key} colour {}", app.flip_index);
+                println!(
+                    "wrd-scene: key {key} colour {} at {}.{:09}",
+                    app.flip_index, at.tv_sec, at.tv_nsec
+                );
             }
             _ => {}
         }

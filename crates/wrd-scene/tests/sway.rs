@@ -172,7 +172,7 @@ fn flip_repaints_the_whole_screen_on_each_key() {
     let colours: Vec<&str> = log
         .lines()
         .filter(|l| l.starts_with("wrd-scene: key "))
-        .filter_map(|l| l.split_once(" colour ").map(|(_, c)| c))
+        .filter_map(|l| l.split_once(" colour ")?.1.split_once(" at ").map(|(c, _)| c))
         .collect();
     assert_eq!(colours, ["1", "2", "3"], "{log}");
     let expected = Image::filled(WIDTH, HEIGHT, PALETTE[3]).unwrap();
