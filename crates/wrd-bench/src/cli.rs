@@ -52,6 +52,16 @@ pub enum Command {
     /// markdown with `--markdown`). Needs root or the stack user's rights, and the programs of
     /// scripts/install-deps.sh; see scripts/bench-desktop.sh.
     Desktop(DesktopArgs),
+    /// Input-to-pixel latency of RDP servers on the same headless desktops, one after another
+    ///
+    /// Starts each server as `desktop` does, connects one in-process client (RemoteFX
+    /// advertised), starts `wrd-scene flip` (a full-screen solid colour repainted in the next
+    /// colour on each key press), clicks at its centre so it has the keyboard, then presses a
+    /// key every `--interval-ms`: each press is timed from the press event written to the
+    /// socket to the decoded graphics update after which six sample points of the picture show
+    /// the next colour. Warm-up presses are dropped; median, p95, max, min per server, and
+    /// whether issue 5's goal is met. See scripts/bench-latency.sh.
+    Latency(LatencyArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
@@ -360,6 +370,63 @@ pub struct DesktopArgs {
     pub markdown: Option<PathBuf>,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct LatencyArgs {
+    /// Servers to measure, in this order
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "wrd,wrd-mutter,gnome,weston"
+    )]
+    pub servers: Vec<ServerArg>,
+
+    /// The wrd-server binary (release build for meaningful figures)
+    #[arg(long, value_name = "PATH")]
+    pub wrd_server: Option<PathBuf>,
+
+    /// The wrd-scene binary (its `flip` scene)
+    #[arg(long, value_name = "PATH")]
+    pub scene: PathBuf,
+
+    /// Desktop size of every server
+    #[arg(long, value_name = "WxH", default_value = "1920x1080", value_parser = parse_size)]
+    pub size: (u16, u16),
+
+    /// Presses timed per server
+    #[arg(long, value_name = "K", default_value_t = 30)]
+    pub presses: usize,
+
+    /// Presses before those, not timed (the first ones pay for the desktop waking up)
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub warmup: usize,
+
+    /// Time from one press to the next
+    #[arg(long, value_name = "MS", default_value_t = 150)]
+    pub interval_ms: u64,
+
+    /// How long a press may take to show its colour before it counts as missed
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub press_timeout: f64,
+
+    /// Median latency goal of wrd-server on sway, in milliseconds (issue 5: 40)
+    #[arg(long, value_name = "MS", default_value_t = 40.0)]
+    pub goal_ms: f64,
+
+    /// Bound on each start-up step and on the client's connect and first picture
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
+    pub timeout: f64,
+
+    /// Directory for the desktops and their logs (created; default: a new directory under
+    /// the temporary directory, kept)
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Also write the table as markdown to FILE
+    #[arg(long, value_name = "FILE")]
+    pub markdown: Option<PathBuf>,
+}
+
 fn parse_size(s: &str) -> Result<(u16, u16), String> {
     let (w, h) = s
         .split_once('x')
@@ -477,6 +544,18 @@ mod tests {
         assert_eq!(a.size, (1280, 720));
         assert!(Cli::try_parse_from(["wrd-bench", "desktop", "--scene", "s", "--size", "10x10"]).is_err());
         assert!(Cli::try_parse_from(["wrd-bench", "desktop", "--scene", "s", "--servers", "xrdp"]).is_err());
+    }
+
+    #[test]
+    fn parses_latency() {
+        let cli = Cli::try_parse_from(["wrd-bench", "latency", "--scene", "/x/wrd-scene"]).unwrap();
+        let Command::Latency(a) = cli.command else {
+            panic!("wrong subcommand");
+        };
+        assert_eq!(a.servers.len(), 4);
+        assert_eq!((a.presses, a.warmup, a.interval_ms), (30, 5, 150));
+        assert_eq!((a.press_timeout, a.goal_ms), (2.0, 40.0));
+        assert!(Cli::try_parse_from(["wrd-bench", "latency"]).is_err());
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! - `desktop`: wrd-server and its peers (gnome-remote-desktop, weston's RDP backend), each on
 //!   its own headless desktop, shown the same scenes (`wrd-scene`, a typing terminal) and
 //!   measured with `watch`'s machinery, one after another; a table of the results.
+//! - `latency`: the same servers and desktops, input-to-pixel latency: key presses from the
+//!   client against `wrd-scene flip`, timed to the picture showing the new colour.
 //!
 //! Output is text plus one JSON line per measurement ([`output`]). The binary is a thin
 //! wrapper around [`run`].
@@ -17,6 +19,7 @@ pub mod coverage;
 pub mod desktop;
 pub mod first_frame;
 pub mod interrupt;
+pub mod latency;
 pub mod output;
 pub mod procfs;
 pub mod relay;
@@ -41,5 +44,6 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::FirstFrame(args) => first_frame::run(args, &mut out),
         Command::Watch(args) => watch::run(args, &mut out),
         Command::Desktop(args) => desktop::run(args, &mut out),
+        Command::Latency(args) => latency::run(args, &mut out),
     }
 }

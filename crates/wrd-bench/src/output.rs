@@ -1,7 +1,7 @@
 //! Text for people, one JSON line per measurement for programs.
 //!
 //! Every JSON line is an object whose `"bench"` field names the record type:
-//! `first_frame_run`, `first_frame`, `watch_client`, `watch_server`, `watch`, `environment`.
+//! `first_frame_run`, `first_frame`, `watch_client`, `watch_server`, `watch`, `environment`, `latency`.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;

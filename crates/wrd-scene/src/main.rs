@@ -1,12 +1,15 @@
-//! `wrd-scene animate|static`: a full-screen Wayland client drawing the benchmark picture
-//! (see the library docs). It needs only `wl_compositor` (v4), `wl_shm` and `xdg_wm_base`,
-//! which sway, mutter and weston all offer.
+//! `wrd-scene animate|static|flip`: a full-screen Wayland client drawing the benchmark picture
+//! (see the library docs). It needs only `wl_compositor` (v4), `wl_shm` and `xdg_wm_base`
+//! (and `wl_seat` for `flip`), which sway, mutter and weston all offer.
 //!
 //! It prints a line whenever it starts drawing at a new size (`wrd-scene: drawing at WxH`: the
 //! first configure may not have the full-screen size yet), one when the first frame is
 //! committed and then, for `animate`, a line every
 //! `--report-ms` with the number of frames committed so far and the seconds since the first:
-//! `wrd-scene: frames=600 seconds=10.012`. It runs until the compositor closes the window or a
+//! `wrd-scene: frames=600 seconds=10.012`. `flip` prints `wrd-scene: keyboard focus` when its
+//! window gets the keyboard (and `wrd-scene: keyboard focus lost`), and
+//! `wrd-scene: key K colour I at S.NNNNNNNNN` for each key press it repaints for (evdev code
+//! K, palette index I, `CLOCK_MONOTONIC` seconds when the key event was handled). It runs until the compositor closes the window or a
 //! signal ends it.
 
 mod window;
@@ -40,6 +43,8 @@ pub enum Scene {
     Animate,
     /// Draw frame 0 once, then nothing
     Static,
+    /// One solid colour, repainted in the next colour on every key press (modifiers aside)
+    Flip,
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {

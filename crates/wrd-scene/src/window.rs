@@ -8,10 +8,11 @@ use anyhow::{Context as _, Result, bail};
 use memmap2::MmapMut;
 use wayland_client::globals::{GlobalListContents, registry_queue_init};
 use wayland_client::protocol::{
-    wl_buffer, wl_callback, wl_compositor, wl_registry, wl_shm, wl_shm_pool, wl_surface,
+    wl_buffer, wl_callback, wl_compositor, wl_keyboard, wl_registry, wl_seat, wl_shm, wl_shm_pool, wl_surface,
 };
-use wayland_client::{Connection, Dispatch, QueueHandle, delegate_noop};
+use wayland_client::{Connection, Dispatch, Proxy as _, QueueHandle, WEnum, delegate_noop};
 use wayland_protocols::xdg::shell::client::{xdg_surface, xdg_toplevel, xdg_wm_base};
+use wrd_scene::flip;
 use wrd_scene::picture::Painter;
 
 use crate::Scene;
@@ -31,6 +32,12 @@ pub fn run(scene: Scene, fallback_size: (u32, u32), report_every: Duration) -> R
     let shm: wl_shm::WlShm = globals.bind(&qh, 1..=1, ()).context("wl_shm")?;
     // Version 1 is enough and keeps newer events (configure_bounds, wm_capabilities) away.
     let wm_base: xdg_wm_base::XdgWmBase = globals.bind(&qh, 1..=1, ()).context("xdg_wm_base")?;
+    // The flipper listens to the keyboard; its capabilities event hands us one.
+    let _seat: Option<wl_seat::WlSeat> = if scene == Scene::Flip {
+        Some(globals.bind(&qh, 1..=5, ()).context("wl_seat")?)
+    } else {
+        None
+    };
 
     let surface = compositor.create_surface(&qh, ());
     let xdg_surface = wm_base.get_xdg_surface(&surface, &qh, ());
@@ -51,6 +58,8 @@ pub fn run(scene: Scene, fallback_size: (u32, u32), report_every: Duration) -> R
         frame_requested: false,
         waiting_for_buffer: false,
         frames: 0,
+        flip_index: 0,
+        keyboard: None,
         first_frame_at: None,
         closed: false,
         error: None,
@@ -178,6 +187,9 @@ struct App {
     /// Frames committed; for `animate` also the number painted into the next frame.
     frames: u32,
     first_frame_at: Option<Instant>,
+    /// `flip`: the palette index of the colour on screen (or about to be).
+    flip_index: usize,
+    keyboard: Option<wl_keyboard::WlKeyboard>,
     closed: bool,
     /// An error inside an event handler, returned by the main loop.
     error: Option<anyhow::Error>,
@@ -212,12 +224,17 @@ impl App {
         };
         self.waiting_for_buffer = false;
         let area = &mut buffers.map[slot.offset..slot.offset + buffers.frame_bytes];
-        // A static scene redrawn (at a new size) is still the same picture: frame 0.
-        let number = match self.scene {
-            Scene::Animate => self.frames,
-            Scene::Static => 0,
+        let painted = match self.scene {
+            Scene::Animate => buffers.painter.paint(area, buffers.stride, self.frames),
+            // A static scene redrawn (at a new size) is still the same picture: frame 0.
+            Scene::Static => buffers.painter.paint(area, buffers.stride, 0),
+            Scene::Flip => {
+                let [r, g, b] = flip::PALETTE[self.flip_index % flip::PALETTE.len()];
+                fill(area, [b, g, r, 0xff]);
+                true
+            }
         };
-        if !buffers.painter.paint(area, buffers.stride, number) {
+        if !painted {
             bail!(
                 "a buffer of {} bytes is too small for {:?}",
                 area.len(),
@@ -243,6 +260,21 @@ impl App {
     }
 }
 
+/// Fills XRGB8888 memory with one pixel value: the first row pixel by pixel, then row-sized
+/// copies doubling in length (a 1920x1080 surface takes a couple of milliseconds).
+fn fill(area: &mut [u8], pixel: [u8; 4]) {
+    let Some(first) = area.get_mut(..4) else {
+        return;
+    };
+    first.copy_from_slice(&pixel);
+    let mut done = 4;
+    while done < area.len() {
+        let n = done.min(area.len() - done);
+        area.copy_within(..n, done);
+        done += n;
+    }
+}
+
 impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for App {
     fn event(
         _: &mut Self,
@@ -260,6 +292,73 @@ delegate_noop!(App: ignore wl_compositor::WlCompositor);
 delegate_noop!(App: ignore wl_shm::WlShm);
 delegate_noop!(App: ignore wl_shm_pool::WlShmPool);
 delegate_noop!(App: ignore wl_surface::WlSurface);
+
+impl Dispatch<wl_seat::WlSeat, ()> for App {
+    fn event(
+        app: &mut Self,
+        seat: &wl_seat::WlSeat,
+        event: wl_seat::Event,
+        _: &(),
+        _: &Connection,
+        qh: &QueueHandle<Self>,
+    ) {
+        if let wl_seat::Event::Capabilities {
+            capabilities: WEnum::Value(capabilities),
+        } = event
+        {
+            let has_keyboard = capabilities.contains(wl_seat::Capability::Keyboard);
+            match (has_keyboard, app.keyboard.take()) {
+                (true, None) => app.keyboard = Some(seat.get_keyboard(qh, ())),
+                (true, Some(k)) => app.keyboard = Some(k),
+                (false, Some(k)) => {
+                    if k.version() >= 3 {
+                        k.release();
+                    }
+                }
+                (false, None) => {}
+            }
+        }
+    }
+}
+
+impl Dispatch<wl_keyboard::WlKeyboard, ()> for App {
+    fn event(
+        app: &mut Self,
+        _: &wl_keyboard::WlKeyboard,
+        event: wl_keyboard::Event,
+        _: &(),
+        _: &Connection,
+        qh: &QueueHandle<Self>,
+    ) {
+        match event {
+            // Key codes are all the flipper needs; the keymap's fd is closed when dropped here.
+            wl_keyboard::Event::Keymap { .. } => {}
+            wl_keyboard::Event::Enter { .. } => println!("wrd-scene: keyboard focus"),
+            wl_keyboard::Event::Leave { .. } => println!("wrd-scene: keyboard focus lost"),
+            wl_keyboard::Event::Key {
+                key,
+                state: WEnum::Value(wl_keyboard::KeyState::Pressed),
+                ..
+            } if !flip::is_modifier(key) => {
+                // CLOCK_MONOTONIC, the clock a client on this machine reads too: the time from
+                // its key event to this line is the input path through server and compositor.
+                let at = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+                app.flip_index = flip::next_index(app.flip_index);
+                // Repaint first: the line is for logs, the pixels are what is measured. Before
+                // the first configure there is nothing to repaint (the first draw uses the
+                // index then).
+                if app.configured {
+                    app.draw(qh);
+                }
+                println!(
+                    "wrd-scene: key {key} colour {} at {}.{:09}",
+                    app.flip_index, at.tv_sec, at.tv_nsec
+                );
+            }
+            _ => {}
+        }
+    }
+}
 
 impl Dispatch<wl_buffer::WlBuffer, (u32, usize)> for App {
     fn event(

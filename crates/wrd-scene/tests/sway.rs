@@ -1,6 +1,8 @@
 //! `wrd-scene` on a real compositor (headless sway from wrd-testkit), seen through `grim`:
 //! `animate` changes every 64x64 tile of the screen from one screenshot to the next and its
-//! frame counter moves forward; `static` shows frame 0 and stays still.
+//! frame counter moves forward; `static` shows frame 0 and stays still; `flip` repaints the
+//! whole screen in the next palette colour on each key press (from `wtype`) and not on a
+//! modifier.
 
 // Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -9,6 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use wrd_scene::counter::{self, Layout};
+use wrd_scene::flip::PALETTE;
 use wrd_testkit::{ChildGuard, Image, StackOptions, SwayStack, TestDir, poll_until};
 
 const WIDTH: u32 = 1280;
@@ -135,4 +138,50 @@ fn static_shows_frame_zero_and_stays_still() {
     let expected = Image::from_bgrx(WIDTH, HEIGHT, WIDTH as usize * 4, &expected).unwrap();
     assert_eq!(first.max_abs_diff(&expected).unwrap(), 0);
     drop(scene);
+}
+
+#[test]
+fn flip_repaints_the_whole_screen_on_each_key() {
+    let dir = TestDir::new("wrd-scene-flip").unwrap();
+    let stack = stack(&dir);
+    let mut scene = start_scene(&stack, "flip", &dir);
+    poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(20),
+        "the first colour on the whole screen",
+        || {
+            let shot = screenshot(&stack);
+            let uniform = Image::filled(WIDTH, HEIGHT, PALETTE[0]).unwrap();
+            Ok((shot.max_abs_diff(&uniform).unwrap() == 0).then_some(()))
+        },
+    )
+    .unwrap();
+    // headless sway has no keyboard until wtype makes a virtual one: wtype waits before typing
+    // so that the scene has its wl_keyboard and focus by then. a, Shift+b, c: three
+    // repaints; the Shift modifier (a modifiers event) none. (wtype numbers the keys of its
+    // own keymap, so the key codes are not asserted.)
+    let mut wtype = stack.command("wtype");
+    wtype.args([
+        "-s", "2000", "a", "-M", "shift", "b", "-m", "shift", "-s", "200", "c",
+    ]);
+    let typed = stack.output(&mut wtype).unwrap();
+    assert!(typed.status.success(), "wtype: {typed:?}");
+    scene.wait_for_log(" colour 3", Duration::from_secs(5)).unwrap();
+    let log = scene.log();
+    assert!(log.contains("wrd-scene: keyboard focus"), "{log}");
+    let colours: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("wrd-scene: key "))
+        .filter_map(|l| l.split_once(" colour ")?.1.split_once(" at ").map(|(c, _)| c))
+        .collect();
+    assert_eq!(colours, ["1", "2", "3"], "{log}");
+    let expected = Image::filled(WIDTH, HEIGHT, PALETTE[3]).unwrap();
+    poll_until(
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        "the fourth colour on the whole screen",
+        || Ok((screenshot(&stack).max_abs_diff(&expected).unwrap() == 0).then_some(())),
+    )
+    .unwrap();
+    assert!(scene.is_running(), "{}", scene.log_tail(10));
 }

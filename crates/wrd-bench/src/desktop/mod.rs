@@ -64,7 +64,7 @@ pub fn run(args: &DesktopArgs, out: &mut Output) -> Result<()> {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
             d.clone()
         }
-        None => new_work_dir()?,
+        None => new_work_dir("wrd-bench-desktop")?,
     };
     out.text(format!(
         "desktop: servers {:?}, scenes {:?}, {}x{}, settle {:.1} s, window {:.1} s; logs in {}",
@@ -155,10 +155,11 @@ fn first_line(e: &anyhow::Error) -> String {
     text.lines().next().unwrap_or_default().to_owned()
 }
 
-fn new_work_dir() -> Result<PathBuf> {
+/// A new directory `<tmp>/<prefix>.<pid>.<n>` for a run's desktops and logs.
+pub fn new_work_dir(prefix: &str) -> Result<PathBuf> {
     let base = std::env::temp_dir();
     for attempt in 0..100u32 {
-        let dir = base.join(format!("wrd-bench-desktop.{}.{attempt}", std::process::id()));
+        let dir = base.join(format!("{prefix}.{}.{attempt}", std::process::id()));
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# bench-latency.sh — issue 5's figures (recorded in BENCHMARKS.md): input-to-pixel latency of
+# wrd-server and its peers, measured one after another in one run on this machine.
+#
+#   servers: wrd-server on headless sway (serve --source portal) and on headless mutter 43
+#            (serve --source mutter); gnome-remote-desktop 43 (--headless) on headless
+#            mutter 43; weston 10's RDP backend;
+#   content: wrd-scene flip, a full-screen window repainted whole in another solid colour on
+#            each key press;
+#   figure:  time from a key press written to the client's socket to the decoded graphics
+#            update after which the client's picture shows the new colour (six sample points
+#            spread over the screen); median, p95, max over PRESSES presses after WARMUP
+#            dropped ones, one every INTERVAL_MS.
+#
+# It builds release binaries, then runs `wrd-bench latency`, which starts each server with its
+# desktop (as the unprivileged stack user), connects the in-process client (RemoteFX), starts
+# the flipper, clicks it to give it the keyboard, times the presses, and stops everything it
+# started before the next server. Everything binds 127.0.0.1 only (grd 43 cannot: while it
+# runs, an nftables table of ours drops its port on every other interface). Prints a markdown
+# section for BENCHMARKS.md; the work directory (logs, JSON lines, the section) is kept.
+#
+#   scripts/bench-latency.sh
+#   PRESSES=10 SERVERS=wrd,weston scripts/bench-latency.sh
+#
+# Needs root (the stack user, the packet filter) and scripts/install-deps.sh.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PRESSES=${PRESSES:-30}
+WARMUP=${WARMUP:-5}
+INTERVAL_MS=${INTERVAL_MS:-150}
+SERVERS=${SERVERS:-wrd,wrd-mutter,gnome,weston}
+SIZE=1920x1080
+
+log() { echo "bench-latency: $*" >&2; }
+
+if [ "$(id -u)" != 0 ]; then
+  log "run as root: the desktops run as the user rdpstack, and grd's port needs a packet filter"
+  exit 1
+fi
+missing=()
+for c in cargo sway weston mutter grdctl nft openssl setpriv dbus-daemon pipewire wireplumber; do
+  command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+done
+[ -x /usr/libexec/gnome-remote-desktop-daemon ] || missing+=(gnome-remote-desktop)
+if [ ${#missing[@]} -gt 0 ]; then
+  log "missing: ${missing[*]} (scripts/install-deps.sh)"
+  exit 1
+fi
+
+log "cargo build --release -p wrd-server -p wrd-bench -p wrd-scene"
+cargo build --release -p wrd-server -p wrd-bench -p wrd-scene
+BENCH=$PWD/target/release/wrd-bench
+
+work=$(mktemp -d -t wrd-bench-latency.XXXXXX)
+chmod 711 "$work"
+log "work directory: $work"
+
+# What else is using the machine: latency on 2 shared cores depends on it. (ps's %CPU is each
+# process's average over its life; ps itself is left out.)
+busy_processes() {
+  ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 > 5.0 && $2 != "ps" { printf "%s%s (%s %%)", sep, $2, $1; sep = ", " }'
+}
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+busy_before=$(busy_processes)
+started_at=$(date -u '+%Y-%m-%d %H:%M UTC')
+
+command=(
+  "$BENCH" --json "$work/results.jsonl" latency
+  --servers "$SERVERS" --size "$SIZE"
+  --presses "$PRESSES" --warmup "$WARMUP" --interval-ms "$INTERVAL_MS"
+  --wrd-server "$PWD/target/release/wrd-server" --scene "$PWD/target/release/wrd-scene"
+  --work-dir "$work" --markdown "$work/table.md"
+)
+# wrd-bench stops what it started when it gets SIGINT or SIGTERM: pass ours on and wait.
+bench_pid=""
+forward() {
+  [ -n "$bench_pid" ] && kill -TERM "$bench_pid" 2>/dev/null
+  wait "$bench_pid" 2>/dev/null || true
+  exit 130
+}
+trap forward INT TERM
+"${command[@]}" > >(tee "$work/output.txt") &
+bench_pid=$!
+status=0
+wait "$bench_pid" || status=$?
+bench_pid=""
+trap - INT TERM
+
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+if [ "$status" != 0 ] || [ ! -s "$work/table.md" ]; then
+  log "wrd-bench failed (exit $status); logs in $work"
+  exit 1
+fi
+
+versions=$(dpkg-query -W -f='${Package} ${Version}, ' weston gnome-remote-desktop mutter sway \
+  xdg-desktop-portal-wlr libfreerdp-server2-2 2>/dev/null | sed 's/, $//')
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD 2>/dev/null || rev="$rev (with uncommitted changes)"
+cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+
+{
+  cat <<HEADER
+
+### Run of $started_at
+
+- Machine: \`$(uname -srm)\`, $cpu_model, $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), no GPU.
+- Load average (1, 5, 15 min) before: $load_before; after: $load_after. Other processes above 5 % CPU at the start (life averages): ${busy_before:-none}.
+- Versions: $versions; wrd-server $rev (release build); $(rustc --version).
+- Command: \`PRESSES=$PRESSES WARMUP=$WARMUP INTERVAL_MS=$INTERVAL_MS SERVERS=$SERVERS scripts/bench-latency.sh\`
+  (one client, RemoteFX advertised, ${SIZE}, key A pressed and released every ${INTERVAL_MS} ms, ${WARMUP} warm-up presses dropped).
+
+HEADER
+  cat "$work/table.md"
+} | tee "$work/section.md"
+log "section for BENCHMARKS.md: $work/section.md; raw JSON lines: $work/results.jsonl; logs: $work"
