@@ -185,7 +185,11 @@ impl Router {
                 self.session(session).keymap = keymap;
             }
             SessionInput::Input { session, event } => {
-                self.refresh_pointer_map(session);
+                // Only absolute positions need the map (it is kept per session and rebuilt
+                // when the desktop's layout changes).
+                if matches!(event, wrd_rdp::ClientInput::PointerMove { .. }) {
+                    self.refresh_pointer_map(session);
+                }
                 let locks = self.desktop_locks;
                 let state = self.session(session);
                 state.translator.set_desktop_locks(locks);

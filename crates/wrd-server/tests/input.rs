@@ -55,6 +55,25 @@ fn start_server(mut cmd: Command, source: &str, port: u16, dir: &TestDir, extra:
     guard
 }
 
+fn sway(dir: &TestDir) -> SwayStack {
+    SwayStack::start(
+        dir.path(),
+        &StackOptions {
+            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
+            wallpaper: None,
+            animate: false,
+        },
+    )
+    .unwrap()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Saves the client's picture in the test directory (kept when the test fails).
 fn snapshot(session: &Session, dir: &TestDir, name: &str) {
     let fb = session.framebuffer();
@@ -91,15 +110,7 @@ fn terminal(mut foot: Command, cwd: &Path) -> Command {
 #[test]
 fn sway_keys_unicode_lock_sync_and_release_on_disconnect() {
     let dir = TestDir::new("input-sway").unwrap();
-    let mut stack = SwayStack::start(
-        dir.path(),
-        &StackOptions {
-            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
-            wallpaper: None,
-            animate: false,
-        },
-    )
-    .unwrap();
+    let mut stack = sway(&dir);
     let shared = shared_dir(&dir);
     let port = free_port();
     let binary = stack
@@ -110,11 +121,7 @@ fn sway_keys_unicode_lock_sync_and_release_on_disconnect() {
     let foot = terminal(stack.command("foot"), &shared);
     stack.spawn_client(foot, "input-terminal").unwrap();
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    runtime().block_on(async {
         let mut session = connect(port).await;
         // The terminal maps and draws its prompt.
         wait_for_file(&shared.join("ready"), "", Duration::from_secs(20));
@@ -146,15 +153,7 @@ fn sway_keys_unicode_lock_sync_and_release_on_disconnect() {
 #[test]
 fn view_only_ignores_input_and_says_so_once() {
     let dir = TestDir::new("input-view-only").unwrap();
-    let mut stack = SwayStack::start(
-        dir.path(),
-        &StackOptions {
-            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
-            wallpaper: None,
-            animate: false,
-        },
-    )
-    .unwrap();
+    let mut stack = sway(&dir);
     let shared = shared_dir(&dir);
     let port = free_port();
     let binary = stack
@@ -164,11 +163,7 @@ fn view_only_ignores_input_and_says_so_once() {
     let foot = terminal(stack.command("foot"), &shared);
     stack.spawn_client(foot, "input-terminal").unwrap();
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    runtime().block_on(async {
         let mut session = connect(port).await;
         wait_for_file(&shared.join("ready"), "", Duration::from_secs(20));
         settle(&mut session, Duration::from_millis(1000), Duration::from_secs(20)).await;
@@ -209,11 +204,7 @@ fn mutter_keys_unicode_and_lock_sync() {
     let foot = terminal(stack.command("foot"), &shared);
     stack.spawn_client(foot, "input-terminal").unwrap();
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    runtime().block_on(async {
         let mut session = connect(port).await;
         wait_for_file(&shared.join("ready"), "", Duration::from_secs(20));
         settle(&mut session, Duration::from_millis(1000), Duration::from_secs(20)).await;
