@@ -26,6 +26,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
 
 PRESSES=${PRESSES:-30}
 WARMUP=${WARMUP:-5}
@@ -57,14 +59,7 @@ work=$(mktemp -d -t wrd-bench-latency.XXXXXX)
 chmod 711 "$work"
 log "work directory: $work"
 
-# What else is using the machine: latency on 2 shared cores depends on it. (ps's %CPU is each
-# process's average over its life; ps itself is left out.)
-busy_processes() {
-  ps -eo pcpu=,comm= --sort=-pcpu | awk '$1 > 5.0 && $2 != "ps" { printf "%s%s (%s %%)", sep, $2, $1; sep = ", " }'
-}
-load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-busy_before=$(busy_processes)
-started_at=$(date -u '+%Y-%m-%d %H:%M UTC')
+bench_record_start
 
 command=(
   "$BENCH" --json "$work/results.jsonl" latency
@@ -73,45 +68,16 @@ command=(
   --wrd-server "$PWD/target/release/wrd-server" --scene "$PWD/target/release/wrd-scene"
   --work-dir "$work" --markdown "$work/table.md"
 )
-# wrd-bench stops what it started when it gets SIGINT or SIGTERM: pass ours on and wait.
-bench_pid=""
-forward() {
-  [ -n "$bench_pid" ] && kill -TERM "$bench_pid" 2>/dev/null
-  wait "$bench_pid" 2>/dev/null || true
-  exit 130
-}
-trap forward INT TERM
-"${command[@]}" > >(tee "$work/output.txt") &
-bench_pid=$!
 status=0
-wait "$bench_pid" || status=$?
-bench_pid=""
-trap - INT TERM
-
-load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+BENCH_OUTPUT=$work/output.txt bench_run "${command[@]}" || status=$?
 if [ "$status" != 0 ] || [ ! -s "$work/table.md" ]; then
   log "wrd-bench failed (exit $status); logs in $work"
   exit 1
 fi
 
-versions=$(dpkg-query -W -f='${Package} ${Version}, ' weston gnome-remote-desktop mutter sway \
-  xdg-desktop-portal-wlr libfreerdp-server2-2 2>/dev/null | sed 's/, $//')
-rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD 2>/dev/null || rev="$rev (with uncommitted changes)"
-cpu_model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
-
 {
-  cat <<HEADER
-
-### Run of $started_at
-
-- Machine: \`$(uname -srm)\`, $cpu_model, $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), no GPU.
-- Load average (1, 5, 15 min) before: $load_before; after: $load_after. Other processes above 5 % CPU at the start (life averages): ${busy_before:-none}.
-- Versions: $versions; wrd-server $rev (release build); $(rustc --version).
-- Command: \`PRESSES=$PRESSES WARMUP=$WARMUP INTERVAL_MS=$INTERVAL_MS SERVERS=$SERVERS scripts/bench-latency.sh\`
-  (one client, RemoteFX advertised, ${SIZE}, key A pressed and released every ${INTERVAL_MS} ms, ${WARMUP} warm-up presses dropped).
-
-HEADER
+  bench_header "PRESSES=$PRESSES WARMUP=$WARMUP INTERVAL_MS=$INTERVAL_MS SERVERS=$SERVERS scripts/bench-latency.sh" \
+    "one client, RemoteFX advertised, ${SIZE}, key A pressed and released every ${INTERVAL_MS} ms, ${WARMUP} warm-up presses dropped"
   cat "$work/table.md"
 } | tee "$work/section.md"
 log "section for BENCHMARKS.md: $work/section.md; raw JSON lines: $work/results.jsonl; logs: $work"
