@@ -62,6 +62,7 @@ async fn start(options: Options) -> TestServer {
     tokio::spawn(wrd_test_pattern::run(
         pattern,
         options.fps,
+        None,
         publisher,
         shutdown.clone(),
     ));

@@ -109,6 +109,12 @@ pub struct ServeArgs {
     /// Test pattern frames per second; 0 draws one picture and holds it [default: 30]
     #[arg(long, value_name = "N")]
     pub fps: Option<u32>,
+
+    /// Test pattern: answer each key or button press (the box under the counter changes
+    /// colour) this long after it arrived: a known latency, to check a latency measurement
+    /// [default: 0]
+    #[arg(long, value_name = "MS")]
+    pub pattern_input_delay_ms: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]

@@ -19,6 +19,8 @@ pub const DEFAULT_PATTERN_FPS: u32 = 30;
 const MAX_MAX_CLIENTS: usize = 64;
 /// Above this, frame rates are typos: no display or client keeps up.
 const MAX_PATTERN_FPS: u32 = 240;
+/// A longer answer delay is a typo, not a latency anyone wants to simulate.
+const MAX_PATTERN_INPUT_DELAY_MS: u32 = 10_000;
 
 /// One line, naming what is wrong and where.
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +76,7 @@ struct FileTls {
 struct FilePattern {
     size: Option<String>,
     fps: Option<u32>,
+    input_delay_ms: Option<u32>,
 }
 
 /// How clients authenticate, resolved.
@@ -110,6 +113,8 @@ pub struct Settings {
     pub state_dir: PathBuf,
     pub pattern_size: (u16, u16),
     pub pattern_fps: u32,
+    /// How long the test pattern waits before answering a key or button press.
+    pub pattern_input_delay: std::time::Duration,
 }
 
 /// What the environment contributes (read once, so tests can supply their own).
@@ -260,6 +265,16 @@ impl Settings {
             )));
         }
 
+        let delay_ms = args
+            .pattern_input_delay_ms
+            .or(file.test_pattern.input_delay_ms)
+            .unwrap_or(0);
+        if delay_ms > MAX_PATTERN_INPUT_DELAY_MS {
+            return Err(err(format!(
+                "test_pattern.input_delay_ms: {delay_ms} is above {MAX_PATTERN_INPUT_DELAY_MS}"
+            )));
+        }
+
         Ok(Settings {
             listen,
             source: args.source.or(file.source).unwrap_or(SourceArg::TestPattern),
@@ -271,6 +286,7 @@ impl Settings {
             state_dir: env.state_dir()?,
             pattern_size,
             pattern_fps,
+            pattern_input_delay: std::time::Duration::from_millis(u64::from(delay_ms)),
         })
     }
 }

@@ -452,3 +452,27 @@ fn pixel(v: f64) -> u32 {
     let whole = clamped as u32;
     whole
 }
+
+/// The test pattern's input: every key or button going down at any client (a Unicode key
+/// included) is one press for the pattern's echo box. Runs until every session's sender and
+/// the pattern are gone.
+pub async fn echo_presses(
+    mut inputs: mpsc::UnboundedReceiver<SessionInput>,
+    presses: mpsc::UnboundedSender<()>,
+) {
+    while let Some(input) = inputs.recv().await {
+        let SessionInput::Input { event, .. } = input else {
+            continue;
+        };
+        let pressed = matches!(
+            event,
+            wrd_rdp::ClientInput::Key { pressed: true, .. }
+                | wrd_rdp::ClientInput::Unicode { pressed: true, .. }
+                | wrd_rdp::ClientInput::Button { pressed: true, .. }
+        );
+        if pressed && presses.send(()).is_err() {
+            debug!("the test pattern stopped: no more presses to answer");
+            return;
+        }
+    }
+}

@@ -141,17 +141,25 @@ async fn serve(settings: Settings) -> Result<(), RunError> {
                 .map_err(|e| RunError::Config(ConfigError::from_message(format!("size: {e}"))))?;
             info!(width, height, fps = settings.pattern_fps, "source: test pattern");
             let fps = settings.pattern_fps;
+            let (route, echo) = if settings.view_only {
+                let reason = "the server runs with --view-only";
+                (InputRoute::Ignore { reason }, None)
+            } else {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let (presses, echo) = tokio::sync::mpsc::unbounded_channel();
+                tokio::spawn(input::echo_presses(rx, presses));
+                let echo = wrd_test_pattern::InputEcho {
+                    presses: echo,
+                    delay: settings.pattern_input_delay,
+                };
+                (InputRoute::Forward(tx), Some(echo))
+            };
             let cancel = shutdown.clone();
             let task: SourceTask = tokio::spawn(async move {
-                wrd_test_pattern::run(pattern, fps, publisher, cancel).await;
+                wrd_test_pattern::run(pattern, fps, echo, publisher, cancel).await;
                 None
             });
-            (
-                task,
-                InputRoute::Ignore {
-                    reason: "the test pattern has no desktop to type into",
-                },
-            )
+            (task, route)
         }
         SourceArg::Portal | SourceArg::Mutter => {
             let capture = if settings.source == SourceArg::Portal {

@@ -123,7 +123,8 @@ pub fn decode_counter(bgrx: &[u8], stride: usize, width: u16, height: u16) -> Op
 ///
 /// Decodes the counter from `actual_bgrx`, renders [`expected_frame`] for that index and counts
 /// the pixels where any of B, G, R differs by more than `tolerance` (the fourth byte is
-/// ignored). A lossless path gives 0 mismatches at tolerance 0; a lossy one (RemoteFX) stays
+/// ignored). The input echo box is left out: its colour depends on the presses the pattern
+/// answered, not on the frame index. A lossless path gives 0 mismatches at tolerance 0; a lossy one (RemoteFX) stays
 /// well under 2 % at a tolerance around 48. If the counter cannot be read, the result has
 /// `frame_index: None` and counts every pixel as mismatched.
 pub fn compare(actual_bgrx: &[u8], stride: usize, width: u16, height: u16, tolerance: u8) -> Comparison {
@@ -131,6 +132,10 @@ pub fn compare(actual_bgrx: &[u8], stride: usize, width: u16, height: u16, toler
         return Comparison::unreadable(width, height);
     };
     let expected = expected_frame(width, height, index);
+    let echo_box = match Geometry::new(width, height) {
+        Ok(g) => g.echo_box,
+        Err(_) => return Comparison::unreadable(width, height),
+    };
     let row_len = usize::from(width) * PixelFormat::BYTES_PER_PIXEL;
     let total_pixels = u64::from(width) * u64::from(height);
     let mut mismatched_pixels = 0u64;
@@ -142,6 +147,11 @@ pub fn compare(actual_bgrx: &[u8], stride: usize, width: u16, height: u16, toler
             return Comparison::unreadable(width, height);
         };
         for (x, (got, want)) in (0..width).zip(got_row.chunks_exact(4).zip(want_row.chunks_exact(4))) {
+            let in_echo = (u32::from(echo_box.x)..echo_box.right()).contains(&u32::from(x))
+                && (u32::from(echo_box.y)..echo_box.bottom()).contains(&u32::from(y));
+            if in_echo {
+                continue;
+            }
             let diff = (0..3).map(|c| got[c].abs_diff(want[c])).max().unwrap_or(0);
             max_channel_diff = max_channel_diff.max(diff);
             if diff > tolerance {

@@ -1,7 +1,9 @@
 //! The async driver: publishes the pattern on a frame bus at a fixed rate.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use wrd_frame::{FramePublisher, NewFrame, PixelFormat};
@@ -15,10 +17,23 @@ const MAX_FPS: u32 = 1000;
 /// How often the driver logs a summary.
 const SUMMARY_EVERY: Duration = Duration::from_secs(1);
 
-/// Renders and publishes frame `n`. Returns `false` if the bus refused the frame, which for a
-/// pattern of a valid size cannot happen; the driver then stops rather than spin.
-fn publish(pattern: &mut TestPattern, n: u64, publisher: &mut FramePublisher) -> bool {
-    let rendered = pattern.render(n);
+/// Input the pattern answers: each message is one key or button press at a client, answered by
+/// recolouring the echo box `delay` after it arrived.
+///
+/// The delay is a known latency added on purpose: a latency measurement against the pattern
+/// must find it (plus the few milliseconds of the path itself).
+#[derive(Debug)]
+pub struct InputEcho {
+    pub presses: mpsc::UnboundedReceiver<()>,
+    pub delay: Duration,
+}
+
+/// Publishes a rendered frame. Returns `false` if the bus refused it.
+fn publish_rendered(
+    pattern: &TestPattern,
+    rendered: crate::pattern::Rendered,
+    publisher: &mut FramePublisher,
+) -> bool {
     let frame = NewFrame {
         width: pattern.width(),
         height: pattern.height(),
@@ -37,6 +52,52 @@ fn publish(pattern: &mut TestPattern, n: u64, publisher: &mut FramePublisher) ->
     }
 }
 
+/// Renders and publishes frame `n`. Returns `false` if the bus refused the frame, which for a
+/// pattern of a valid size cannot happen; the driver then stops rather than spin.
+fn publish(pattern: &mut TestPattern, n: u64, publisher: &mut FramePublisher) -> bool {
+    let rendered = pattern.render(n);
+    publish_rendered(pattern, rendered, publisher)
+}
+
+/// Presses waiting for their answer, each with the time it is due. Arrivals are in order and
+/// the delay is fixed, so the queue is sorted by due time.
+#[derive(Debug, Default)]
+struct EchoQueue {
+    due: VecDeque<tokio::time::Instant>,
+    /// The sender side is gone: no more presses will come.
+    closed: bool,
+}
+
+impl EchoQueue {
+    /// Waits for the next press to arrive (pushing its due time) or to fall due (returning
+    /// `true`). Pending forever without an echo.
+    async fn next(&mut self, echo: Option<&mut InputEcho>) -> bool {
+        let Some(echo) = echo else {
+            return std::future::pending().await;
+        };
+        let first_due = self.due.front().copied();
+        tokio::select! {
+            biased;
+            () = async {
+                match first_due {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                self.due.pop_front();
+                true
+            }
+            press = echo.presses.recv(), if !self.closed => {
+                match press {
+                    Some(()) => self.due.push_back(tokio::time::Instant::now() + echo.delay),
+                    None => self.closed = true,
+                }
+                false
+            }
+        }
+    }
+}
+
 /// Publishes the test pattern on `publisher` until `cancel` fires.
 ///
 /// Frame 0 goes out at once, so a client that connects right away has a picture. Then:
@@ -49,20 +110,44 @@ fn publish(pattern: &mut TestPattern, n: u64, publisher: &mut FramePublisher) ->
 ///
 /// While no client subscribes to the bus (`subscriber_count() == 0`), ticks pass without
 /// rendering or publishing; the next published frame simply continues the count.
+///
+/// With `echo`, every press is answered (its delay after it arrived) by a frame of its own in
+/// which only the echo box changed, whatever the frame rate (also at `fps == 0`).
 pub async fn run(
     mut pattern: TestPattern,
     fps: u32,
+    mut echo: Option<InputEcho>,
     mut publisher: FramePublisher,
     cancel: CancellationToken,
 ) {
     let (width, height) = (pattern.width(), pattern.height());
-    tracing::info!(width, height, fps, "test pattern started");
+    tracing::info!(
+        width,
+        height,
+        fps,
+        echo_delay_ms = echo.as_ref().map(|e| e.delay.as_millis()),
+        "test pattern started"
+    );
     if !publish(&mut pattern, 0, &mut publisher) {
         return;
     }
+    let mut queue = EchoQueue::default();
     if fps == 0 {
-        cancel.cancelled().await;
-        tracing::debug!("test pattern stopped");
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => break,
+                due = queue.next(echo.as_mut()) => {
+                    if due {
+                        let rendered = pattern.press();
+                        if !publish_rendered(&pattern, rendered, &mut publisher) {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        tracing::debug!(presses = pattern.presses(), "test pattern stopped");
         return;
     }
 
@@ -77,6 +162,15 @@ pub async fn run(
         tokio::select! {
             biased;
             () = cancel.cancelled() => break,
+            due = queue.next(echo.as_mut()) => {
+                if due {
+                    let rendered = pattern.press();
+                    if !publish_rendered(&pattern, rendered, &mut publisher) {
+                        return;
+                    }
+                }
+                continue;
+            }
             _ = ticks.tick() => {}
         }
         if publisher.subscriber_count() == 0 {
@@ -103,7 +197,7 @@ pub async fn run(
             summary_at = now + SUMMARY_EVERY;
         }
     }
-    tracing::debug!(frame = n, "test pattern stopped");
+    tracing::debug!(frame = n, presses = pattern.presses(), "test pattern stopped");
 }
 
 #[cfg(test)]
@@ -130,6 +224,7 @@ mod tests {
         let task = tokio::spawn(run(
             TestPattern::new(160, 96).unwrap(),
             30,
+            None,
             publisher,
             cancel.clone(),
         ));
@@ -179,6 +274,7 @@ mod tests {
         let task = tokio::spawn(run(
             TestPattern::new(128, 64).unwrap(),
             0,
+            None,
             publisher,
             cancel.clone(),
         ));
@@ -199,6 +295,7 @@ mod tests {
         let task = tokio::spawn(run(
             TestPattern::new(128, 64).unwrap(),
             60,
+            None,
             publisher,
             cancel.clone(),
         ));
@@ -220,7 +317,7 @@ mod tests {
         // Already cancelled: frame 0 goes out, then the loop ends at once.
         tokio::time::timeout(
             Duration::from_millis(1),
-            run(TestPattern::new(64, 64).unwrap(), 30, publisher, cancel),
+            run(TestPattern::new(64, 64).unwrap(), 30, None, publisher, cancel),
         )
         .await
         .unwrap();
@@ -230,11 +327,112 @@ mod tests {
         let task = tokio::spawn(run(
             TestPattern::new(64, 64).unwrap(),
             u32::MAX,
+            None,
             publisher,
             cancel.clone(),
         ));
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert!(latest(&bus).seq <= 102);
+        cancel.cancel();
+        task.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_press_recolours_only_the_echo_box_after_the_delay() {
+        let (publisher, bus) = FrameBus::new();
+        let cancel = CancellationToken::new();
+        let (presses, rx) = mpsc::unbounded_channel();
+        let echo = InputEcho {
+            presses: rx,
+            delay: Duration::from_millis(40),
+        };
+        let task = tokio::spawn(run(
+            TestPattern::new(320, 240).unwrap(),
+            0,
+            Some(echo),
+            publisher,
+            cancel.clone(),
+        ));
+        let first = bus.first_frame().await.unwrap();
+        let echo_box = TestPattern::new(320, 240).unwrap().echo_box();
+
+        presses.send(()).unwrap();
+        tokio::time::sleep(Duration::from_millis(39)).await;
+        assert_eq!(latest(&bus).seq, first.seq, "answered before the delay");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        let answered = latest(&bus);
+        assert_eq!(answered.seq, first.seq + 1, "not answered after the delay");
+        assert_eq!(answered.damage, vec![echo_box]);
+        // Only the echo box changed, and the comparison leaves it out.
+        let check = compare(&answered.data, answered.stride, 320, 240, 0);
+        assert_eq!(check.mismatched_pixels, 0, "{check}");
+        let changed: Vec<usize> = first
+            .data
+            .chunks_exact(4)
+            .zip(answered.data.chunks_exact(4))
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(changed.len() as u64, echo_box.area(), "{echo_box:?}");
+
+        // Two quick presses: two answers, in order, each its delay after its press.
+        presses.send(()).unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        presses.send(()).unwrap();
+        tokio::time::sleep(Duration::from_millis(35)).await;
+        assert_eq!(latest(&bus).seq, first.seq + 2);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert_eq!(latest(&bus).seq, first.seq + 3);
+
+        cancel.cancel();
+        task.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn presses_are_answered_between_ticks_and_the_count_goes_on() {
+        let (publisher, bus) = FrameBus::new();
+        let cancel = CancellationToken::new();
+        let (presses, rx) = mpsc::unbounded_channel();
+        let echo = InputEcho {
+            presses: rx,
+            delay: Duration::ZERO,
+        };
+        let _sub = bus.subscribe();
+        let task = tokio::spawn(run(
+            TestPattern::new(320, 240).unwrap(),
+            10,
+            Some(echo),
+            publisher,
+            cancel.clone(),
+        ));
+        bus.first_frame().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let before = latest(&bus);
+        presses.send(()).unwrap();
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let answered = latest(&bus);
+        assert_eq!(
+            answered.seq,
+            before.seq + 1,
+            "a press is answered at once, not on the next tick"
+        );
+        assert_eq!(
+            counter(&answered),
+            counter(&before),
+            "the counter does not move for a press"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let next = latest(&bus);
+        assert_eq!(counter(&next), counter(&before).map(|c| c + 1));
+        let check = compare(&next.data, next.stride, 320, 240, 0);
+        assert_eq!(check.mismatched_pixels, 0, "{check}");
+        // the echo box keeps its colour in later frames
+        let g = TestPattern::new(320, 240).unwrap().echo_box();
+        let at = (usize::from(g.y) * 320 + usize::from(g.x)) * 4;
+        assert_eq!(next.data[at..at + 4], answered.data[at..at + 4]);
+        assert_ne!(next.data[at..at + 4], before.data[at..at + 4]);
+
         cancel.cancel();
         task.await.unwrap();
     }

@@ -10,7 +10,10 @@
 //! - a grey square with a black border bounces diagonally a few pixels per frame, so motion and
 //!   damage handling are visible at a glance;
 //! - `n` is drawn as 8 large 7-segment digits in a black box at the top-left corner, readable by
-//!   a person and by [`decode_counter`].
+//!   a person and by [`decode_counter`];
+//! - under the counter, the echo box takes the next of six colours on each key or button press
+//!   at a client (when the driver is given an [`InputEcho`]), optionally after a set delay: the
+//!   answer a latency measurement times.
 //!
 //! The crate has two halves:
 //!
@@ -28,7 +31,7 @@ mod driver;
 mod pattern;
 
 pub use crate::check::{Comparison, compare, decode_counter};
-pub use crate::driver::run;
+pub use crate::driver::{InputEcho, run};
 pub use crate::pattern::{
     COUNTER_DIGITS, COUNTER_MODULUS, MAX_SIZE, MIN_SIZE, PatternError, Rendered, TestPattern, expected_frame,
 };

@@ -41,6 +41,19 @@ const BLACK: Pixel = bgrx(0, 0, 0);
 /// Mid-grey differs by at least 127 in some channel from every bar, so the square stays visible
 /// and measurable everywhere.
 const SQUARE_GREY: Pixel = bgrx(128, 128, 128);
+/// The echo box before any input arrived.
+const ECHO_IDLE: Pixel = bgrx(64, 64, 64);
+/// The echo box's colours after the first, second, … press, in turn. Half-saturated mixtures:
+/// none is a bar colour or grey, and each differs from the next by at least 128 in a channel,
+/// so a client sees every press even through a lossy codec.
+const ECHO_COLOURS: [Pixel; 6] = [
+    bgrx(255, 128, 0),
+    bgrx(0, 128, 255),
+    bgrx(128, 0, 255),
+    bgrx(255, 0, 128),
+    bgrx(0, 255, 128),
+    bgrx(128, 255, 0),
+];
 /// SMPTE-like bar order, left to right.
 const BARS: [Pixel; 8] = [
     bgrx(255, 255, 255),
@@ -118,6 +131,8 @@ pub(crate) struct Geometry {
     range_y: u64,
     /// The black box behind the counter, at the top-left corner.
     pub counter_box: Rect,
+    /// The input echo box, under the counter box: recoloured on each key or button press.
+    pub echo_box: Rect,
     /// Scale of the counter: segment thickness in pixels. Digits are `6u x 10u`.
     unit: u16,
 }
@@ -134,6 +149,9 @@ impl Geometry {
         // At 64 px wide that is u = 1; from 256 px on, u = 4 gives ~24x40 px digits.
         let unit = (width / 64).min(height / 12).clamp(1, 4);
         let counter_box = Rect::new(0, 0, 64 * unit, 12 * unit);
+        // As tall as the counter box where it fits (always at least 16 px: the counter box is at
+        // most 48 px tall and the frame at least 64).
+        let echo_box = Rect::new(0, 12 * unit, 12 * unit, (12 * unit).min(height - 12 * unit));
         // height/8 rounded, at least 16 px, but small enough to move in both directions.
         let side = ((height + 4) / 8).max(16).min(width.min(height) / 2);
         Ok(Self {
@@ -143,6 +161,7 @@ impl Geometry {
             range_x: u64::from(width - side),
             range_y: u64::from(height - side),
             counter_box,
+            echo_box,
             unit,
         })
     }
@@ -288,15 +307,16 @@ impl Layout {
         Ok(Self { geometry, bars_row })
     }
 
-    /// A fresh buffer holding the complete picture for `shown`.
-    pub fn full_frame(&self, shown: u64) -> Vec<u8> {
+    /// A fresh buffer holding the complete picture for `shown` after `presses` presses.
+    pub fn full_frame(&self, shown: u64, presses: u64) -> Vec<u8> {
         let mut buf = vec![0u8; self.geometry.frame_len()];
-        self.paint(&mut buf, self.geometry.bounds(), shown);
+        self.paint(&mut buf, self.geometry.bounds(), shown, presses);
         buf
     }
 
-    /// Paints the complete picture for `shown` inside `region` (clipped to the frame).
-    pub fn paint(&self, buf: &mut [u8], region: Rect, shown: u64) {
+    /// Paints the complete picture for `shown` after `presses` presses inside `region` (clipped
+    /// to the frame).
+    pub fn paint(&self, buf: &mut [u8], region: Rect, shown: u64, presses: u64) {
         let g = &self.geometry;
         let Some(region) = region.intersect(&g.bounds()) else {
             return;
@@ -321,7 +341,8 @@ impl Layout {
         );
         fill(buf, stride, inner.intersect(&region), SQUARE_GREY);
 
-        // The counter goes on top so the square never hides it.
+        // The echo box and the counter go on top so the square never hides them.
+        fill(buf, stride, g.echo_box.intersect(&region), echo_colour(presses));
         if region.intersect(&g.counter_box).is_none() {
             return;
         }
@@ -357,6 +378,15 @@ impl Layout {
     }
 }
 
+/// The echo box's colour after `presses` presses.
+fn echo_colour(presses: u64) -> Pixel {
+    match presses.checked_sub(1) {
+        None => ECHO_IDLE,
+        // The remainder is below the palette's length.
+        Some(i) => ECHO_COLOURS[usize::try_from(i % ECHO_COLOURS.len() as u64).unwrap_or(0)],
+    }
+}
+
 /// Fills a rectangle (already clipped to the frame) with one colour.
 fn fill(buf: &mut [u8], stride: usize, rect: Option<Rect>, color: Pixel) {
     let Some(rect) = rect else {
@@ -386,6 +416,8 @@ struct Previous {
 pub struct TestPattern {
     layout: Layout,
     previous: Option<Previous>,
+    /// Key and button presses answered so far (the echo box's colour).
+    presses: u64,
 }
 
 impl TestPattern {
@@ -394,6 +426,7 @@ impl TestPattern {
         Ok(Self {
             layout: Layout::new(width, height)?,
             previous: None,
+            presses: 0,
         })
     }
 
@@ -420,11 +453,11 @@ impl TestPattern {
                 let damage = self.layout.damage_between(prev.index % COUNTER_MODULUS, shown);
                 let mut buf = prev.data.to_vec();
                 for rect in &damage {
-                    self.layout.paint(&mut buf, *rect, shown);
+                    self.layout.paint(&mut buf, *rect, shown, self.presses);
                 }
                 (buf, damage)
             }
-            _ => (self.layout.full_frame(shown), Vec::new()),
+            _ => (self.layout.full_frame(shown, self.presses), Vec::new()),
         };
         let data = Bytes::from(data);
         self.previous = Some(Previous {
@@ -435,6 +468,41 @@ impl TestPattern {
     }
 }
 
+impl TestPattern {
+    /// Answers a key or button press at a client: the echo box (under the counter) takes its
+    /// next colour. Returns the previously rendered frame with only the echo box repainted (the
+    /// counter does not move), or frame 0 in full if nothing was rendered yet.
+    pub fn press(&mut self) -> Rendered {
+        self.presses += 1;
+        let Some(prev) = self.previous.take() else {
+            return self.render(0);
+        };
+        let echo = self.layout.geometry.echo_box;
+        let mut buf = prev.data.to_vec();
+        self.layout
+            .paint(&mut buf, echo, prev.index % COUNTER_MODULUS, self.presses);
+        let data = Bytes::from(buf);
+        self.previous = Some(Previous {
+            index: prev.index,
+            data: data.clone(),
+        });
+        Rendered {
+            data,
+            damage: vec![echo],
+        }
+    }
+
+    /// Presses answered so far.
+    pub fn presses(&self) -> u64 {
+        self.presses
+    }
+
+    /// Where the echo box is: the region a latency measurement watches.
+    pub fn echo_box(&self) -> Rect {
+        self.layout.geometry.echo_box
+    }
+}
+
 /// The exact picture of frame `n` at this size: BGRx, stride `width * 4`, alpha byte 0xFF.
 ///
 /// This is the reference that [`compare`](crate::compare) checks a client's screenshot against;
@@ -442,7 +510,7 @@ impl TestPattern {
 /// [`TestPattern::new`] refuses.
 pub fn expected_frame(width: u16, height: u16, n: u64) -> Vec<u8> {
     match Layout::new(width, height) {
-        Ok(layout) => layout.full_frame(n % COUNTER_MODULUS),
+        Ok(layout) => layout.full_frame(n % COUNTER_MODULUS, 0),
         Err(_) => Vec::new(),
     }
 }
