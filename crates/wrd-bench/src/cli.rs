@@ -62,6 +62,13 @@ pub enum Command {
     /// the next colour. Warm-up presses are dropped; median, p95, max, min per server, and
     /// whether issue 5's goal is met. See scripts/bench-latency.sh.
     Latency(LatencyArgs),
+    /// Input-to-pixel latency of any server: key presses, each timed to the first decoded
+    /// update after which a region of the picture differs from before the press
+    ///
+    /// The region must change only in answer to input (the wrd-server test pattern's echo box
+    /// under its counter, `--region 0,48,48x48` at 1280x720; a flipper's window; a terminal's
+    /// cursor line). Warm-up presses are dropped; median, p95, max, min and the missed presses.
+    Press(PressArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
@@ -271,6 +278,116 @@ pub struct FirstFrameArgs {
     /// xfreerdp: one more argument, e.g. `--xfreerdp-arg=/gfx` (repeatable)
     #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
     pub xfreerdp_arg: Vec<String>,
+}
+
+/// A rectangle of the desktop: `X,Y,WxH`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Region {
+    pub x: u16,
+    pub y: u16,
+    pub width: u16,
+    pub height: u16,
+}
+
+impl Region {
+    /// The part of the region inside a `size` desktop; `None` if nothing is.
+    pub fn clip(self, size: (u16, u16)) -> Option<Self> {
+        let (w, h) = size;
+        if self.x >= w || self.y >= h {
+            return None;
+        }
+        Some(Self {
+            width: self.width.min(w - self.x),
+            height: self.height.min(h - self.y),
+            ..self
+        })
+    }
+
+    /// Whether an updated rectangle overlaps the region.
+    pub fn touches(self, r: wrd_client::Rect) -> bool {
+        let (ax, ay) = (u32::from(self.x), u32::from(self.y));
+        let (bx, by) = (u32::from(r.x), u32::from(r.y));
+        ax < bx + u32::from(r.width)
+            && bx < ax + u32::from(self.width)
+            && ay < by + u32::from(r.height)
+            && by < ay + u32::from(self.height)
+    }
+}
+
+impl std::fmt::Display for Region {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{},{},{}x{}", self.x, self.y, self.width, self.height)
+    }
+}
+
+fn parse_region(s: &str) -> Result<Region, String> {
+    let bad = || format!("{s:?}: expected X,Y,WxH (e.g. 0,48,48x48)");
+    let mut parts = s.splitn(3, ',');
+    let (Some(x), Some(y), Some(size)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    let x = x.trim().parse().map_err(|_| bad())?;
+    let y = y.trim().parse().map_err(|_| bad())?;
+    let (width, height) = size.trim().split_once('x').ok_or_else(bad)?;
+    let width: u16 = width.parse().map_err(|_| bad())?;
+    let height: u16 = height.parse().map_err(|_| bad())?;
+    if width == 0 || height == 0 {
+        return Err(format!("{s:?}: the region is empty"));
+    }
+    Ok(Region { x, y, width, height })
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PressArgs {
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+
+    /// The part of the picture that answers a press
+    #[arg(long, value_name = "X,Y,WxH", value_parser = parse_region)]
+    pub region: Region,
+
+    /// Timed presses
+    #[arg(long, value_name = "K", default_value_t = 30, value_parser = parse_samples)]
+    pub samples: usize,
+
+    /// Presses before the timed ones, dropped
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub warmup: usize,
+
+    /// Time between an answer (or a missed press) and the next press
+    #[arg(long, value_name = "MS", default_value_t = 150)]
+    pub interval_ms: u64,
+
+    /// A press the region has not answered after this long is missed
+    #[arg(long, value_name = "MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub press_timeout_ms: u64,
+
+    /// Scancode (set 1) of the key pressed [default: 0x1e, A]
+    #[arg(long, value_name = "CODE", default_value = "0x1e", value_parser = parse_scancode)]
+    pub scancode: u8,
+
+    /// A channel must differ by more than this for the region to count as changed (lossy
+    /// codecs wobble by a few levels)
+    #[arg(long, value_name = "LEVELS", default_value_t = 32)]
+    pub threshold: u8,
+}
+
+fn parse_samples(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{s:?}: expected a positive number of presses")),
+    }
+}
+
+fn parse_scancode(s: &str) -> Result<u8, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u8::from_str_radix(hex, 16),
+        None => s.parse(),
+    };
+    match parsed {
+        Ok(0) | Err(_) => Err(format!("{s:?}: expected a scancode 1..=255 (decimal or 0x..)")),
+        Ok(code) => Ok(code),
+    }
 }
 
 #[derive(Debug, Clone, Args)]

@@ -10,6 +10,8 @@
 //!   measured with `watch`'s machinery, one after another; a table of the results.
 //! - `latency`: the same servers and desktops, input-to-pixel latency: key presses from the
 //!   client against `wrd-scene flip`, timed to the picture showing the new colour.
+//! - `press`: input-to-pixel latency of any server, timed to a change in a region the caller
+//!   names (the test pattern's echo box, for instance).
 //!
 //! Output is text plus one JSON line per measurement ([`output`]). The binary is a thin
 //! wrapper around [`run`].
@@ -21,6 +23,7 @@ pub mod first_frame;
 pub mod interrupt;
 pub mod latency;
 pub mod output;
+pub mod press;
 pub mod procfs;
 pub mod relay;
 pub mod stats;
@@ -45,5 +48,6 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Watch(args) => watch::run(args, &mut out),
         Command::Desktop(args) => desktop::run(args, &mut out),
         Command::Latency(args) => latency::run(args, &mut out),
+        Command::Press(args) => press::run(args, &mut out),
     }
 }

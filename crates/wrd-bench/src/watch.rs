@@ -104,6 +104,11 @@ pub struct ClientReport {
     pub surface_codec_ids: Vec<u8>,
     /// Fast-path bitmap updates (no codec) received during the whole session.
     pub bitmap_update_pdus: u64,
+    /// Bytes read from and written to the socket over the whole connection, counted after the
+    /// disconnect (which reads until the server closes): what the server wrote and read, if it
+    /// counts the same way.
+    pub connection_bytes_received: u64,
+    pub connection_bytes_sent: u64,
 }
 
 /// The server's figures over the window.
@@ -715,6 +720,7 @@ async fn client(plan: ClientPlan, go: &OnceLock<Go>, tx: &Sender<Msg>) -> Result
     };
     let (started, start_stats, start_counter, start_bursts) =
         window_start.context("the window never started")?;
+    let wire = session.wire_bytes();
     if let Err(e) = session.disconnect().await {
         warn!(client = index, error = %e, "the disconnect did not complete cleanly");
     }
@@ -758,5 +764,7 @@ async fn client(plan: ClientPlan, go: &OnceLock<Go>, tx: &Sender<Msg>) -> Result
             .map(|r| r.psnr_db.iter().sum::<f64>() / r.psnr_db.len() as f64),
         surface_codec_ids: end_stats.surface_codec_ids.iter().copied().collect(),
         bitmap_update_pdus: end_stats.bitmap_update_pdus,
+        connection_bytes_received: wire.received(),
+        connection_bytes_sent: wire.sent(),
     })
 }

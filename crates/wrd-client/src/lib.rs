@@ -38,7 +38,7 @@ pub use crate::config::{ClientConfig, Codec, PixelLayout, Security};
 pub use crate::connect::ConnectPhases;
 pub use crate::error::ClientError;
 pub use crate::framebuffer::{Framebuffer, Rect};
-pub use crate::session::{MouseButton, PointerUpdate, Session, SessionEvent, Stats};
+pub use crate::session::{MouseButton, PointerUpdate, Session, SessionEvent, Stats, WireBytes};
 
 /// Connect, authenticate and complete the RDP connection sequence, all within
 /// `config.connect_timeout`.

@@ -21,7 +21,7 @@ use ironrdp::pdu::x224::X224;
 use ironrdp::session::image::DecodedImage;
 use ironrdp::session::{ActiveStage, ActiveStageBuilder, ActiveStageOutput, fast_path};
 use ironrdp_tokio::{FramedWrite as _, TokioFramed};
-use tokio::io::AsyncWriteExt as _;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::time::{Instant, timeout, timeout_at};
 use tracing::{debug, trace, warn};
 
@@ -111,6 +111,21 @@ enum State {
     Terminated(String),
     /// The transport failed or a write was cut short: the stream cannot be used any more.
     Broken(String),
+}
+
+/// A live view of a session's socket byte counters (everything included: X.224, TLS records,
+/// CredSSP, PDUs).
+#[derive(Debug, Clone)]
+pub struct WireBytes(Arc<WireCounters>);
+
+impl WireBytes {
+    pub fn received(&self) -> u64 {
+        self.0.received.load(Ordering::Relaxed)
+    }
+
+    pub fn sent(&self) -> u64 {
+        self.0.sent.load(Ordering::Relaxed)
+    }
 }
 
 /// A connected RDP session. All methods are bounded: reads by the caller's deadline, writes by
@@ -656,8 +671,28 @@ impl Session {
             Ok(Err(e)) => debug!(error = %e, "TLS shutdown error"),
             Err(_) => debug!("TLS shutdown timed out"),
         }
+        // Read what the server still sends until it closes (bounded), so that the byte counts
+        // include everything it wrote.
+        let deadline = Instant::now() + self.write_timeout;
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            match timeout_at(deadline, stream.read(&mut buf)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(_)) => {}
+                Err(_) => {
+                    debug!("the server did not close the connection after the disconnect");
+                    break;
+                }
+            }
+        }
         debug!(?result, "disconnected");
         result
+    }
+
+    /// The socket's byte counters, readable after [`disconnect`](Self::disconnect) consumed
+    /// the session (then they include everything the server sent up to its close).
+    pub fn wire_bytes(&self) -> WireBytes {
+        WireBytes(Arc::clone(&self.counters))
     }
 
     async fn shutdown_exchange(&mut self) -> Result<(), ClientError> {

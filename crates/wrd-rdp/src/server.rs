@@ -158,6 +158,8 @@ fn on_session_ended(ended: SessionEnded, throttle: &mut AuthThrottle, summary: &
         activated,
         duration,
         outcome,
+        bytes_sent,
+        bytes_received,
     } = ended;
     let secs = duration.as_secs_f32();
     match outcome {
@@ -173,15 +175,17 @@ fn on_session_ended(ended: SessionEnded, throttle: &mut AuthThrottle, summary: &
                 ),
             }
         }
-        SessionOutcome::Closed => info!(session = id, %peer, duration_s = secs, "client disconnected"),
+        SessionOutcome::Closed => {
+            info!(session = id, %peer, duration_s = secs, bytes_sent, bytes_received, "client disconnected")
+        }
         SessionOutcome::Shutdown => {
-            info!(session = id, %peer, duration_s = secs, "session closed for shutdown")
+            info!(session = id, %peer, duration_s = secs, bytes_sent, bytes_received, "session closed for shutdown")
         }
         SessionOutcome::HandshakeTimeout => {
             warn!(session = id, %peer, "client did not complete the connection sequence in time: dropped");
         }
         SessionOutcome::Failed(error) => {
-            warn!(session = id, %peer, duration_s = secs, error = %format!("{error:#}"), "session ended with an error");
+            warn!(session = id, %peer, duration_s = secs, bytes_sent, bytes_received, error = %format!("{error:#}"), "session ended with an error");
         }
     }
     if activated {

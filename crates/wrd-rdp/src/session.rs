@@ -22,7 +22,7 @@ use crate::auth::{AuthMode, Credentials};
 use crate::display::{ClientPointer, WrdDisplayHandler};
 use crate::input::{InputRoute, SessionId, SessionInputHandler};
 use crate::tls::TlsIdentity;
-use crate::transport::{StallGuard, WRITE_STALL_LIMIT};
+use crate::transport::{StallGuard, WRITE_STALL_LIMIT, WireBytes};
 
 /// How long a session may take to close itself after the server asked it to quit.
 const QUIT_GRACE: Duration = Duration::from_millis(800);
@@ -66,6 +66,9 @@ pub(crate) struct SessionEnded {
     pub activated: bool,
     pub duration: Duration,
     pub outcome: SessionOutcome,
+    /// Bytes the session wrote to and read from its socket, everything included.
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
 }
 
 /// Runs the session to its end on the calling thread (which it blocks), and reports how it
@@ -79,19 +82,22 @@ pub(crate) fn run_on_this_thread(
     let started = Instant::now();
     let activated = CancellationToken::new();
     let (id, peer) = (ctx.id, ctx.peer);
+    let bytes = Arc::new(WireBytes::default());
     let ended = |outcome| SessionEnded {
         id,
         peer,
         activated: activated.is_cancelled(),
         duration: started.elapsed(),
         outcome,
+        bytes_sent: bytes.sent(),
+        bytes_received: bytes.received(),
     };
     match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => {
             let span = info_span!("session", id, %peer);
             let _entered = span.enter();
             runtime.block_on(async {
-                let outcome = run(ctx, stream, activated.clone()).await;
+                let outcome = run(ctx, stream, activated.clone(), Arc::clone(&bytes)).await;
                 // The accept loop may be gone (shutting down); nothing left to tell then.
                 let _ = report.send(ended(outcome));
             });
@@ -110,6 +116,7 @@ async fn run(
     ctx: SessionContext,
     stream: std::net::TcpStream,
     activated: CancellationToken,
+    bytes: Arc<WireBytes>,
 ) -> SessionOutcome {
     let stream = match TcpStream::from_std(stream) {
         Ok(stream) => stream,
@@ -119,7 +126,7 @@ async fn run(
     let mut server = build_server(&ctx, activated.clone(), Arc::clone(&tls_rejection));
     let quit = server.event_sender().clone();
 
-    let connection = server.run_connection(StallGuard::new(stream, WRITE_STALL_LIMIT));
+    let connection = server.run_connection(StallGuard::new(stream, WRITE_STALL_LIMIT, bytes));
     tokio::pin!(connection);
 
     let handshake_deadline = async {

@@ -8,6 +8,8 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -40,21 +42,44 @@ pub fn configure_socket(stream: &TcpStream) -> io::Result<()> {
     Ok(())
 }
 
+/// Bytes that went through a connection's socket, everything included (X.224, TLS records,
+/// CredSSP, PDUs): what a client counts on its side of the same socket.
+#[derive(Debug, Default)]
+pub struct WireBytes {
+    sent: AtomicU64,
+    received: AtomicU64,
+}
+
+impl WireBytes {
+    /// Bytes the socket accepted for sending.
+    pub fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Bytes read from the socket.
+    pub fn received(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+}
+
 /// Wraps a stream so that a write which stays pending for longer than `limit` fails with
 /// `TimedOut` instead of waiting forever for a reader that will never come back.
 #[derive(Debug)]
 pub struct StallGuard<S> {
     inner: S,
     limit: Duration,
+    bytes: Arc<WireBytes>,
     /// Armed while a write is pending; cleared by any progress.
     stall_timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> StallGuard<S> {
-    pub fn new(inner: S, limit: Duration) -> Self {
+    /// Guards `inner`, counting what passes through it into `bytes`.
+    pub fn new(inner: S, limit: Duration, bytes: Arc<WireBytes>) -> Self {
         Self {
             inner,
             limit,
+            bytes,
             stall_timer: None,
         }
     }
@@ -66,7 +91,13 @@ impl<S: AsyncRead + Unpin> AsyncRead for StallGuard<S> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let read = buf.filled().len().saturating_sub(before);
+        self.bytes
+            .received
+            .fetch_add(u64::try_from(read).unwrap_or(u64::MAX), Ordering::Relaxed);
+        result
     }
 }
 
@@ -102,7 +133,13 @@ impl<S: AsyncWrite + Unpin> StallGuard<S> {
 
 impl<S: AsyncWrite + Unpin> AsyncWrite for StallGuard<S> {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.guarded(cx, |s, cx| s.poll_write(cx, buf))
+        let result = self.guarded(cx, |s, cx| s.poll_write(cx, buf));
+        if let Poll::Ready(Ok(written)) = result {
+            self.bytes
+                .sent
+                .fetch_add(u64::try_from(written).unwrap_or(u64::MAX), Ordering::Relaxed);
+        }
+        result
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -126,7 +163,7 @@ mod tests {
     async fn stalled_write_times_out() {
         // A duplex pipe whose reader never reads: writes stall once its buffer is full.
         let (client, _server_keeps_pipe_open) = tokio::io::duplex(64);
-        let mut guarded = StallGuard::new(client, Duration::from_secs(20));
+        let mut guarded = StallGuard::new(client, Duration::from_secs(20), Arc::default());
         let started = Instant::now();
         let err = guarded.write_all(&[0u8; 4096]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
@@ -140,7 +177,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn slow_but_progressing_reader_is_fine() {
         let (client, mut server) = tokio::io::duplex(64);
-        let mut guarded = StallGuard::new(client, Duration::from_secs(20));
+        let mut guarded = StallGuard::new(client, Duration::from_secs(20), Arc::default());
         let reader = tokio::spawn(async move {
             let mut buf = [0u8; 64];
             let mut total = 0;
@@ -153,5 +190,18 @@ mod tests {
         });
         guarded.write_all(&[0u8; 4096]).await.unwrap();
         reader.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn bytes_both_ways_are_counted() {
+        use tokio::io::AsyncReadExt as _;
+        let (client, mut server) = tokio::io::duplex(1 << 16);
+        let bytes = Arc::new(WireBytes::default());
+        let mut guarded = StallGuard::new(client, Duration::from_secs(20), Arc::clone(&bytes));
+        guarded.write_all(&[1u8; 5000]).await.unwrap();
+        server.write_all(&[2u8; 300]).await.unwrap();
+        let mut buf = [0u8; 300];
+        guarded.read_exact(&mut buf).await.unwrap();
+        assert_eq!((bytes.sent(), bytes.received()), (5000, 300));
     }
 }
