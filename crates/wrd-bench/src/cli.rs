@@ -69,6 +69,25 @@ pub enum Command {
     /// under its counter, `--region 0,48,48x48` at 1280x720; a flipper's window; a terminal's
     /// cursor line). Warm-up presses are dropped; median, p95, max, min and the missed presses.
     Press(PressArgs),
+    /// The servers side by side, from the JSON lines of one `desktop` and `latency` run: one
+    /// markdown table (printed, and with `--update` written between its markers in
+    /// BENCHMARKS.md). `scripts/bench-peers.sh` runs everything and calls this.
+    PeersTable(PeersTableArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PeersTableArgs {
+    /// JSON lines files written with `--json` by `desktop` and `latency`
+    #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
+    pub results: Vec<PathBuf>,
+
+    /// Markdown put above the table (the run's date, machine, versions and commands)
+    #[arg(long, value_name = "FILE")]
+    pub header: Option<PathBuf>,
+
+    /// Replace the text between the peers-table markers of this file (BENCHMARKS.md)
+    #[arg(long, value_name = "FILE")]
+    pub update: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]

@@ -12,6 +12,8 @@
 //!   client against `wrd-scene flip`, timed to the picture showing the new colour.
 //! - `press`: input-to-pixel latency of any server, timed to a change in a region the caller
 //!   names (the test pattern's echo box, for instance).
+//! - `peers-table`: one table of the servers side by side from a `desktop` and a `latency` run,
+//!   written into BENCHMARKS.md (`scripts/bench-peers.sh`).
 //!
 //! Output is text plus one JSON line per measurement ([`output`]). The binary is a thin
 //! wrapper around [`run`].
@@ -23,6 +25,7 @@ pub mod first_frame;
 pub mod interrupt;
 pub mod latency;
 pub mod output;
+pub mod peers;
 pub mod press;
 pub mod procfs;
 pub mod relay;
@@ -49,5 +52,6 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Desktop(args) => desktop::run(args, &mut out),
         Command::Latency(args) => latency::run(args, &mut out),
         Command::Press(args) => press::run(args, &mut out),
+        Command::PeersTable(args) => peers::run(args, &mut out),
     }
 }

@@ -52,6 +52,8 @@ fn weston_typing_is_measured_and_the_table_says_na_for_the_peer() {
     assert!((4.0..=20.0).contains(&fps), "{fps} bursts/s: {record}");
     assert!(record["bytes_per_s"].as_f64().unwrap() > 0.0, "{record}");
     assert!(record["cpu_percent"].as_f64().is_some(), "{record}");
+    let first_frame = record["first_frame_ms"].as_f64().unwrap();
+    assert!(first_frame > 0.0 && first_frame < 30_000.0, "{record}");
     // no wrd-server among the servers: no goal lines
     assert!(!table.contains("goal"), "{table}");
 }

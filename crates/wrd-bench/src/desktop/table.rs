@@ -51,6 +51,9 @@ pub struct Row {
     pub capture_to_wire: Option<CaptureToWire>,
     /// animate: frames per second the scene itself committed (what the compositor allowed).
     pub scene_fps: Option<f64>,
+    /// TCP connect start → the client's first complete picture (of the desktop before the
+    /// scene started).
+    pub first_frame_ms: Option<f64>,
     pub error: Option<String>,
 }
 
@@ -108,6 +111,7 @@ impl Row {
             machine_busy_percent: Some(m.total.machine_busy_percent),
             capture_to_wire: Some(capture),
             scene_fps,
+            first_frame_ms: client.map(|c| c.complete_ms),
             error: None,
         }
     }
@@ -130,6 +134,7 @@ impl Row {
             machine_busy_percent: None,
             capture_to_wire: None,
             scene_fps: None,
+            first_frame_ms: None,
             error: Some(reason.to_owned()),
         }
     }
@@ -290,6 +295,7 @@ mod tests {
             machine_busy_percent: Some(71.0),
             capture_to_wire: capture,
             scene_fps: None,
+            first_frame_ms: Some(250.0),
             error: None,
         }
     }
