@@ -365,6 +365,16 @@ pub struct PressArgs {
     #[arg(long, value_name = "X,Y,WxH", value_parser = parse_region)]
     pub region: Region,
 
+    /// Client to measure: the in-process one (press written to the socket → update decoded),
+    /// or FreeRDP 2's xfreerdp on a private Xvfb (XTEST key press processed by the X server →
+    /// the region on the X screen changed, polled with GetImage every 0.5 ms)
+    #[arg(long, value_enum, default_value_t = ClientKind::Wrd)]
+    pub client: ClientKind,
+
+    /// xfreerdp: one more argument, e.g. `--xfreerdp-arg=/rfx` (repeatable)
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub xfreerdp_arg: Vec<String>,
+
     /// Timed presses
     #[arg(long, value_name = "K", default_value_t = 30, value_parser = parse_samples)]
     pub samples: usize,
@@ -524,6 +534,11 @@ pub struct LatencyArgs {
     /// The wrd-scene binary (its `flip` scene)
     #[arg(long, value_name = "PATH")]
     pub scene: PathBuf,
+
+    /// Client to measure: the in-process one, or FreeRDP 2's xfreerdp (`/rfx`) on a private
+    /// Xvfb, driven with XTEST and read with GetImage (a cross-check of the in-process figures)
+    #[arg(long, value_enum, default_value_t = ClientKind::Wrd)]
+    pub client: ClientKind,
 
     /// Desktop size of every server
     #[arg(long, value_name = "WxH", default_value = "1920x1080", value_parser = parse_size)]

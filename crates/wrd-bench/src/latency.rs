@@ -28,7 +28,7 @@ use wrd_client::{ClientConfig, Instant, MouseButton, Session, SessionEvent};
 use wrd_scene::flip;
 use wrd_testkit::ChildGuard;
 
-use crate::cli::{LatencyArgs, ServerArg};
+use crate::cli::{ClientKind, LatencyArgs, ServerArg};
 use crate::desktop::targets::{self, Security, Target};
 use crate::output::{Output, ms};
 use crate::stats::Summary;
@@ -53,6 +53,8 @@ const FOCUS_POLL: Duration = Duration::from_millis(50);
 pub struct LatencyRecord {
     pub bench: &'static str,
     pub server: &'static str,
+    /// `wrd` (in-process) or `xfreerdp`.
+    pub client: &'static str,
     /// Presses timed (after the warm-up).
     pub presses: usize,
     pub warmup: usize,
@@ -74,6 +76,7 @@ impl LatencyRecord {
         Self {
             bench: "latency",
             server,
+            client: args.client.name(),
             presses: 0,
             warmup: args.warmup,
             missed: 0,
@@ -182,12 +185,15 @@ fn measure_server(
         press_timeout,
         timeout,
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the client's runtime")?;
     let mut scene: Option<ChildGuard> = None;
-    let result = runtime.block_on(client(config, &plan, &target, &scene_bin, &mut scene));
+    let result = match args.client {
+        ClientKind::Wrd => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the client's runtime")
+            .and_then(|runtime| runtime.block_on(client(config, &plan, &target, &scene_bin, &mut scene))),
+        ClientKind::Xfreerdp => xfreerdp_client(args.size, &plan, &target, &scene_bin, &mut scene),
+    };
     let scene_tail = scene.as_ref().map(|s| s.log_tail(5)).unwrap_or_default();
     let scene_log = scene.as_ref().map(ChildGuard::log).unwrap_or_default();
     drop(scene);
@@ -230,6 +236,7 @@ fn measure_server(
     Ok(LatencyRecord {
         bench: "latency",
         server: target.label(),
+        client: args.client.name(),
         presses: samples.len(),
         warmup: plan.warmup,
         missed,
@@ -392,6 +399,148 @@ async fn client(
     Ok(presses)
 }
 
+/// How often xfreerdp's screen is read while waiting for a colour.
+const XF_POLL: Duration = Duration::from_millis(1);
+
+/// The flipper's palette index if every sample point of xfreerdp's screen shows it.
+fn shown_index_on(display: &crate::x11::Display, points: &[(u16, u16)]) -> Result<Option<usize>> {
+    let colours = display.rgb_at(points)?;
+    let mut found = None;
+    for rgb in colours {
+        let Some(index) = flip::index_of(rgb) else {
+            return Ok(None);
+        };
+        if found.is_some_and(|f| f != index) {
+            return Ok(None);
+        }
+        found = Some(index);
+    }
+    Ok(found)
+}
+
+/// [`client`] with xfreerdp (`/rfx`) on a private Xvfb of the desktop size instead of the
+/// in-process client: its window sits at (0,0) without a window manager, so screen points are
+/// desktop points. Clicks and keys are XTEST events (the clock starts when the key's request
+/// is sent); the sample points are read with GetImage, all six in one round trip, every
+/// millisecond.
+fn xfreerdp_client(
+    size: (u16, u16),
+    plan: &PressPlan,
+    target: &Target,
+    scene_bin: &Path,
+    scene: &mut Option<ChildGuard>,
+) -> Result<Vec<Press>> {
+    use wrd_testkit::{XFreeRdp, XFreeRdpOptions, Xvfb, XvfbOptions};
+
+    let (width, height) = size;
+    let keycode = crate::x11::keycode_for_scancode(KEY_SCANCODE).context("the key's X keycode")?;
+    let xvfb = Xvfb::start_with(
+        &XvfbOptions::default().size(u32::from(width), u32::from(height)),
+        &target.log_dir,
+    )?;
+    let options = XFreeRdpOptions::new(target.addr.port())
+        .credentials(targets::USER, &target.password)
+        .size(u32::from(width), u32::from(height))
+        .security(match target.security {
+            Security::Nla => wrd_testkit::Security::Nla,
+            Security::Tls => wrd_testkit::Security::Tls,
+        })
+        .log_level("WARN")
+        .arg("/rfx");
+    let mut xf = XFreeRdp::spawn(&xvfb, &options, &target.log_dir)?;
+    xf.wait_for_content(plan.timeout)
+        .context("waiting for xfreerdp to show a picture")?;
+    let display = crate::x11::Display::connect(xvfb.display())?;
+    let points = sample_points(width, height);
+
+    let mut cmd = target.command(scene_bin)?;
+    cmd.arg("flip");
+    *scene = Some(ChildGuard::spawn(&mut cmd, "scene-flip", &target.log_dir)?);
+    let deadline = std::time::Instant::now() + plan.timeout;
+    while shown_index_on(&display, &points)?.is_none() {
+        if std::time::Instant::now() >= deadline {
+            bail!(
+                "waiting for the flipper's colour on every sample point of xfreerdp's screen (they show {:?})",
+                display.rgb_at(&points)?
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    xf.focus(Duration::from_secs(10))
+        .context("giving xfreerdp the keyboard focus")?;
+    display.move_pointer(width / 2, height / 2)?;
+    display.button(1, true)?;
+    display.button(1, false)?;
+    let clicked_at = std::time::Instant::now();
+    let mut next_nudge = clicked_at + FOCUS_AFTER_CLICK;
+    let mut nudges = 0u32;
+    while !scene
+        .as_ref()
+        .is_some_and(|s| s.log().contains("wrd-scene: keyboard focus\n"))
+    {
+        if let Some(s) = scene.as_mut() {
+            s.ensure_running().context("the flipper")?;
+        }
+        let now = std::time::Instant::now();
+        if now >= clicked_at + FOCUS_TIMEOUT {
+            bail!(
+                "the flipper did not get the keyboard within {} s of the click ({nudges} key presses sent)",
+                FOCUS_TIMEOUT.as_secs()
+            );
+        }
+        if now >= next_nudge {
+            display.key(keycode, true)?;
+            display.key(keycode, false)?;
+            nudges += 1;
+            next_nudge = now + FOCUS_NUDGE;
+        }
+        std::thread::sleep(FOCUS_POLL);
+    }
+
+    let mut presses = Vec::with_capacity(plan.warmup + plan.presses);
+    for _ in 0..plan.warmup + plan.presses {
+        crate::interrupt::check()?;
+        if !xf.is_running() {
+            bail!("xfreerdp ended: {}", xf.log_tail(10));
+        }
+        let settle = std::time::Instant::now() + plan.press_timeout;
+        let current = loop {
+            if let Some(i) = shown_index_on(&display, &points)? {
+                break i;
+            }
+            if std::time::Instant::now() >= settle {
+                bail!("no flipper colour on every sample point before a press");
+            }
+            std::thread::sleep(XF_POLL);
+        };
+        let expected = flip::next_index(current);
+        let pressed_at = std::time::Instant::now();
+        let written_at = monotonic_seconds();
+        display.key(keycode, true)?;
+        display.key(keycode, false)?;
+        let latency = loop {
+            if shown_index_on(&display, &points)? == Some(expected) {
+                break Some(pressed_at.elapsed());
+            }
+            if pressed_at.elapsed() >= plan.press_timeout {
+                break None;
+            }
+            std::thread::sleep(XF_POLL);
+        };
+        presses.push(Press {
+            written_at,
+            expected,
+            latency,
+        });
+        std::thread::sleep(plan.interval.saturating_sub(pressed_at.elapsed()));
+    }
+    if let Err(e) = xf.stop() {
+        tracing::warn!(error = %format!("{e:#}"), "stopping xfreerdp");
+    }
+    Ok(presses)
+}
+
 /// One press: the time from the press written to the picture showing the next colour, or
 /// `None` if it did not within the press timeout. Returns no sooner than one interval after
 /// the press, serving the session meanwhile.
@@ -494,9 +643,14 @@ pub fn markdown(records: &[LatencyRecord]) -> String {
             continue;
         }
         let s = r.summary_ms.as_ref();
+        let server = if r.client == "wrd" {
+            r.server.to_owned()
+        } else {
+            format!("{}, measured with {}", r.server, r.client)
+        };
         t.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            r.server,
+            server,
             r.presses,
             r.missed,
             cell(s.map(|s| s.median)),
@@ -549,6 +703,7 @@ mod tests {
         LatencyRecord {
             bench: "latency",
             server: targets::label(server),
+            client: "wrd",
             presses: 3,
             warmup: 0,
             missed: 0,

@@ -31,6 +31,7 @@ pub mod procfs;
 pub mod relay;
 pub mod stats;
 pub mod watch;
+pub mod x11;
 pub mod xfreerdp;
 
 use anyhow::Result;

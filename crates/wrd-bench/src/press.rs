@@ -3,8 +3,8 @@
 //! One in-process client connects and waits for a complete picture. Then, `--warmup` +
 //! `--samples` times: decode whatever arrives for `--interval-ms`, copy the region's pixels,
 //! write a key press (and its release) to the socket, and decode until an update leaves the
-//! region different from the copy (a channel beyond `--threshold`). The time from the press
-//! written to that update decoded is one sample; a press the region does not answer within
+//! region different from the copy (a channel beyond `--threshold`). The time from just before
+//! the press is written to that update decoded is one sample; a press the region does not answer within
 //! `--press-timeout-ms` is missed. The warm-up samples are dropped.
 //!
 //! The region must be one that changes only in answer to input (the test pattern's echo box,
@@ -17,7 +17,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use wrd_client::{Instant, Session, SessionEvent};
 
-use crate::cli::{PressArgs, Region};
+use crate::cli::{ClientKind, PressArgs, Region};
 use crate::output::{Output, ms};
 use crate::stats::Summary;
 
@@ -25,6 +25,8 @@ use crate::stats::Summary;
 #[derive(Debug, Clone, Serialize)]
 pub struct PressRecord {
     pub bench: &'static str,
+    /// `wrd` (in-process) or `xfreerdp`.
+    pub client: &'static str,
     pub addr: String,
     pub region: Region,
     pub scancode: u8,
@@ -36,20 +38,69 @@ pub struct PressRecord {
     /// Press written → region changed, per answered timed press, in order.
     pub samples_ms: Vec<f64>,
     pub summary_ms: Option<Summary>,
-    /// TCP connect start → complete picture.
-    pub complete_ms: f64,
+    /// wrd: TCP connect start → complete picture; xfreerdp: process start → a picture.
+    pub picture_ms: f64,
 }
 
 pub fn run(args: &PressArgs, out: &mut Output) -> Result<()> {
     let addr = args.connect.socket_addr()?;
     let password = args.connect.password()?;
-    let config = args.connect.client_config(addr, &password)?;
+    let (complete, samples) = match args.client {
+        ClientKind::Wrd => run_wrd(args, addr, &password)?,
+        ClientKind::Xfreerdp => crate::xfreerdp::press(args, addr, &password)?,
+    };
+    let timed = &samples[args.warmup.min(samples.len())..];
+    let answered: Vec<f64> = timed.iter().filter_map(|s| s.map(ms)).collect();
+    let record = PressRecord {
+        bench: "press",
+        client: args.client.name(),
+        addr: addr.to_string(),
+        region: args.region,
+        scancode: args.scancode,
+        warmup: args.warmup,
+        presses: timed.len(),
+        missed: timed.len() - answered.len(),
+        interval_ms: args.interval_ms,
+        summary_ms: Summary::of(&answered),
+        samples_ms: answered,
+        picture_ms: complete,
+    };
+    match &record.summary_ms {
+        Some(s) => out.text(format!(
+            "input-to-pixel latency at {addr} with {}, region {} (n={}, {} missed, {} warm-up dropped): median {:.1} ms  p95 {:.1}  max {:.1}  min {:.1}",
+            record.client, record.region, s.n, record.missed, record.warmup, s.median, s.p95, s.max, s.min
+        )),
+        None => out.text(format!(
+            "input-to-pixel latency at {addr}, region {}: no press was answered ({} missed)",
+            record.region, record.missed
+        )),
+    }
+    out.json(&record)?;
+    if record.summary_ms.is_none() {
+        bail!(
+            "none of the {} presses changed the region {} within {} ms",
+            record.presses,
+            record.region,
+            args.press_timeout_ms
+        );
+    }
+    Ok(())
+}
+
+/// The in-process client: returns the time to the complete picture (ms) and each press's
+/// latency (`None`: missed).
+fn run_wrd(
+    args: &PressArgs,
+    addr: std::net::SocketAddr,
+    password: &str,
+) -> Result<(f64, Vec<Option<Duration>>)> {
+    let config = args.connect.client_config(addr, password)?;
     let timeout = args.connect.timeout()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let (complete, samples) = runtime.block_on(async {
+    runtime.block_on(async {
         let mut session = wrd_client::connect(config)
             .await
             .with_context(|| format!("connecting to {addr}"))?;
@@ -71,43 +122,14 @@ pub fn run(args: &PressArgs, out: &mut Output) -> Result<()> {
             tracing::warn!(error = %e, "the disconnect did not complete cleanly");
         }
         anyhow::Ok((complete_ms, samples))
-    })?;
+    })
+}
 
-    let timed = &samples[args.warmup.min(samples.len())..];
-    let answered: Vec<f64> = timed.iter().filter_map(|s| s.map(ms)).collect();
-    let record = PressRecord {
-        bench: "press",
-        addr: addr.to_string(),
-        region: args.region,
-        scancode: args.scancode,
-        warmup: args.warmup,
-        presses: timed.len(),
-        missed: timed.len() - answered.len(),
-        interval_ms: args.interval_ms,
-        summary_ms: Summary::of(&answered),
-        samples_ms: answered,
-        complete_ms: complete,
-    };
-    match &record.summary_ms {
-        Some(s) => out.text(format!(
-            "input-to-pixel latency at {addr}, region {} (n={}, {} missed, {} warm-up dropped): median {:.1} ms  p95 {:.1}  max {:.1}  min {:.1}",
-            record.region, s.n, record.missed, record.warmup, s.median, s.p95, s.max, s.min
-        )),
-        None => out.text(format!(
-            "input-to-pixel latency at {addr}, region {}: no press was answered ({} missed)",
-            record.region, record.missed
-        )),
-    }
-    out.json(&record)?;
-    if record.summary_ms.is_none() {
-        bail!(
-            "none of the {} presses changed the region {} within {} ms",
-            record.presses,
-            record.region,
-            args.press_timeout_ms
-        );
-    }
-    Ok(())
+/// Whether any channel of two B, G, R, X pixel runs differs by more than `threshold`.
+pub fn differs(a: &[u8], b: &[u8], threshold: u8) -> bool {
+    a.chunks_exact(4)
+        .zip(b.chunks_exact(4))
+        .any(|(p, q)| (0..3).any(|c| p[c].abs_diff(q[c]) > threshold))
 }
 
 /// The region's pixels as the client shows them now, row after row.
@@ -133,8 +155,10 @@ fn changed(session: &Session, region: Region, before: &[u8], threshold: u8) -> b
 async fn press_once(session: &mut Session, region: Region, args: &PressArgs) -> Result<Option<Duration>> {
     serve_until(session, Instant::now() + Duration::from_millis(args.interval_ms)).await?;
     let before = snapshot(session, region);
-    session.send_key(args.scancode, false, true).await?;
+    // The clock starts as the press is handed to the socket: the server may read and act on it
+    // before this task runs again.
     let pressed_at = Instant::now();
+    session.send_key(args.scancode, false, true).await?;
     session.send_key(args.scancode, false, false).await?;
     let deadline = pressed_at + Duration::from_millis(args.press_timeout_ms);
     loop {

@@ -29,7 +29,7 @@ use wrd_testkit::{
     Image, TestDir, XFreeRdp, XFreeRdpOptions, Xvfb, XvfbOptions, output_with_timeout, parse_xwd,
 };
 
-use crate::cli::{ClientKind, FirstFrameArgs, SecurityArg};
+use crate::cli::{ClientKind, FirstFrameArgs, PressArgs, SecurityArg};
 use crate::first_frame::{Criterion, FirstFrameSummary, print_summary};
 use crate::output::{Output, ms};
 use crate::relay::Relay;
@@ -405,6 +405,108 @@ fn xf_run(
         pattern_frame: cmp.and_then(|c| c.frame_index),
     };
     Ok((record, durations))
+}
+
+/// How often the region is read while waiting for a press's answer.
+const PRESS_POLL: Duration = Duration::from_micros(500);
+/// How long xfreerdp may take to show a picture.
+const PICTURE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `press --client xfreerdp`: xfreerdp on a private Xvfb of the desktop size (its window at
+/// (0,0), no window manager, so screen coordinates are desktop coordinates), given the X input
+/// focus; each press is an XTEST key press timed from the moment its request is sent to the
+/// first GetImage of the region that differs from before. Returns the time from xfreerdp's
+/// start to a picture (ms) and the presses (`None`: missed).
+pub fn press(args: &PressArgs, addr: SocketAddr, password: &str) -> Result<(f64, Vec<Option<Duration>>)> {
+    for program in ["xfreerdp", "Xvfb", "xdotool"] {
+        if !in_path(program) {
+            bail!("{program} is not installed (scripts/install-deps.sh installs it)");
+        }
+    }
+    let keycode = crate::x11::keycode_for_scancode(args.scancode).with_context(|| {
+        format!(
+            "--client xfreerdp presses keys of scancodes 0x01..0x58 only (got {:#04x})",
+            args.scancode
+        )
+    })?;
+    crate::interrupt::install()?;
+    let dir = TestDir::new("bench-press-xfreerdp")?;
+    let result = press_in(args, addr, password, keycode, &dir);
+    if result.is_err() {
+        let kept = dir.keep();
+        eprintln!("wrd-bench: xfreerdp and Xvfb logs kept in {}", kept.display());
+    }
+    result
+}
+
+fn press_in(
+    args: &PressArgs,
+    addr: SocketAddr,
+    password: &str,
+    keycode: u8,
+    dir: &TestDir,
+) -> Result<(f64, Vec<Option<Duration>>)> {
+    let (width, height) = (args.connect.width, args.connect.height);
+    let region = args.region.clip((width, height)).with_context(|| {
+        format!(
+            "--region {} lies outside the {width}x{height} desktop",
+            args.region
+        )
+    })?;
+    let xvfb = Xvfb::start_with(
+        &XvfbOptions::default().size(u32::from(width), u32::from(height)),
+        dir.path(),
+    )?;
+    let mut options = XFreeRdpOptions::new(addr.port());
+    options.host = addr.ip().to_string();
+    options = options
+        .credentials(&args.connect.username, password)
+        .size(u32::from(width), u32::from(height))
+        .security(match args.connect.security {
+            SecurityArg::Nla => wrd_testkit::Security::Nla,
+            SecurityArg::Tls => wrd_testkit::Security::Tls,
+        })
+        .log_level("WARN");
+    options.domain.clone_from(&args.connect.domain);
+    options.extra_args.clone_from(&args.xfreerdp_arg);
+    let started = Instant::now();
+    let mut xf = XFreeRdp::spawn(&xvfb, &options, dir.path())?;
+    xf.wait_for_content(PICTURE_TIMEOUT)
+        .context("waiting for xfreerdp to show a picture")?;
+    let picture_ms = ms(started.elapsed());
+    xf.focus(Duration::from_secs(10))
+        .context("giving xfreerdp the keyboard focus")?;
+    let display = crate::x11::Display::connect(xvfb.display())?;
+    let press_timeout = Duration::from_millis(args.press_timeout_ms);
+    let mut samples = Vec::with_capacity(args.warmup + args.samples);
+    for _ in 0..args.warmup + args.samples {
+        crate::interrupt::check()?;
+        std::thread::sleep(Duration::from_millis(args.interval_ms));
+        if !xf.is_running() {
+            bail!("xfreerdp ended: {}", xf.log_tail(10));
+        }
+        let before = display.region(region)?;
+        // The clock starts before the request: once it is processed, xfreerdp may answer
+        // before this thread runs again.
+        let pressed_at = Instant::now();
+        display.key(keycode, true)?;
+        display.key(keycode, false)?;
+        let answered = loop {
+            let now = display.region(region)?;
+            if crate::press::differs(&now, &before, args.threshold) {
+                break Some(pressed_at.elapsed());
+            }
+            if pressed_at.elapsed() >= press_timeout {
+                break None;
+            }
+            std::thread::sleep(PRESS_POLL);
+        };
+        samples.push(answered);
+    }
+    if let Err(e) = xf.stop() {
+        tracing::warn!(error = %format!("{e:#}"), "stopping xfreerdp");
+    }
+    Ok((picture_ms, samples))
 }
 
 #[cfg(test)]

@@ -59,6 +59,53 @@ fn weston_typing_is_measured_and_the_table_says_na_for_the_peer() {
 }
 
 #[test]
+fn weston_latency_is_measured_through_xfreerdp_too() {
+    let dir = TestDir::new("bench-latency-weston-xfreerdp").unwrap();
+    let json = dir.join("results.jsonl");
+    let scene = std::path::PathBuf::from(env!("CARGO_BIN_EXE_wrd-bench")).with_file_name("wrd-scene");
+    assert!(
+        scene.exists(),
+        "{} is missing: build the workspace first",
+        scene.display()
+    );
+    let out = bench()
+        .arg("--json")
+        .arg(&json)
+        .args([
+            "latency",
+            "--servers",
+            "weston",
+            "--client",
+            "xfreerdp",
+            "--size",
+            "1280x720",
+        ])
+        .args(["--presses", "5", "--warmup", "1", "--scene"])
+        .arg(&scene)
+        .arg("--work-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record: serde_json::Value = std::fs::read_to_string(&json)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["bench"] == "latency")
+        .unwrap();
+    assert_eq!(record["client"], "xfreerdp", "{record}");
+    assert_eq!(record["error"], serde_json::Value::Null, "{record}");
+    assert_eq!(record["missed"], 0, "{record}");
+    let median = record["summary_ms"]["median"].as_f64().unwrap();
+    assert!((1.0..2000.0).contains(&median), "{record}");
+}
+
+#[test]
 fn a_missing_binary_is_a_usage_error() {
     let out = bench()
         .args(["desktop", "--servers", "weston", "--scenes", "animate"])

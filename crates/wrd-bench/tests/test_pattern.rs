@@ -397,3 +397,55 @@ fn a_server_that_stops_sending_mid_session_is_a_clear_error() {
         "{all}"
     );
 }
+
+#[test]
+fn xfreerdp_measures_the_same_known_delay_as_the_in_process_client() {
+    let dir = TestDir::new("bench-pattern-xfreerdp").unwrap();
+    let server = pattern_server(&dir, "server", &["--fps", "0", "--pattern-input-delay-ms", "50"]);
+    let mut medians = Vec::new();
+    for client in ["wrd", "xfreerdp"] {
+        let json = dir.join(format!("{client}.jsonl"));
+        let (out, _) = run(
+            wrd_bench()
+                .arg("--json")
+                .arg(&json)
+                .args([
+                    "press",
+                    "--client",
+                    client,
+                    "--username",
+                    USER,
+                    "--region",
+                    ECHO_REGION,
+                ])
+                .args(["--width", "640", "--height", "480"])
+                .args([
+                    "--samples",
+                    "15",
+                    "--warmup",
+                    "3",
+                    "--interval-ms",
+                    "100",
+                    "--addr",
+                ])
+                .arg(server.addr.to_string()),
+            Duration::from_secs(90),
+        );
+        assert!(out.status.success(), "{client}: {}", text(&out));
+        let record = json_lines(&json).pop().unwrap();
+        assert_eq!(record["client"], client, "{record}");
+        assert_eq!(record["missed"], 0, "{record}");
+        let min = record["summary_ms"]["min"].as_f64().unwrap();
+        assert!(min >= 50.0, "{client} saw an answer after {min} ms: {record}");
+        medians.push((record["summary_ms"]["median"].as_f64().unwrap(), record));
+    }
+    // The real client adds its own input handling, decoding and painting, and the polling;
+    // beyond that both measure the same path.
+    let (ours, theirs) = (medians[0].0, medians[1].0);
+    assert!(
+        (theirs - ours).abs() <= 20.0,
+        "in-process {ours:.1} ms, xfreerdp {theirs:.1} ms\n{}\n{}",
+        medians[0].1,
+        medians[1].1
+    );
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# bench-crosscheck.sh — are wrd-bench's own latency figures to be trusted? (issue 6)
+#
+# The same measurements taken with wrd-bench's in-process client and with the real FreeRDP 2
+# client (xfreerdp on a private Xvfb, driven by XTEST key events, its screen read with
+# GetImage), back to back in one run:
+#
+#   1. the wrd-server test pattern answering each press after a known 50 ms
+#      (`serve --pattern-input-delay-ms 50`), `wrd-bench press` on its echo box;
+#   2. input-to-pixel latency against `wrd-scene flip` on wrd-server (sway) and on weston's RDP
+#      backend (`wrd-bench latency --client wrd|xfreerdp`).
+#
+# Prints a markdown section for BENCHMARKS.md; the work directory is kept.
+#
+#   scripts/bench-crosscheck.sh
+#   PRESSES=20 SERVERS=wrd,weston scripts/bench-crosscheck.sh
+#
+# Needs root (the stack user) and scripts/install-deps.sh.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/bench-lib.sh
+source scripts/bench-lib.sh
+
+PRESSES=${PRESSES:-30}
+WARMUP=${WARMUP:-5}
+SERVERS=${SERVERS:-wrd,weston}
+SIZE=1920x1080
+
+log() { echo "bench-crosscheck: $*" >&2; }
+
+if [ "$(id -u)" != 0 ]; then
+  log "run as root: the desktops run as the user rdpstack"
+  exit 1
+fi
+for c in cargo sway weston xfreerdp Xvfb xdotool; do
+  command -v "$c" >/dev/null 2>&1 || { log "missing: $c (scripts/install-deps.sh)"; exit 1; }
+done
+
+log "cargo build --release -p wrd-server -p wrd-bench -p wrd-scene"
+cargo build --release -p wrd-server -p wrd-bench -p wrd-scene
+BENCH=$PWD/target/release/wrd-bench
+SERVER=$PWD/target/release/wrd-server
+
+work=$(mktemp -d -t wrd-bench-crosscheck.XXXXXX)
+chmod 711 "$work"
+log "work directory: $work"
+bench_record_start
+
+# 1. The test pattern with a known delay.
+export WRD_PASSWORD=crosscheck
+# Port 0: the system picks a free one; the ready line says which.
+XDG_STATE_HOME=$work/state "$SERVER" serve --source test-pattern --size 1280x720 --fps 0 \
+  --pattern-input-delay-ms 50 --listen 127.0.0.1:0 --username bench > "$work/pattern-server.log" 2>&1 &
+server_pid=$!
+trap 'kill "$server_pid" 2>/dev/null || true' EXIT
+port=""
+for _ in $(seq 100); do
+  port=$(sed -nE 's/.*connect an RDP client to 127\.0\.0\.1:([0-9]+).*/\1/p' "$work/pattern-server.log" | head -1)
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || { log "the test-pattern server did not start: $(tail -5 "$work/pattern-server.log")"; exit 1; }
+for client in wrd xfreerdp; do
+  BENCH_OUTPUT=$work/press-$client.txt bench_run "$BENCH" --json "$work/results.jsonl" press \
+    --client "$client" --addr "127.0.0.1:$port" --username bench --width 1280 --height 720 \
+    --region 0,48,48x48 --samples "$PRESSES" --warmup "$WARMUP"
+done
+kill "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+trap - EXIT
+
+# 2. A desktop app on our server and on a peer, both clients.
+for client in wrd xfreerdp; do
+  BENCH_OUTPUT=$work/latency-$client.txt bench_run "$BENCH" --json "$work/results.jsonl" latency \
+    --client "$client" --servers "$SERVERS" --size "$SIZE" --presses "$PRESSES" --warmup "$WARMUP" \
+    --wrd-server "$SERVER" --scene "$PWD/target/release/wrd-scene" --work-dir "$work/$client"
+done
+
+{
+  bench_header "PRESSES=$PRESSES WARMUP=$WARMUP SERVERS=$SERVERS scripts/bench-crosscheck.sh" \
+    "the in-process client and xfreerdp 2 one after the other; xfreerdp's clock starts when the XTEST key request is sent and stops at the first GetImage (polled every 0.5–1 ms) that shows the answer"
+  echo "| content | server | client | presses | missed | median ms | p95 ms | min ms |"
+  echo "|---|---|---|---:|---:|---:|---:|---:|"
+  while IFS= read -r line; do
+    case "$line" in
+      *'"bench":"press"'*)
+        echo "$line" | sed -E 's/.*"client":"([^"]*)".*"presses":([0-9]+),"missed":([0-9]+).*"summary_ms":\{"n":[0-9]+,"min":([0-9.]+),"median":([0-9.]+),"p95":([0-9.]+).*/| test pattern, 50 ms answer delay | wrd-server | \1 | \2 | \3 | \5 | \6 | \4 |/' ;;
+      *'"bench":"latency"'*)
+        echo "$line" | sed -E 's/.*"server":"([^"]*)","client":"([^"]*)","presses":([0-9]+),"warmup":[0-9]+,"missed":([0-9]+).*"summary_ms":\{"n":[0-9]+,"min":([0-9.]+),"median":([0-9.]+),"p95":([0-9.]+).*/| wrd-scene flip | \1 | \2 | \3 | \4 | \6 | \7 | \5 |/' ;;
+    esac
+  done < "$work/results.jsonl"
+} | tee "$work/section.md"
+log "section for BENCHMARKS.md: $work/section.md; JSON lines: $work/results.jsonl"
