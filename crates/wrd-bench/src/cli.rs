@@ -481,6 +481,12 @@ pub struct DesktopArgs {
     )]
     pub scenes: Vec<SceneArg>,
 
+    /// Client to measure with: the in-process one, or FreeRDP 2's xfreerdp (`/rfx`) on a
+    /// private Xvfb, whose screen is read with GetImage (animate only: the distinct frames of
+    /// the scene's counter per second; a cross-check of the in-process figures)
+    #[arg(long, value_enum, default_value_t = ClientKind::Wrd)]
+    pub client: ClientKind,
+
     /// The wrd-server binary (release build for meaningful figures)
     #[arg(long, value_name = "PATH")]
     pub wrd_server: Option<PathBuf>,

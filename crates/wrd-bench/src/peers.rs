@@ -75,7 +75,7 @@ pub fn rows(records: &[Value]) -> Vec<PeerRow> {
             continue;
         }
         // The peer table holds the in-process client's figures; xfreerdp's are a cross-check.
-        if bench == Some("latency") && text(r, "client").is_some_and(|c| c != "wrd") {
+        if text(r, "client").is_some_and(|c| c != "wrd") {
             continue;
         }
         if bench == Some("latency") {

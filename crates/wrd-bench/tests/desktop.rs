@@ -59,6 +59,51 @@ fn weston_typing_is_measured_and_the_table_says_na_for_the_peer() {
 }
 
 #[test]
+fn two_scenes_on_one_desktop_leave_the_scene_binary_intact() {
+    // The second scene installs wrd-scene into the desktop's folder again, where the first
+    // left a hard link to it: that must not truncate the binary through the link.
+    let dir = TestDir::new("bench-desktop-two-scenes").unwrap();
+    let scene = std::path::PathBuf::from(env!("CARGO_BIN_EXE_wrd-bench")).with_file_name("wrd-scene");
+    let size_before = std::fs::metadata(&scene).unwrap().len();
+    let json = dir.join("results.jsonl");
+    let out = bench()
+        .arg("--json")
+        .arg(&json)
+        .args(["desktop", "--servers", "weston", "--scenes", "static,animate"])
+        .args([
+            "--seconds",
+            "1",
+            "--settle",
+            "0.5",
+            "--size",
+            "1280x720",
+            "--scene",
+        ])
+        .arg(&scene)
+        .arg("--work-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::metadata(&scene).unwrap().len(), size_before);
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&json)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["bench"] == "desktop")
+        .collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for row in rows {
+        assert_eq!(row["error"], serde_json::Value::Null, "{row}");
+    }
+}
+
+#[test]
 fn weston_latency_is_measured_through_xfreerdp_too() {
     let dir = TestDir::new("bench-latency-weston-xfreerdp").unwrap();
     let json = dir.join("results.jsonl");

@@ -13,7 +13,7 @@
 //! and `MutterStack` (mutter.rs) add their compositor to it.
 
 use std::ffi::OsStr;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -255,7 +255,16 @@ impl StackCore {
         // A hard link when the file is already readable and executable by anyone and on the
         // same filesystem: test binaries are hundreds of MB, and a copy per test (kept when the
         // test fails) filled disks.
-        let world_executable = std::fs::metadata(file).is_ok_and(|m| m.permissions().mode() & 0o005 == 0o005);
+        let source = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
+        if let Ok(existing) = std::fs::metadata(&dst) {
+            // Installed before (a second scene on the same desktop): the link is the file.
+            // Copying onto it would truncate the source through the link.
+            if (existing.dev(), existing.ino()) == (source.dev(), source.ino()) {
+                return Ok(dst);
+            }
+            std::fs::remove_file(&dst).with_context(|| format!("replacing {}", dst.display()))?;
+        }
+        let world_executable = source.permissions().mode() & 0o005 == 0o005;
         if world_executable && std::fs::hard_link(file, &dst).is_ok() {
             return Ok(dst);
         }

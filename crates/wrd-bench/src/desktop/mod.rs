@@ -13,6 +13,7 @@
 pub mod server_log;
 pub mod table;
 pub mod targets;
+mod xfreerdp;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use wrd_testkit::ChildGuard;
 
-use crate::cli::{DesktopArgs, SceneArg};
+use crate::cli::{ClientKind, DesktopArgs, SceneArg};
 use crate::output::Output;
 use crate::watch::{Measurement, Plan, measure};
 use table::{CaptureToWire, Row};
@@ -53,6 +54,12 @@ pub fn run(args: &DesktopArgs, out: &mut Output) -> Result<()> {
     if needs_scene && args.scene.is_none() {
         return Err(crate::UsageError(
             "--scene PATH (wrd-scene) is needed for the animate and static scenes".into(),
+        )
+        .into());
+    }
+    if args.client == ClientKind::Xfreerdp && args.scenes.iter().any(|&s| s != SceneArg::Animate) {
+        return Err(crate::UsageError(
+            "--client xfreerdp measures the animate scene only (--scenes animate)".into(),
         )
         .into());
     }
@@ -200,6 +207,17 @@ fn measure_scene(
         (SceneArg::Typing, _) | (_, None) => None,
         (_, Some(bin)) => Some(target.install(bin)?),
     };
+    if args.client == ClientKind::Xfreerdp {
+        return xfreerdp::animate_row(
+            target,
+            scene_bin.as_deref(),
+            args.size,
+            settle,
+            window,
+            timeout,
+            out,
+        );
+    }
     let mut config = wrd_client::ClientConfig::new(target.addr, targets::USER, target.password.clone());
     config.security = match target.security {
         Security::Nla => wrd_client::Security::Nla,

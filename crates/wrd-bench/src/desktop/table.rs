@@ -27,6 +27,8 @@ pub enum CaptureToWire {
 pub struct Row {
     pub bench: &'static str,
     pub server: String,
+    /// `wrd` (in-process) or `xfreerdp`.
+    pub client: &'static str,
     pub scene: &'static str,
     /// How the pictures came: "RemoteFX", "bitmap", ... (from the updates received).
     pub codec: String,
@@ -95,6 +97,7 @@ impl Row {
         Self {
             bench: "desktop",
             server: server.to_owned(),
+            client: "wrd",
             scene: scene_name(scene),
             codec: client.map_or_else(String::new, |c| {
                 codec_name(&c.surface_codec_ids, c.bitmap_update_pdus)
@@ -120,6 +123,7 @@ impl Row {
         Self {
             bench: "desktop",
             server: server.to_owned(),
+            client: "wrd",
             scene: scene_name(scene),
             codec: String::new(),
             fps: None,
@@ -183,13 +187,18 @@ pub fn markdown(rows: &[Row]) -> String {
             ));
             continue;
         }
+        let server = if r.client == "wrd" {
+            cell(&r.server)
+        } else {
+            format!("{}, measured with {}", cell(&r.server), r.client)
+        };
         let fps = match (r.fps, r.scene_fps) {
             (Some(f), Some(s)) => format!("{f:.1} (scene drew {s:.1})"),
             (f, _) => num(f, 1),
         };
         t.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            cell(&r.server),
+            server,
             r.scene,
             cell(&r.codec),
             fps,
@@ -281,6 +290,7 @@ mod tests {
         Row {
             bench: "desktop",
             server: server.to_owned(),
+            client: "wrd",
             scene: scene_name(scene),
             codec: "RemoteFX".to_owned(),
             fps: Some(58.04),
