@@ -7,8 +7,9 @@
 #
 #   1. the wrd-server test pattern answering each press after a known 50 ms
 #      (`serve --pattern-input-delay-ms 50`), `wrd-bench press` on its echo box;
-#   2. input-to-pixel latency against `wrd-scene flip` on wrd-server (sway) and on weston's RDP
-#      backend (`wrd-bench latency --client wrd|xfreerdp`).
+#   2. input-to-pixel latency against `wrd-scene flip` and the frames per second of
+#      `wrd-scene animate`, on wrd-server (sway) and on weston's RDP backend
+#      (`wrd-bench latency|desktop --client wrd|xfreerdp`).
 #
 # Prints a markdown section for BENCHMARKS.md; the work directory is kept.
 #
@@ -70,11 +71,16 @@ kill "$server_pid"
 wait "$server_pid" 2>/dev/null || true
 trap - EXIT
 
-# 2. A desktop app on our server and on a peer, both clients.
+# 2. A desktop app on our server and on a peer, both clients: latency against wrd-scene flip,
+#    frames per second of wrd-scene animate.
 for client in wrd xfreerdp; do
   BENCH_OUTPUT=$work/latency-$client.txt bench_run "$BENCH" --json "$work/results.jsonl" latency \
     --client "$client" --servers "$SERVERS" --size "$SIZE" --presses "$PRESSES" --warmup "$WARMUP" \
-    --wrd-server "$SERVER" --scene "$PWD/target/release/wrd-scene" --work-dir "$work/$client"
+    --wrd-server "$SERVER" --scene "$PWD/target/release/wrd-scene" --work-dir "$work/latency-$client"
+  BENCH_OUTPUT=$work/fps-$client.txt bench_run "$BENCH" --json "$work/results.jsonl" desktop \
+    --client "$client" --servers "$SERVERS" --scenes animate --size "$SIZE" --seconds 10 --settle 5 \
+    --wrd-server "$SERVER" --scene "$PWD/target/release/wrd-scene" --work-dir "$work/fps-$client" \
+    --markdown "$work/fps-$client.md"
 done
 
 {
@@ -90,5 +96,12 @@ done
         echo "$line" | sed -E 's/.*"server":"([^"]*)","client":"([^"]*)","presses":([0-9]+),"warmup":[0-9]+,"missed":([0-9]+).*"summary_ms":\{"n":[0-9]+,"min":([0-9.]+),"median":([0-9.]+),"p95":([0-9.]+).*/| wrd-scene flip | \1 | \2 | \3 | \4 | \6 | \7 | \5 |/' ;;
     esac
   done < "$work/results.jsonl"
+  echo
+  echo "| server | client | scene frames per second shown (the scene drew) |"
+  echo "|---|---|---:|"
+  for client in wrd xfreerdp; do
+    grep '"bench":"desktop"' "$work/results.jsonl" | grep "\"client\":\"$client\"" |
+      sed -E 's/.*"server":"([^"]*)".*"fps":([0-9.]+|null).*"scene_fps":([0-9.]+|null).*/| \1 | '"$client"' | \2 (\3) |/'
+  done
 } | tee "$work/section.md"
 log "section for BENCHMARKS.md: $work/section.md; JSON lines: $work/results.jsonl"

@@ -151,6 +151,47 @@ fn weston_latency_is_measured_through_xfreerdp_too() {
 }
 
 #[test]
+fn weston_frames_are_counted_on_the_xfreerdp_screen_too() {
+    let dir = TestDir::new("bench-desktop-weston-xfreerdp").unwrap();
+    let json = dir.join("results.jsonl");
+    let scene = std::path::PathBuf::from(env!("CARGO_BIN_EXE_wrd-bench")).with_file_name("wrd-scene");
+    let out = bench()
+        .arg("--json")
+        .arg(&json)
+        .args([
+            "desktop",
+            "--servers",
+            "weston",
+            "--scenes",
+            "animate",
+            "--client",
+            "xfreerdp",
+        ])
+        .args(["--seconds", "3", "--settle", "1", "--size", "1280x720", "--scene"])
+        .arg(&scene)
+        .arg("--work-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row: serde_json::Value = std::fs::read_to_string(&json)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["bench"] == "desktop")
+        .unwrap();
+    assert_eq!(row["client"], "xfreerdp", "{row}");
+    let (shown, drawn) = (row["fps"].as_f64().unwrap(), row["scene_fps"].as_f64().unwrap());
+    // The client cannot show more frames than the scene drew; it shows most of them.
+    assert!(shown > 1.0 && shown <= drawn * 1.1 + 1.0, "{row}");
+}
+
+#[test]
 fn a_missing_binary_is_a_usage_error() {
     let out = bench()
         .args(["desktop", "--servers", "weston", "--scenes", "animate"])
