@@ -29,6 +29,16 @@ SERVERS=${SERVERS:-wrd,weston}
 SIZE=1920x1080
 
 log() { echo "bench-crosscheck: $*" >&2; }
+# Rounds every decimal number in its input to one decimal (for the table rows only: the header
+# holds version numbers).
+round() {
+  awk '{ out = ""; s = $0
+         while (match(s, /[0-9]+\.[0-9]+/)) {
+           out = out substr(s, 1, RSTART - 1) sprintf("%.1f", substr(s, RSTART, RLENGTH))
+           s = substr(s, RSTART + RLENGTH)
+         }
+         print out s }'
+}
 
 if [ "$(id -u)" != 0 ]; then
   log "run as root: the desktops run as the user rdpstack"
@@ -95,13 +105,13 @@ done
       *'"bench":"latency"'*)
         echo "$line" | sed -E 's/.*"server":"([^"]*)","client":"([^"]*)","presses":([0-9]+),"warmup":[0-9]+,"missed":([0-9]+).*"summary_ms":\{"n":[0-9]+,"min":([0-9.]+),"median":([0-9.]+),"p95":([0-9.]+).*/| wrd-scene flip | \1 | \2 | \3 | \4 | \6 | \7 | \5 |/' ;;
     esac
-  done < "$work/results.jsonl"
+  done < "$work/results.jsonl" | round
   echo
   echo "| server | client | scene frames per second shown (the scene drew) |"
   echo "|---|---|---:|"
   for client in wrd xfreerdp; do
     grep '"bench":"desktop"' "$work/results.jsonl" | grep "\"client\":\"$client\"" |
       sed -E 's/.*"server":"([^"]*)".*"fps":([0-9.]+|null).*"scene_fps":([0-9.]+|null).*/| \1 | '"$client"' | \2 (\3) |/'
-  done
+  done | round
 } | tee "$work/section.md"
 log "section for BENCHMARKS.md: $work/section.md; JSON lines: $work/results.jsonl"
