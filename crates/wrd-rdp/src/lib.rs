@@ -19,7 +19,9 @@ use ironrdp_pdu::rdp::capability_sets::BitmapCodecs;
 
 pub use crate::auth::{AuthMode, Credentials};
 pub use crate::input::{ClientInput, InputRoute, MouseButton, SessionId, SessionInput};
-pub use crate::server::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_FPS, ServeSummary, ServerConfig, serve};
+pub use crate::server::{
+    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_FPS, ServeSummary, ServerConfig, serve, serve_counting,
+};
 pub use crate::tls::TlsIdentity;
 
 /// The bitmap codecs we offer: RemoteFX (clients that do not take it get bitmaps).

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 use wrd_frame::FrameBus;
@@ -57,6 +57,18 @@ pub async fn serve(
     config: ServerConfig,
     bus: FrameBus,
     shutdown: CancellationToken,
+) -> anyhow::Result<ServeSummary> {
+    serve_counting(listener, config, bus, shutdown, watch::Sender::new(0)).await
+}
+
+/// [`serve`], keeping `connected` at the number of connections being served (handshaking or
+/// active): what a headless session's idle timeout watches.
+pub async fn serve_counting(
+    listener: TcpListener,
+    config: ServerConfig,
+    bus: FrameBus,
+    shutdown: CancellationToken,
+    connected: watch::Sender<usize>,
 ) -> anyhow::Result<ServeSummary> {
     anyhow::ensure!(config.max_clients > 0, "max_clients must be at least 1");
     let local = listener.local_addr().context("reading the listening address")?;
@@ -125,13 +137,17 @@ pub async fn serve(
                     shutdown: shutdown.child_token(),
                 };
                 let ended_tx = ended_tx.clone();
+                connected.send_modify(|n| *n += 1);
+                let session_connected = connected.clone();
                 let spawned = std::thread::Builder::new().name(format!("rdp-session-{id}")).spawn(move || {
                     // The session reports its end before the slot is released: shutdown waits
                     // for all slots and then reads the reports, so none is missed.
                     session::run_on_this_thread(ctx, stream, &ended_tx);
+                    session_connected.send_modify(|n| *n = n.saturating_sub(1));
                     drop(slot);
                 });
                 if let Err(e) = spawned {
+                    connected.send_modify(|n| *n = n.saturating_sub(1));
                     error!(%peer, error = %e, "could not start a session thread");
                 }
             }
