@@ -9,6 +9,8 @@
 //!   `--idle-timeout`;
 //! - a program of the session dying (Mutter killed) ends the session: the connected client is
 //!   disconnected, the log names the program, exit 1, nothing left behind;
+//! - `--compositor sway` (headless sway, xdg-desktop-portal-wlr, wlroots virtual devices): the
+//!   client types into its terminal; SIGTERM leaves nothing;
 //! - root without `--user` is refused naming `--user`; missing programs are one line naming
 //!   the Debian packages.
 //!
@@ -399,4 +401,31 @@ fn root_needs_user_and_missing_programs_name_their_packages() {
             "{line}"
         );
     }
+}
+
+#[test]
+fn a_sway_session_types_into_its_terminal_and_sigterm_leaves_nothing() {
+    let dir = TestDir::new("headless-sway").unwrap();
+    let shared = shared_dir(&dir);
+    let mut headless = Headless::start(&dir, &["--compositor", "sway"]);
+    let log = headless.server.log();
+    assert!(log.contains("compositor=\"sway\""), "{log}");
+    assert!(log.contains("wlroots virtual pointer and keyboard"), "{log}");
+
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    let (rdp, _) = headless.client(&xvfb, &dir);
+    // sway tiles the only window over the whole output and focuses it; the click changes nothing.
+    click_middle(&xvfb, &rdp);
+    let marker = shared.join("marker");
+    type_line(&xvfb, &format!("echo on-sway > {}", marker.display()));
+    wait_for_file(&marker, "on-sway\n", &rdp, &dir);
+
+    headless.server.signal(libc::SIGTERM).unwrap();
+    assert_eq!(
+        headless.wait_exit(Duration::from_secs(10)),
+        0,
+        "{}",
+        headless.server.log_tail(30)
+    );
+    headless.assert_nothing_left();
 }

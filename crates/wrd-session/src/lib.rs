@@ -40,9 +40,11 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(20);
 /// How long a child may take to exit after SIGTERM before it is killed.
 const STOP_GRACE: Duration = Duration::from_millis(1500);
-/// The compositor's Wayland socket in the private runtime directory (a fresh directory, so
-/// the first name libwayland picks for sway is this one as well).
-const WAYLAND_SOCKET: &str = "wayland-0";
+/// Mutter's Wayland socket in the private runtime directory (named on its command line).
+const MUTTER_SOCKET: &str = "wayland-0";
+/// sway's: it cannot be named, and sway skips `wayland-0` on purpose (other compositors
+/// hard-code it), so in a fresh runtime directory it is always this one.
+const SWAY_SOCKET: &str = "wayland-1";
 /// The only output of headless sway.
 pub const SWAY_OUTPUT: &str = "HEADLESS-1";
 const MUTTER_SERVICES: [&str; 2] = ["org.gnome.Mutter.ScreenCast", "org.gnome.Mutter.RemoteDesktop"];
@@ -166,7 +168,14 @@ impl PreparedSession {
             ("XDG_SESSION_TYPE".to_owned(), "wayland".to_owned()),
             ("XDG_CURRENT_DESKTOP".to_owned(), desktop.to_owned()),
             ("XDG_SESSION_DESKTOP".to_owned(), desktop.to_lowercase()),
-            ("WAYLAND_DISPLAY".to_owned(), WAYLAND_SOCKET.to_owned()),
+            (
+                "WAYLAND_DISPLAY".to_owned(),
+                match options.compositor {
+                    Compositor::Gnome => MUTTER_SOCKET,
+                    Compositor::Sway => SWAY_SOCKET,
+                }
+                .to_owned(),
+            ),
         ];
         Ok(Self {
             options,
@@ -324,7 +333,7 @@ impl Session {
         let mut mutter = self.command("mutter");
         mutter
             .args(["--headless", "--wayland", "--no-x11"])
-            .arg(format!("--wayland-display={WAYLAND_SOCKET}"))
+            .arg(format!("--wayland-display={MUTTER_SOCKET}"))
             .arg("--virtual-monitor")
             .arg(format!("{w}x{h}"))
             // Mutter must make its own display, not nest in ours.
@@ -332,7 +341,7 @@ impl Session {
             // GNOME's defaults: no dconf service is activated on the private bus.
             .env("GSETTINGS_BACKEND", "memory");
         self.spawn("mutter", mutter)?;
-        let socket = self.runtime_dir.join(WAYLAND_SOCKET);
+        let socket = self.runtime_dir.join(MUTTER_SOCKET);
         self.wait("Mutter's Wayland socket", || socket.exists())?;
         for service in MUTTER_SERVICES {
             self.wait_for_service(service)?;
@@ -382,7 +391,7 @@ impl Session {
             .env("WLR_LIBINPUT_NO_DEVICES", "1")
             .env("WLR_HEADLESS_OUTPUTS", "1");
         self.spawn("sway", sway)?;
-        let socket = self.runtime_dir.join(WAYLAND_SOCKET);
+        let socket = self.runtime_dir.join(SWAY_SOCKET);
         self.wait("sway's Wayland socket", || socket.exists())?;
         let run = self.runtime_dir.clone();
         self.wait("sway's IPC socket", || sway_ipc_socket(&run).is_some())?;

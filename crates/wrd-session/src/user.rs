@@ -120,6 +120,14 @@ pub fn drop_privileges(user: &SessionUser) -> Result<(), SessionError> {
             source: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
         });
     }
+    // The id change made the process non-dumpable: its /proc entries stay root's, and
+    // xdg-desktop-portal, which identifies its callers through /proc/PID/root, refuses us
+    // ("Unable to open /proc/PID/root"). Nothing of root's is left to protect: what we read as
+    // root is the session's password, which guards this user's own session.
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1) } != 0 {
+        return Err(sys("prctl(PR_SET_DUMPABLE)"));
+    }
     Ok(())
 }
 
