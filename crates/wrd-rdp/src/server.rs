@@ -12,6 +12,7 @@ use tracing::{debug, error, info, warn};
 use wrd_frame::FrameBus;
 
 use crate::auth::{AuthMode, AuthThrottle, FailureOutcome};
+use crate::display::ResizeRoute;
 use crate::input::{InputRoute, SessionId};
 use crate::session::{self, SessionContext, SessionEnded, SessionOutcome};
 use crate::tls::TlsIdentity;
@@ -58,18 +59,34 @@ pub async fn serve(
     bus: FrameBus,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ServeSummary> {
-    serve_counting(listener, config, bus, shutdown, watch::Sender::new(0)).await
+    let desktop = OwnedDesktop {
+        connected: watch::Sender::new(0),
+        resize: None,
+    };
+    serve_owned_desktop(listener, config, bus, shutdown, desktop).await
 }
 
-/// [`serve`], keeping `connected` at the number of connections being served (handshaking or
-/// active): what a headless session's idle timeout watches.
-pub async fn serve_counting(
+/// What a server that owns its desktop (`wrd-server headless`) learns from and asks of
+/// [`serve_owned_desktop`].
+#[derive(Debug, Clone)]
+pub struct OwnedDesktop {
+    /// Kept at the number of connections being served (handshaking or active): what a
+    /// headless session's idle timeout watches.
+    pub connected: watch::Sender<usize>,
+    /// Where clients' sizes go (at connect, and Display Control layouts); `None` when the
+    /// desktop cannot change its size.
+    pub resize: Option<ResizeRoute>,
+}
+
+/// [`serve`] for a desktop the server owns (see [`OwnedDesktop`]).
+pub async fn serve_owned_desktop(
     listener: TcpListener,
     config: ServerConfig,
     bus: FrameBus,
     shutdown: CancellationToken,
-    connected: watch::Sender<usize>,
+    desktop: OwnedDesktop,
 ) -> anyhow::Result<ServeSummary> {
+    let OwnedDesktop { connected, resize } = desktop;
     anyhow::ensure!(config.max_clients > 0, "max_clients must be at least 1");
     let local = listener.local_addr().context("reading the listening address")?;
     info!(address = %local, max_clients = config.max_clients, "accepting RDP clients");
@@ -134,6 +151,7 @@ pub async fn serve_counting(
                     input: config.input.clone(),
                     handshake_timeout: config.handshake_timeout,
                     max_fps: config.max_fps,
+                    resize: resize.clone(),
                     shutdown: shutdown.child_token(),
                 };
                 let ended_tx = ended_tx.clone();

@@ -13,8 +13,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use tracing::{error, info};
-use wrd_session::{ChildExit, Compositor, PreparedSession, SessionOptions, SessionUser};
+use tracing::{error, info, warn};
+use wrd_rdp::{DesktopResize, OwnedDesktop};
+use wrd_session::{ChildExit, Compositor, MonitorResizer, PreparedSession, SessionOptions, SessionUser};
 
 use crate::cli::{CompositorArg, HeadlessArgs, SourceArg};
 use crate::config::{ConfigError, Env, Settings, parse_size};
@@ -136,23 +137,46 @@ pub fn run_headless(args: HeadlessArgs) -> ExitCode {
         return ExitCode::from(1);
     };
 
+    // Clients' sizes, when the compositor can change its monitor's (sway).
+    let resizer = session.monitor_resizer();
+    let (resize_route, resize_requests) = match &resizer {
+        Some(_) => {
+            let (tx, rx) = mpsc::unbounded_channel::<DesktopResize>();
+            (Some(tx), Some(rx))
+        }
+        None => {
+            info!(
+                "the session's monitor keeps its size (Mutter's virtual monitor is fixed): clients get {}x{}",
+                size.0, size.1
+            );
+            (None, None)
+        }
+    };
+
     let idle = (!args.keep_alive).then(|| {
         args.idle_timeout
             .map_or(DEFAULT_IDLE_TIMEOUT, Duration::from_secs)
     });
     let (connected, clients) = watch::channel(0usize);
+
     let exec = args.exec.clone();
     let code = {
         let session_ref = &mut session;
         let exits_ref = &mut exits;
         run(async move {
+            if let (Some(resizer), Some(requests)) = (resizer, resize_requests) {
+                tokio::spawn(apply_resizes(resizer, requests));
+            }
             let hooks = SessionHooks {
                 on_ready: Box::new(move || {
                     session_ref.start_app(&exec)?;
                     Ok(())
                 }),
                 end: Box::pin(session_end(exits_ref, clients, idle)),
-                connected,
+                desktop: OwnedDesktop {
+                    connected,
+                    resize: resize_route,
+                },
             };
             serve(settings, Some(hooks)).await
         })
@@ -163,6 +187,49 @@ pub fn run_headless(args: HeadlessArgs) -> ExitCode {
     }
     session.stop();
     code
+}
+
+/// How long one resize (swaymsg) may take.
+const RESIZE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The monitor sizes we set (sway takes any, RDP clients ask within this).
+const MIN_SIDE: u16 = 200;
+const MAX_SIDE: u16 = 8192;
+
+/// Applies clients' size requests to the monitor, one at a time; requests that queued up
+/// meanwhile collapse into the latest.
+async fn apply_resizes(resizer: MonitorResizer, mut requests: mpsc::UnboundedReceiver<DesktopResize>) {
+    while let Some(mut wanted) = requests.recv().await {
+        while let Ok(newer) = requests.try_recv() {
+            wanted = newer;
+        }
+        let width = u32::from(wanted.width.clamp(MIN_SIDE, MAX_SIDE));
+        let height = u32::from(wanted.height.clamp(MIN_SIDE, MAX_SIDE));
+        let mut cmd = tokio::process::Command::from(resizer.command(width, height));
+        cmd.kill_on_drop(true);
+        match tokio::time::timeout(RESIZE_TIMEOUT, cmd.output()).await {
+            Ok(Ok(out)) if out.status.success() => {
+                info!(width, height, "the session's monitor takes the client's size")
+            }
+            Ok(Ok(out)) => warn!(
+                width,
+                height,
+                "resizing the session's monitor failed ({}): {}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout).trim(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            Ok(Err(e)) => warn!(
+                width,
+                height, "resizing the session's monitor: cannot run swaymsg: {e}"
+            ),
+            Err(_) => warn!(
+                width,
+                height,
+                "resizing the session's monitor: swaymsg did not answer within {} s",
+                RESIZE_TIMEOUT.as_secs()
+            ),
+        }
+    }
 }
 
 fn log_exit(exit: &ChildExit) {

@@ -105,8 +105,8 @@ pub(crate) struct SessionHooks<'a> {
     /// Ends the serving: `Ok(reason)` a normal end (the idle timeout), `Err(reason)` the
     /// session failing (one of its programs died). Clients are disconnected either way.
     pub end: std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + 'a>>,
-    /// Kept at the number of connected clients.
-    pub connected: tokio::sync::watch::Sender<usize>,
+    /// The client count the idle timeout watches, and where clients' sizes go.
+    pub desktop: wrd_rdp::OwnedDesktop,
 }
 
 async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<(), RunError> {
@@ -146,9 +146,9 @@ async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<()
         }
     };
 
-    let (on_ready, session_end, connected) = match hooks {
-        Some(h) => (Some(h.on_ready), Some(h.end), h.connected),
-        None => (None, None, tokio::sync::watch::Sender::new(0)),
+    let (on_ready, session_end, desktop) = match hooks {
+        Some(h) => (Some(h.on_ready), Some(h.end), Some(h.desktop)),
+        None => (None, None, None),
     };
     let shutdown = CancellationToken::new();
     let (publisher, bus) = FrameBus::new();
@@ -243,7 +243,14 @@ async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<()
         input,
     };
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    let server = wrd_rdp::serve_counting(listener, config, bus, shutdown.clone(), connected);
+    let server = async {
+        match desktop {
+            Some(desktop) => {
+                wrd_rdp::serve_owned_desktop(listener, config, bus, shutdown.clone(), desktop).await
+            }
+            None => wrd_rdp::serve(listener, config, bus, shutdown.clone()).await,
+        }
+    };
     tokio::pin!(server);
     let mut source_task = source_task;
     let session_end = async {

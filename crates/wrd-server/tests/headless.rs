@@ -10,7 +10,9 @@
 //! - a program of the session dying (Mutter killed) ends the session: the connected client is
 //!   disconnected, the log names the program, exit 1, nothing left behind;
 //! - `--compositor sway` (headless sway, xdg-desktop-portal-wlr, wlroots virtual devices): the
-//!   client types into its terminal; SIGTERM leaves nothing;
+//!   monitor takes the client's size at connect and follows the client's window growing to
+//!   1600x900 (Display Control), the client's picture equal to the compositor's; the client
+//!   types into its terminal; SIGTERM leaves nothing;
 //! - root without `--user` is refused naming `--user`; missing programs are one line naming
 //!   the Debian packages.
 //!
@@ -73,9 +75,14 @@ struct Headless {
 
 impl Headless {
     fn start(dir: &TestDir, extra: &[&str]) -> Self {
+        Self::start_sized(dir, (WIDTH, HEIGHT), extra)
+    }
+
+    /// With the virtual monitor at `size` to begin with.
+    fn start_sized(dir: &TestDir, size: (u32, u32), extra: &[&str]) -> Self {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
-        let size = format!("{WIDTH}x{HEIGHT}");
+        let size = format!("{}x{}", size.0, size.1);
         let mut args = vec!["--listen", &listen, "--size", &size];
         args.extend_from_slice(extra);
         let mut server = ChildGuard::spawn(&mut headless_command(&args), "wrd-server", dir.path())
@@ -99,10 +106,17 @@ impl Headless {
 
     /// xfreerdp on `xvfb`, connected at 1280x720, showing the desktop with something on it.
     fn client(&self, xvfb: &Xvfb, dir: &TestDir) -> (XFreeRdp, Image) {
-        let options = XFreeRdpOptions::new(self.port)
+        self.client_with(xvfb, dir, &[])
+    }
+
+    fn client_with(&self, xvfb: &Xvfb, dir: &TestDir, extra: &[&str]) -> (XFreeRdp, Image) {
+        let mut options = XFreeRdpOptions::new(self.port)
             .credentials(&session_user(), PASSWORD)
             .security(Security::Nla)
             .size(WIDTH, HEIGHT);
+        for arg in extra {
+            options = options.arg(*arg);
+        }
         let mut rdp = XFreeRdp::spawn(xvfb, &options, dir.path()).unwrap();
         let picture = rdp.wait_for_content(STEP).unwrap();
         rdp.focus(STEP).unwrap();
@@ -403,22 +417,118 @@ fn root_needs_user_and_missing_programs_name_their_packages() {
     }
 }
 
+/// sway's output size and the path of its IPC socket in the session's runtime directory.
+fn sway_output_size(runtime_dir: &Path) -> (u64, u64) {
+    let socket = std::fs::read_dir(runtime_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("sway-ipc."))
+        .expect("sway's IPC socket");
+    let out = output_with_timeout(
+        Command::new("swaymsg")
+            .arg("-s")
+            .arg(&socket)
+            .args(["-t", "get_outputs", "-r"]),
+        STEP,
+    )
+    .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let outputs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mode = &outputs[0]["current_mode"];
+    (mode["width"].as_u64().unwrap(), mode["height"].as_u64().unwrap())
+}
+
+/// The compositor's picture (grim on the session's Wayland socket).
+fn sway_screen(runtime_dir: &Path) -> Image {
+    let out = output_with_timeout(
+        Command::new("grim")
+            .env("WAYLAND_DISPLAY", runtime_dir.join("wayland-1"))
+            .args(["-t", "png", "-"]),
+        STEP,
+    )
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "grim: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Image::decode_png(&out.stdout).unwrap()
+}
+
 #[test]
-fn a_sway_session_types_into_its_terminal_and_sigterm_leaves_nothing() {
+fn a_sway_session_takes_the_clients_size_follows_its_resize_and_types_into_its_terminal() {
     let dir = TestDir::new("headless-sway").unwrap();
     let shared = shared_dir(&dir);
-    let mut headless = Headless::start(&dir, &["--compositor", "sway"]);
+    // The monitor starts at another size than the client's: the client's wins at connect.
+    let mut headless = Headless::start_sized(&dir, (1024, 768), &["--compositor", "sway"]);
     let log = headless.server.log();
     assert!(log.contains("compositor=\"sway\""), "{log}");
     assert!(log.contains("wlroots virtual pointer and keyboard"), "{log}");
+    assert_eq!(sway_output_size(&headless.runtime_dir), (1024, 768));
 
     let xvfb = Xvfb::start(dir.path()).unwrap();
-    let (rdp, _) = headless.client(&xvfb, &dir);
+    let (mut rdp, _) = headless.client_with(&xvfb, &dir, &["/dynamic-resolution"]);
+    assert_eq!(
+        sway_output_size(&headless.runtime_dir),
+        (u64::from(WIDTH), u64::from(HEIGHT))
+    );
     // sway tiles the only window over the whole output and focuses it; the click changes nothing.
     click_middle(&xvfb, &rdp);
     let marker = shared.join("marker");
     type_line(&xvfb, &format!("echo on-sway > {}", marker.display()));
     wait_for_file(&marker, "on-sway\n", &rdp, &dir);
+
+    // The client's window grows: it asks for 1600x900 (Display Control), the monitor and the
+    // picture follow.
+    xdotool(
+        &xvfb,
+        &[
+            "search",
+            "--onlyvisible",
+            "--classname",
+            "xfreerdp",
+            "windowsize",
+            "%@",
+            "1600",
+            "900",
+        ],
+    );
+    poll_until(
+        STEP,
+        Duration::from_millis(100),
+        "sway's output at 1600x900",
+        || Ok((sway_output_size(&headless.runtime_dir) == (1600, 900)).then_some(())),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}; server log:\n{}", headless.server.log_tail(30)));
+    let mut last = None;
+    let followed = poll_until(
+        STEP,
+        Duration::from_millis(300),
+        "the client's picture at 1600x900",
+        || {
+            rdp.wait_for_window(STEP)?;
+            let client = rdp.client_area_screenshot()?;
+            let screen = sway_screen(&headless.runtime_dir);
+            let ok = client.size() == (1600, 900) && client.fraction_different(&screen, 40)? < 0.02;
+            last = Some((client, screen));
+            Ok(ok.then_some(()))
+        },
+    );
+    if let Err(e) = followed {
+        if let Some((client, screen)) = last {
+            client.save_png(dir.join("resize-client.png")).unwrap();
+            screen.save_png(dir.join("resize-screen.png")).unwrap();
+        }
+        panic!(
+            "{e:#}; see resize-client.png, resize-screen.png; server log:\n{}",
+            headless.server.log_tail(30)
+        );
+    }
+    // Still the same terminal, still typing.
+    let again = shared.join("again");
+    type_line(&xvfb, &format!("echo after-resize > {}", again.display()));
+    wait_for_file(&again, "after-resize\n", &rdp, &dir);
 
     headless.server.signal(libc::SIGTERM).unwrap();
     assert_eq!(

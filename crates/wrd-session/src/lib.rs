@@ -283,6 +283,19 @@ impl Session {
         self.options.compositor
     }
 
+    /// What changes the monitor's size while the session runs, when the compositor can:
+    /// sway (its headless output takes any size; the screen cast follows). `None` for Mutter:
+    /// its `--virtual-monitor` keeps its size for Mutter's life.
+    pub fn monitor_resizer(&self) -> Option<MonitorResizer> {
+        match self.options.compositor {
+            Compositor::Gnome => None,
+            Compositor::Sway => Some(MonitorResizer {
+                env: self.env.clone(),
+                home: self.user.home.clone(),
+            }),
+        }
+    }
+
     /// The exits of the session's children, as they happen (once: the receiver is handed out
     /// to whoever supervises the session). Any exit before [`Self::stop`] is the session failing.
     pub fn take_exits(&mut self) -> Option<mpsc::UnboundedReceiver<ChildExit>> {
@@ -493,6 +506,27 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// Resizes a running session's monitor (see [`Session::monitor_resizer`]); can be sent to
+/// another thread.
+#[derive(Debug, Clone)]
+pub struct MonitorResizer {
+    env: Vec<(String, String)>,
+    home: PathBuf,
+}
+
+impl MonitorResizer {
+    /// The command that gives the monitor `width`x`height` (`swaymsg output HEADLESS-1
+    /// resolution WxH`, in the session's environment). Run it to completion.
+    pub fn command(&self, width: u32, height: u32) -> Command {
+        let mut cmd = Command::new("swaymsg");
+        cmd.env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&self.home)
+            .args(["output", SWAY_OUTPUT, "resolution", &format!("{width}x{height}")]);
+        cmd
     }
 }
 
