@@ -62,7 +62,8 @@ pub struct HeadlessArgs {
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
 
-    /// What the session runs once it is up, through `sh -c` (the desktop has no launcher)
+    /// What the session runs once it is up, as `sh -c 'exec CMD'` (the desktop has no
+    /// launcher; for several commands, give a shell of their own: `sh -c 'a; b'`)
     #[arg(long, value_name = "CMD", default_value = "foot")]
     pub exec: String,
 

@@ -13,6 +13,8 @@
 //!   monitor takes the client's size at connect and follows the client's window growing to
 //!   1600x900 (Display Control), the client's picture equal to the compositor's; the client
 //!   types into its terminal; SIGTERM leaves nothing;
+//! - a server killed with SIGKILL takes its session's programs along (they die with it), and
+//!   the next start removes the runtime directory it left;
 //! - root without `--user` is refused naming `--user`; missing programs are one line naming
 //!   the Debian packages.
 //!
@@ -134,6 +136,15 @@ impl Headless {
         status
             .code()
             .unwrap_or_else(|| panic!("the server died of a signal: {status}"))
+    }
+
+    /// Waits for the server to die of a signal (bounded); true if it did.
+    fn wait_exit_signal(&mut self, limit: Duration) -> bool {
+        use std::os::unix::process::ExitStatusExt as _;
+        self.server
+            .wait_timeout(limit)
+            .unwrap()
+            .is_some_and(|status| status.signal().is_some())
     }
 
     /// Asserts that nothing of the session is left: no process carrying its runtime directory
@@ -538,4 +549,39 @@ fn a_sway_session_takes_the_clients_size_follows_its_resize_and_types_into_its_t
         headless.server.log_tail(30)
     );
     headless.assert_nothing_left();
+}
+
+#[test]
+fn a_killed_server_takes_its_session_along_and_the_next_start_removes_what_was_left() {
+    let dir = TestDir::new("headless-sigkill").unwrap();
+    let mut headless = Headless::start(&dir, &["--keep-alive"]);
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    // A client has the terminal on screen (Mutter, foot and its shell all running).
+    let (mut rdp, _) = headless.client(&xvfb, &dir);
+    headless.server.signal(libc::SIGKILL).unwrap();
+    assert!(headless.wait_exit_signal(Duration::from_secs(10)));
+    let mut left = Vec::new();
+    let gone = poll_until(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        "the session's end",
+        || {
+            left = processes_mentioning(&headless.runtime_dir);
+            Ok(left.is_empty().then_some(()))
+        },
+    );
+    assert!(
+        gone.is_ok(),
+        "processes of the session outlived its killed server: {left:?}"
+    );
+    rdp.wait_exit(Duration::from_secs(15)).unwrap();
+    // Only the runtime directory stays (nobody was left to remove it): the next start does.
+    assert!(headless.runtime_dir.exists());
+    let next = Headless::start(&dir, &["--keep-alive"]);
+    assert!(
+        !headless.runtime_dir.exists(),
+        "the next start left {} in place:\n{}",
+        headless.runtime_dir.display(),
+        next.server.log_tail(20)
+    );
 }

@@ -73,10 +73,12 @@ impl SessionChild {
         // async-signal-safe system call.
         unsafe {
             cmd.pre_exec(|| {
-                // The session must not outlive the server, even a server killed with SIGKILL.
-                // (The signal is tied to the thread that forks: sessions are started from the
-                // main thread, which lives as long as the process.)
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                // The session must not outlive the server, even a server killed with SIGKILL:
+                // then nobody is left to stop it in order, and Mutter given SIGTERM with its
+                // clients still connected lingers. (The signal is tied to the thread that
+                // forks: sessions are started from the main thread, which lives as long as the
+                // process. It survives exec, so the program itself gets it, not only a shell.)
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())

@@ -226,14 +226,18 @@ impl PreparedSession {
     }
 }
 
+/// Runtime directories are named `wrd-session-<uid>-<pid>-<nonce>` in the temporary folder.
+const RUNTIME_DIR_PREFIX: &str = "wrd-session-";
+
 fn create_runtime_dir(uid: u32) -> Result<PathBuf, SessionError> {
     use std::os::unix::fs::DirBuilderExt as _;
     let base = std::env::temp_dir();
+    remove_stale_runtime_dirs(&base, uid);
     let pid = std::process::id();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let dir = base.join(format!("wrd-session-{uid}-{pid}-{nanos:x}"));
+    let dir = base.join(format!("{RUNTIME_DIR_PREFIX}{uid}-{pid}-{nanos:x}"));
     // 0700 from the start, and never an existing directory (someone else's).
     std::fs::DirBuilder::new()
         .mode(0o700)
@@ -243,6 +247,41 @@ fn create_runtime_dir(uid: u32) -> Result<PathBuf, SessionError> {
             source,
         })?;
     Ok(dir)
+}
+
+/// Removes the runtime directories of this user's sessions whose server is gone without
+/// cleaning up (killed with SIGKILL: its programs died with it, the directory stayed).
+fn remove_stale_runtime_dirs(base: &Path, uid: u32) {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    let ours = format!("{RUNTIME_DIR_PREFIX}{uid}-");
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&ours))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // SAFETY: signal 0 only checks that the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        let owned = entry.metadata().is_ok_and(|m| m.uid() == uid && m.is_dir());
+        if gone && owned {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    info!(dir = %entry.path().display(), "removed the runtime directory of a session whose server was killed")
+                }
+                Err(e) => {
+                    warn!(dir = %entry.path().display(), error = %e, "could not remove a stale session runtime directory")
+                }
+            }
+        }
+    }
 }
 
 /// A running session. Dropping it stops it.
@@ -302,11 +341,13 @@ impl Session {
         self.exits_rx.take()
     }
 
-    /// Runs `command_line` with `sh -c` as an app of the session (a terminal by default).
-    /// Call it from the thread that started the session (see the crate's notes).
+    /// Runs `command_line` as an app of the session (a terminal by default): `sh -c 'exec
+    /// COMMAND_LINE'`, so the program replaces the shell and is our child itself (it dies with
+    /// us; a shell's children would not). A compound command needs a shell of its own
+    /// (`sh -c 'a; b'`). Call it from the thread that started the session (see the crate's notes).
     pub fn start_app(&mut self, command_line: &str) -> Result<(), SessionError> {
         let mut cmd = self.command("sh");
-        cmd.arg("-c").arg(command_line);
+        cmd.arg("-c").arg(format!("exec {command_line}"));
         let name = command_line.split_whitespace().next().unwrap_or("app").to_owned();
         self.spawn(&name, cmd)?;
         info!(command = command_line, "session app started");
