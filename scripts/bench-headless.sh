@@ -10,7 +10,7 @@
 #   RUNS=5 COMPOSITORS=gnome,sway scripts/bench-headless.sh
 #
 # Needs release builds of wrd-server and wrd-bench (cargo build --release -p wrd-server
-# -p wrd-bench; SERVER=/BENCH= to use others). Run as root, the session runs as WRD_USER
+# -p wrd-bench; SERVER=/BENCH= to use others, BUILD_LABEL= to say which in the record). Run as root, the session runs as WRD_USER
 # (default rdpstack, the test stack's user).
 set -euo pipefail
 
@@ -116,7 +116,7 @@ for c in "${compositors[@]}"; do
     BENCH_OUTPUT="$WORK/first-frame-$c-$run.txt"
     bench_run "$BENCH" first-frame --addr "127.0.0.1:$port" --username "$user" --runs 1 --warmup 0 \
       --width "${SIZE%x*}" --height "${SIZE#*x}" >/dev/null
-    connect_ms=$(jq -r 'select(.bench == "first-frame") | .ms.median' "$BENCH_OUTPUT" | tail -n1)
+    connect_ms=$(grep '^{' "$BENCH_OUTPUT" | jq -r 'select(.bench == "first_frame") | .ms.median | round' | tail -n1)
     total=$(awk -v a="$listening" -v b="$connect_ms" 'BEGIN { printf "%.0f", a + b }')
     echo "$c run $run: listening after $listening ms, first picture $connect_ms ms after connect: $total ms" >&2
     echo "start $c $listening $connect_ms $total" >> "$results"
