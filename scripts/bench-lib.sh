@@ -52,7 +52,7 @@ bench_header() {
 
 - Machine: \`$(uname -srm)\`, $cpu_model, $(nproc) CPUs, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), no GPU.
 - Load average (1, 5, 15 min) before: $load_before; after: $load_after. Other processes above 5 % CPU at the start (life averages): ${busy_before:-none}.
-- Versions: $versions; wrd-server $rev (release build); $(rustc --version).
+- Versions: $versions; wrd-server $rev (${BUILD_LABEL:-release build}); $(rustc --version).
 - Command: \`$1\`
   ($2).
 

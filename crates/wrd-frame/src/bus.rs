@@ -136,10 +136,16 @@ impl FrameBus {
     /// Waits until the desktop's size is known (a frame or an announcement); `None` if the
     /// publisher is gone first.
     pub async fn wait_desktop_size(&self) -> Option<(u16, u16)> {
+        self.wait_desktop_size_where(|_| true).await
+    }
+
+    /// Waits until the desktop's size is known and `wanted` accepts it (a resized desktop's
+    /// first frame or announcement); with the publisher gone, the size as it is.
+    pub async fn wait_desktop_size_where(&self, wanted: impl Fn((u16, u16)) -> bool) -> Option<(u16, u16)> {
         let mut frames = self.rx.clone();
         let mut layout = self.layout.clone();
         loop {
-            if let Some(size) = self.desktop_size() {
+            if let Some(size) = self.desktop_size().filter(|s| wanted(*s)) {
                 return Some(size);
             }
             tokio::select! {
@@ -525,6 +531,21 @@ mod tests {
             None,
             "a gone publisher ends the wait"
         );
+    }
+
+    #[tokio::test]
+    async fn a_resize_is_awaited_until_a_frame_of_the_new_size() {
+        let (mut publisher, bus) = FrameBus::new();
+        publisher.publish(frame(320, 200, vec![])).unwrap();
+        let waiter = tokio::spawn({
+            let bus = bus.clone();
+            async move { bus.wait_desktop_size_where(|s| s == (640, 480)).await }
+        });
+        publisher.publish(frame(320, 200, vec![])).unwrap();
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "a frame of the old size ended the wait");
+        publisher.publish(frame(640, 480, vec![])).unwrap();
+        assert_eq!(waiter.await.unwrap(), Some((640, 480)));
     }
 
     #[tokio::test]

@@ -30,6 +30,22 @@ use crate::stats::DisplayStats;
 /// handshake because a source is slow to start).
 const FIRST_FRAME_WAIT: Duration = Duration::from_secs(5);
 
+/// How long a client's handshake waits for the desktop to take the client's size (a headless
+/// sway output changes in a few milliseconds; the first frame of the new size follows).
+const RESIZE_WAIT: Duration = Duration::from_secs(3);
+
+/// A request that the desktop take a client's size: at connect (the size the client asked
+/// for) and when a client asks for a new layout (Display Control). Only a desktop the server
+/// owns (a headless session) can follow it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DesktopResize {
+    pub width: u16,
+    pub height: u16,
+}
+
+/// Where [`DesktopResize`] requests go.
+pub type ResizeRoute = tokio::sync::mpsc::UnboundedSender<DesktopResize>;
+
 /// Size reported when the source has not produced a frame yet.
 const FALLBACK_SIZE: DesktopSize = DesktopSize {
     width: 1024,
@@ -80,6 +96,8 @@ pub struct WrdDisplayHandler {
     /// connection sequence, authentication included, is complete.
     activated: CancellationToken,
     client_pointer: Arc<ClientPointer>,
+    /// Set when the desktop can take the client's size.
+    resize: Option<ResizeRoute>,
 }
 
 impl WrdDisplayHandler {
@@ -101,12 +119,87 @@ impl WrdDisplayHandler {
             min_frame_interval,
             activated,
             client_pointer,
+            resize: None,
         }
+    }
+
+    /// Sizes the client asks for go to `route` (see [`DesktopResize`]).
+    pub fn with_resize(mut self, route: Option<ResizeRoute>) -> Self {
+        self.resize = route;
+        self
     }
 }
 
 #[async_trait::async_trait]
 impl RdpServerDisplay for WrdDisplayHandler {
+    /// With a desktop that can change its size, the client's: asks for it and waits (bounded)
+    /// for the desktop to have it, so the session starts at the size the client wants. The
+    /// desktop's size as it is otherwise (if it never comes, the client is resized to the
+    /// desktop once its frames arrive).
+    async fn request_initial_size(&mut self, client_size: DesktopSize) -> DesktopSize {
+        if let Some(route) = &self.resize {
+            let wanted = (client_size.width, client_size.height);
+            if self.bus.desktop_size() != Some(wanted)
+                && route
+                    .send(DesktopResize {
+                        width: wanted.0,
+                        height: wanted.1,
+                    })
+                    .is_ok()
+            {
+                let resized =
+                    tokio::time::timeout(RESIZE_WAIT, self.bus.wait_desktop_size_where(|s| s == wanted))
+                        .await;
+                if !matches!(resized, Ok(Some(size)) if size == wanted) {
+                    warn!(
+                        width = wanted.0,
+                        height = wanted.1,
+                        "the desktop did not take the client's size within {} s: the client gets the desktop's",
+                        RESIZE_WAIT.as_secs()
+                    );
+                }
+            }
+        }
+        self.size().await
+    }
+
+    /// A client's new layout (Display Control: its window was resized): the desktop takes
+    /// the primary monitor's size when it can; the client follows once frames of that size
+    /// arrive (the update stream sends `Resize`).
+    fn request_layout(&mut self, layout: ironrdp_displaycontrol::pdu::DisplayControlMonitorLayout) {
+        let monitors = layout.monitors();
+        let Some(primary) = monitors
+            .iter()
+            .find(|m| m.is_primary())
+            .or_else(|| monitors.first())
+        else {
+            return;
+        };
+        let (width, height) = primary.dimensions();
+        let Some(route) = &self.resize else {
+            debug!(
+                width,
+                height, "a client asks for a new desktop size; this desktop keeps its own"
+            );
+            return;
+        };
+        let (Ok(width), Ok(height)) = (u16::try_from(width), u16::try_from(height)) else {
+            warn!(
+                width,
+                height, "a client asks for a desktop size out of range: ignored"
+            );
+            return;
+        };
+        debug!(
+            width,
+            height,
+            monitors = monitors.len(),
+            "a client asks for a new desktop size"
+        );
+        // The receiver is gone only when the server is shutting down.
+        let _ = route.send(DesktopResize { width, height });
+    }
+
     async fn size(&mut self) -> DesktopSize {
         let size = match self.bus.desktop_size() {
             Some(size) => Some(size),

@@ -18,8 +18,12 @@ pub mod transport;
 use ironrdp_pdu::rdp::capability_sets::BitmapCodecs;
 
 pub use crate::auth::{AuthMode, Credentials};
+pub use crate::display::{DesktopResize, ResizeRoute};
 pub use crate::input::{ClientInput, InputRoute, MouseButton, SessionId, SessionInput};
-pub use crate::server::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_FPS, ServeSummary, ServerConfig, serve};
+pub use crate::server::{
+    DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_FPS, OwnedDesktop, ServeSummary, ServerConfig, serve,
+    serve_owned_desktop,
+};
 pub use crate::tls::TlsIdentity;
 
 /// The bitmap codecs we offer: RemoteFX (clients that do not take it get bitmaps).

@@ -6,12 +6,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 use wrd_frame::FrameBus;
 
 use crate::auth::{AuthMode, AuthThrottle, FailureOutcome};
+use crate::display::ResizeRoute;
 use crate::input::{InputRoute, SessionId};
 use crate::session::{self, SessionContext, SessionEnded, SessionOutcome};
 use crate::tls::TlsIdentity;
@@ -58,6 +59,34 @@ pub async fn serve(
     bus: FrameBus,
     shutdown: CancellationToken,
 ) -> anyhow::Result<ServeSummary> {
+    let desktop = OwnedDesktop {
+        connected: watch::Sender::new(0),
+        resize: None,
+    };
+    serve_owned_desktop(listener, config, bus, shutdown, desktop).await
+}
+
+/// What a server that owns its desktop (`wrd-server headless`) learns from and asks of
+/// [`serve_owned_desktop`].
+#[derive(Debug, Clone)]
+pub struct OwnedDesktop {
+    /// Kept at the number of connections being served (handshaking or active): what a
+    /// headless session's idle timeout watches.
+    pub connected: watch::Sender<usize>,
+    /// Where clients' sizes go (at connect, and Display Control layouts); `None` when the
+    /// desktop cannot change its size.
+    pub resize: Option<ResizeRoute>,
+}
+
+/// [`serve`] for a desktop the server owns (see [`OwnedDesktop`]).
+pub async fn serve_owned_desktop(
+    listener: TcpListener,
+    config: ServerConfig,
+    bus: FrameBus,
+    shutdown: CancellationToken,
+    desktop: OwnedDesktop,
+) -> anyhow::Result<ServeSummary> {
+    let OwnedDesktop { connected, resize } = desktop;
     anyhow::ensure!(config.max_clients > 0, "max_clients must be at least 1");
     let local = listener.local_addr().context("reading the listening address")?;
     info!(address = %local, max_clients = config.max_clients, "accepting RDP clients");
@@ -122,16 +151,21 @@ pub async fn serve(
                     input: config.input.clone(),
                     handshake_timeout: config.handshake_timeout,
                     max_fps: config.max_fps,
+                    resize: resize.clone(),
                     shutdown: shutdown.child_token(),
                 };
                 let ended_tx = ended_tx.clone();
+                connected.send_modify(|n| *n += 1);
+                let session_connected = connected.clone();
                 let spawned = std::thread::Builder::new().name(format!("rdp-session-{id}")).spawn(move || {
                     // The session reports its end before the slot is released: shutdown waits
                     // for all slots and then reads the reports, so none is missed.
                     session::run_on_this_thread(ctx, stream, &ended_tx);
+                    session_connected.send_modify(|n| *n = n.saturating_sub(1));
                     drop(slot);
                 });
                 if let Err(e) = spawned {
+                    connected.send_modify(|n| *n = n.saturating_sub(1));
                     error!(%peer, error = %e, "could not start a session thread");
                 }
             }

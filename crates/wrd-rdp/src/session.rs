@@ -38,6 +38,8 @@ pub(crate) struct SessionContext {
     pub input: InputRoute,
     pub handshake_timeout: Duration,
     pub max_fps: u32,
+    /// Set when the desktop can take the client's size (a headless session).
+    pub resize: Option<crate::display::ResizeRoute>,
     /// Server shutdown.
     pub shutdown: CancellationToken,
 }
@@ -187,13 +189,14 @@ fn build_server(
             ctx.input.clone(),
             Arc::clone(&client_pointer),
         ))
-        .with_display_handler(WrdDisplayHandler::with_client_pointer(
-            ctx.bus.clone(),
-            activated,
-            ctx.max_fps,
-            client_pointer,
-        ))
+        .with_display_handler(
+            WrdDisplayHandler::with_client_pointer(ctx.bus.clone(), activated, ctx.max_fps, client_pointer)
+                .with_resize(ctx.resize.clone()),
+        )
         .with_bitmap_codecs(crate::bitmap_codecs())
+        // A desktop that takes the client's size starts the session at it (the display
+        // handler's `request_initial_size` resizes the desktop before answering).
+        .with_honor_client_desktop_size(ctx.resize.is_some())
         .build();
     match &ctx.auth {
         AuthMode::Nla(creds) => server.set_credentials(Some(ironrdp_credentials(creds))),

@@ -26,6 +26,11 @@ pub struct Cli {
 pub enum Command {
     /// Serve RDP clients
     Serve(ServeArgs),
+    /// Start a private headless desktop (its own session bus, PipeWire, a headless compositor
+    /// with a virtual monitor, and a terminal) and serve it: a remote desktop on a machine with
+    /// no screen and nobody logged in. Started as root, it needs --user and runs the whole
+    /// session as that user
+    Headless(HeadlessArgs),
     /// Tell what this machine offers (portal, PipeWire, Mutter's API, Wayland protocols), which
     /// source `serve` would use, and whether the desktop will ask for consent. Exit 0 when a
     /// desktop can be served, 1 when not (with what to do)
@@ -41,6 +46,46 @@ pub struct DoctorArgs {
     /// Print one JSON object (facts, decision, exit code) instead of text
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HeadlessArgs {
+    /// The session's compositor: `gnome` (headless Mutter, captured and driven through its own
+    /// API, no consent dialog; runs without a GPU) or `sway` (headless sway with the pixman
+    /// renderer, captured through xdg-desktop-portal-wlr, driven through wlroots' virtual
+    /// pointer and keyboard)
+    #[arg(long, value_enum, default_value = "gnome")]
+    pub compositor: CompositorArg,
+
+    /// Run the session as this user. Required when started as root: root drops to this user
+    /// (groups, group, user) before anything of the session starts
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// What the session runs once it is up, as `sh -c 'exec CMD'` (the desktop has no
+    /// launcher; for several commands, give a shell of their own: `sh -c 'a; b'`)
+    #[arg(long, value_name = "CMD", default_value = "foot")]
+    pub exec: String,
+
+    /// Keep the session between connections: a client that reconnects finds the same desktop
+    /// with the same windows. Without it the session ends once the last client has been gone
+    /// for --idle-timeout seconds
+    #[arg(long, conflicts_with = "idle_timeout")]
+    pub keep_alive: bool,
+
+    /// Seconds the session lives on after its last client left (the next client in that time
+    /// finds it as it was) [default: 60]
+    #[arg(long, value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompositorArg {
+    Gnome,
+    Sway,
 }
 
 #[derive(Debug, Args)]
@@ -102,7 +147,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub view_only: bool,
 
-    /// Test pattern size [default: 1280x720]
+    /// Test pattern size [default: 1280x720]; for `headless`, the virtual monitor's size
+    /// [default: 1920x1080]
     #[arg(long, value_name = "WxH")]
     pub size: Option<String>,
 

@@ -340,7 +340,7 @@ fn check_readable(path: &Path, what: &str) -> Result<(), ConfigError> {
         .map_err(|e| err(format!("{what} {}: {e}", path.display())))
 }
 
-fn parse_size(text: &str) -> Result<(u16, u16), ConfigError> {
+pub fn parse_size(text: &str) -> Result<(u16, u16), ConfigError> {
     let bad = || {
         err(format!(
             "size: `{text}` is not WIDTHxHEIGHT between 64x64 and 8192x8192, like 1280x720"

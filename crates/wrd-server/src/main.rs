@@ -4,6 +4,7 @@
 mod cli;
 mod config;
 mod doctor;
+mod headless;
 mod input;
 
 use std::process::ExitCode;
@@ -31,13 +32,14 @@ fn main() -> ExitCode {
                 Ok(settings) => settings,
                 Err(e) => return config_error(&e),
             };
-            run(serve(settings))
+            run(serve(settings, None))
         }
+        Command::Headless(args) => headless::run_headless(args),
         Command::Doctor(args) => doctor::run(args),
     }
 }
 
-fn config_error(e: &ConfigError) -> ExitCode {
+pub(crate) fn config_error(e: &ConfigError) -> ExitCode {
     eprintln!("wrd-server: {e}");
     ExitCode::from(2)
 }
@@ -54,7 +56,7 @@ fn init_logging() {
         .init();
 }
 
-fn run(job: impl Future<Output = Result<(), RunError>>) -> ExitCode {
+pub(crate) fn run(job: impl Future<Output = Result<(), RunError>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -83,7 +85,7 @@ fn run(job: impl Future<Output = Result<(), RunError>>) -> ExitCode {
 /// A frame source; it returns `Some(reason)` when it ended on its own rather than for shutdown.
 type SourceTask = tokio::task::JoinHandle<Option<String>>;
 
-enum RunError {
+pub(crate) enum RunError {
     /// Found only once we act on the settings (a certificate file that does not parse).
     Config(ConfigError),
     Runtime(anyhow::Error),
@@ -95,7 +97,19 @@ impl From<anyhow::Error> for RunError {
     }
 }
 
-async fn serve(settings: Settings) -> Result<(), RunError> {
+/// What a headless session adds to serving (headless.rs).
+pub(crate) struct SessionHooks<'a> {
+    /// Runs once the desktop is captured and its input backend is ready: the session's apps
+    /// start only then (on sway, apps take only a keyboard that existed when they started).
+    pub on_ready: Box<dyn FnOnce() -> anyhow::Result<()> + 'a>,
+    /// Ends the serving: `Ok(reason)` a normal end (the idle timeout), `Err(reason)` the
+    /// session failing (one of its programs died). Clients are disconnected either way.
+    pub end: std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + 'a>>,
+    /// The client count the idle timeout watches, and where clients' sizes go.
+    pub desktop: wrd_rdp::OwnedDesktop,
+}
+
+async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<(), RunError> {
     let tls = match &settings.tls {
         TlsSource::Files { cert, key } => TlsIdentity::load(cert, key)
             .map_err(|e| RunError::Config(ConfigError::from_message(format!("tls: {e:#}"))))?,
@@ -132,6 +146,10 @@ async fn serve(settings: Settings) -> Result<(), RunError> {
         }
     };
 
+    let (on_ready, session_end, desktop) = match hooks {
+        Some(h) => (Some(h.on_ready), Some(h.end), Some(h.desktop)),
+        None => (None, None, None),
+    };
     let shutdown = CancellationToken::new();
     let (publisher, bus) = FrameBus::new();
     let (source_task, input) = match settings.source {
@@ -214,6 +232,10 @@ async fn serve(settings: Settings) -> Result<(), RunError> {
         }
     };
 
+    if let Some(on_ready) = on_ready {
+        on_ready()?;
+    }
+
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -229,9 +251,23 @@ async fn serve(settings: Settings) -> Result<(), RunError> {
         input,
     };
     tokio::spawn(stop_on_signal(shutdown.clone()));
-    let server = wrd_rdp::serve(listener, config, bus, shutdown.clone());
+    let server = async {
+        match desktop {
+            Some(desktop) => {
+                wrd_rdp::serve_owned_desktop(listener, config, bus, shutdown.clone(), desktop).await
+            }
+            None => wrd_rdp::serve(listener, config, bus, shutdown.clone()).await,
+        }
+    };
     tokio::pin!(server);
     let mut source_task = source_task;
+    let session_end = async {
+        match session_end {
+            Some(end) => end.await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(session_end);
     // The server runs until a signal, or until the source ends on its own (the desktop closed
     // the screen cast, the capture stream died): then clients are told and we exit 1.
     let (summary, source_end) = tokio::select! {
@@ -244,6 +280,19 @@ async fn serve(settings: Settings) -> Result<(), RunError> {
             let end = ended.unwrap_or_else(|e| Some(format!("the frame source task failed: {e}")));
             shutdown.cancel();
             (server.await?, end)
+        }
+        end = &mut session_end => {
+            shutdown.cancel();
+            let summary = server.await?;
+            // The source ends with the shutdown; its reason is not the session's.
+            let _ = source_task.await;
+            match end {
+                Ok(reason) => {
+                    info!("{reason}: ending the session");
+                    (summary, None)
+                }
+                Err(reason) => (summary, Some(reason)),
+            }
         }
     };
     info!(

@@ -61,7 +61,7 @@ pub use mutter::{MutterStack, MutterStackOptions, sixel_safe_picture};
 pub use net::{free_port, is_listening, wait_for_port};
 pub use pipewire_daemon::PipeWireDaemon;
 pub use process::{ChildGuard, DEFAULT_GRACE, output_with_timeout, poll_until};
-pub use stack::{STACK_USER, StackOptions, SwayStack, XDPW_SHM};
+pub use stack::{STACK_USER, StackOptions, SwayStack, XDPW_SHM, ensure_stack_user};
 pub use weston::{WestonRdpOptions, WestonRdpStack};
 pub use xfreerdp::{Security, WindowGeometry, XFreeRdp, XFreeRdpOptions, XfExitCode};
 pub use xvfb::{Xvfb, XvfbOptions, screenshot_display};

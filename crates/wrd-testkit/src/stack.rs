@@ -108,6 +108,12 @@ fn ensure_user(name: &str) -> Result<Identity> {
     bail!("useradd {name} failed: {}", String::from_utf8_lossy(&out.stderr))
 }
 
+/// The stack user (created on first use), for tests that run a program as that user
+/// themselves: its uid.
+pub fn ensure_stack_user() -> Result<u32> {
+    Ok(ensure_user(STACK_USER)?.uid)
+}
+
 fn chown(path: &Path, uid: u32, gid: u32) -> Result<()> {
     std::os::unix::fs::chown(path, Some(uid), Some(gid)).with_context(|| format!("chown {}", path.display()))
 }
