@@ -181,6 +181,8 @@ fn run(mut encoder: H264Encoder, shared: &Shared, tx: &mpsc::Sender<Result<Encod
     let refine_after = encoder.settings().refine_after;
     let mut last_frame: Option<Arc<Frame>> = None;
     let mut last_activity = Instant::now();
+    // A refinement that failed is not retried until a new frame comes (no busy loop).
+    let mut refine_failed = false;
     loop {
         let work = {
             let mut state = shared.lock();
@@ -202,7 +204,7 @@ fn run(mut encoder: H264Encoder, shared: &Shared, tx: &mpsc::Sender<Result<Encod
                     break Work::Reencode(frame);
                 }
                 let refine_at = refine_after
-                    .filter(|_| encoder.needs_refinement())
+                    .filter(|_| encoder.needs_refinement() && !refine_failed)
                     .map(|after| last_activity + after);
                 match refine_at {
                     None => state = shared.wake.wait(state).unwrap_or_else(PoisonError::into_inner),
@@ -223,12 +225,17 @@ fn run(mut encoder: H264Encoder, shared: &Shared, tx: &mpsc::Sender<Result<Encod
         let result = match work {
             Work::Encode(pending) => {
                 last_activity = Instant::now();
+                refine_failed = false;
                 let result = encoder.encode(&pending.frame, pending.damage.as_deref().unwrap_or(&[]));
                 last_frame = Some(pending.frame);
                 result
             }
             Work::Reencode(frame) => encoder.encode(&frame, &[]),
-            Work::Refine => encoder.refine(),
+            Work::Refine => {
+                let result = encoder.refine();
+                refine_failed = result.is_err();
+                result
+            }
         };
         let outcome = match result {
             Ok(None) => continue,

@@ -8,7 +8,8 @@ use bytes::Bytes;
 use wrd_frame::{Frame, PixelFormat, Rect};
 use wrd_h264::synthetic::Terminal;
 use wrd_h264::{
-    DecodedPicture, EncoderSettings, EncoderThread, FrameKind, H264Decoder, H264Encoder, H264Error, psnr_bgrx,
+    DecodedPicture, EncoderSettings, EncoderThread, FrameKind, H264Decoder, H264Encoder, H264Error,
+    NetworkProfile, psnr_bgrx,
 };
 use wrd_scene::picture::Painter;
 
@@ -386,4 +387,25 @@ async fn the_thread_refines_after_quiet_and_answers_idr_requests() {
         after_drop += 1;
     }
     assert!(after_drop <= 1, "{after_drop} frames after the input was dropped");
+}
+
+#[test]
+fn the_wan_profile_spends_fewer_bytes_than_the_lan_profile() {
+    // Large enough that the WAN budget (3 Mbit/s at 30 fps) binds.
+    let painter = Painter::new(u32::from(WIDTH), u32::from(HEIGHT));
+    let total = |profile| {
+        let mut encoder = H264Encoder::new(EncoderSettings::for_profile(profile)).unwrap();
+        (0..15)
+            .map(|n| {
+                encoder
+                    .encode(&animation_frame(&painter, n), &[])
+                    .unwrap()
+                    .unwrap()
+                    .data
+                    .len()
+            })
+            .sum::<usize>()
+    };
+    let (lan, wan) = (total(NetworkProfile::Lan), total(NetworkProfile::Wan));
+    assert!(wan * 3 < lan * 2, "WAN {wan} bytes, LAN {lan} bytes");
 }
