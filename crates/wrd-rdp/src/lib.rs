@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod display;
+mod gfx;
 pub mod input;
 pub mod server;
 pub mod session;

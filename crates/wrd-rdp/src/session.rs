@@ -173,6 +173,8 @@ fn build_server(
     // The input handler records where the client puts its pointer; the display uses that to
     // avoid echoing the client's own moves back to it.
     let client_pointer = Arc::new(ClientPointer::default());
+    // The graphics pipeline is offered to every client; those that negotiate H.264 get it.
+    let gfx = Arc::new(crate::gfx::GfxLink::default());
     let mut server = builder
         .with_input_handler(SessionInputHandler::new(
             ctx.id,
@@ -180,13 +182,12 @@ fn build_server(
             ctx.input.clone(),
             Arc::clone(&client_pointer),
         ))
-        .with_display_handler(WrdDisplayHandler::with_client_pointer(
-            ctx.bus.clone(),
-            activated,
-            ctx.max_fps,
-            client_pointer,
-        ))
+        .with_display_handler(
+            WrdDisplayHandler::with_client_pointer(ctx.bus.clone(), activated, ctx.max_fps, client_pointer)
+                .with_graphics_pipeline(Arc::clone(&gfx)),
+        )
         .with_bitmap_codecs(crate::bitmap_codecs())
+        .with_gfx_factory(Some(Box::new(crate::gfx::GfxFactory::new(gfx))))
         .build();
     match &ctx.auth {
         AuthMode::Nla(creds) => server.set_credentials(Some(ironrdp_credentials(creds))),
