@@ -86,6 +86,8 @@ pub struct WrdDisplayHandler {
     /// The client's graphics pipeline, when the session offers one: frames then go as H.264
     /// once the client has negotiated AVC420.
     gfx: Option<Arc<GfxLink>>,
+    /// H.264 was asked for (`--codec h264`): a client without it is worth a warning.
+    h264_required: bool,
 }
 
 impl WrdDisplayHandler {
@@ -108,12 +110,14 @@ impl WrdDisplayHandler {
             activated,
             client_pointer,
             gfx: None,
+            h264_required: false,
         }
     }
 
     /// Frames go through `link`'s graphics pipeline as H.264 when the client negotiates AVC420.
-    pub(crate) fn with_graphics_pipeline(mut self, link: Arc<GfxLink>) -> Self {
+    pub(crate) fn with_graphics_pipeline(mut self, link: Arc<GfxLink>, h264_required: bool) -> Self {
         self.gfx = Some(link);
+        self.h264_required = h264_required;
         self
     }
 }
@@ -162,6 +166,7 @@ impl RdpServerDisplay for WrdDisplayHandler {
             started: std::time::Instant::now(),
             stats: DisplayStats::new(),
             gfx_link: self.gfx.clone(),
+            h264_required: self.h264_required,
             gfx: if self.gfx.is_some() {
                 GfxState::Waiting
             } else {
@@ -198,6 +203,7 @@ struct DisplayUpdates {
     started: std::time::Instant,
     stats: DisplayStats,
     gfx_link: Option<Arc<GfxLink>>,
+    h264_required: bool,
     gfx: GfxState,
 }
 
@@ -369,7 +375,11 @@ impl DisplayUpdates {
         let (width, height) = self.size;
         let mut server = lock_server(&handle);
         if !server.supports_avc420() {
-            info!("the client's graphics pipeline offers no H.264 (AVC420): classic updates");
+            if self.h264_required {
+                warn!("codec h264: the client's graphics pipeline offers no H.264 (AVC420): classic updates");
+            } else {
+                info!("the client's graphics pipeline offers no H.264 (AVC420): classic updates");
+            }
             self.gfx = GfxState::Declined;
             return Ok(());
         }

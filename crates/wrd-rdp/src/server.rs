@@ -38,6 +38,8 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// Frames per second sent to each client at most (a faster source is coalesced).
     pub max_fps: u32,
+    /// What pictures are encoded as (`--codec`).
+    pub codec: crate::Codec,
     pub input: InputRoute,
 }
 
@@ -122,6 +124,7 @@ pub async fn serve(
                     input: config.input.clone(),
                     handshake_timeout: config.handshake_timeout,
                     max_fps: config.max_fps,
+                    codec: config.codec,
                     shutdown: shutdown.child_token(),
                 };
                 let ended_tx = ended_tx.clone();

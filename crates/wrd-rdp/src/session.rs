@@ -38,6 +38,7 @@ pub(crate) struct SessionContext {
     pub input: InputRoute,
     pub handshake_timeout: Duration,
     pub max_fps: u32,
+    pub codec: crate::Codec,
     /// Server shutdown.
     pub shutdown: CancellationToken,
 }
@@ -173,8 +174,23 @@ fn build_server(
     // The input handler records where the client puts its pointer; the display uses that to
     // avoid echoing the client's own moves back to it.
     let client_pointer = Arc::new(ClientPointer::default());
-    // The graphics pipeline is offered to every client; those that negotiate H.264 get it.
-    let gfx = Arc::new(crate::gfx::GfxLink::default());
+    // The graphics pipeline is offered unless a classic codec is forced; clients that
+    // negotiate H.264 in it get H.264.
+    let gfx = ctx
+        .codec
+        .offers_graphics_pipeline()
+        .then(|| Arc::new(crate::gfx::GfxLink::default()));
+    let mut display = WrdDisplayHandler::with_client_pointer(
+        ctx.bus.clone(),
+        activated,
+        ctx.max_fps,
+        Arc::clone(&client_pointer),
+    );
+    if let Some(link) = &gfx {
+        display = display.with_graphics_pipeline(Arc::clone(link), ctx.codec == crate::Codec::H264);
+    }
+    let gfx_factory = gfx
+        .map(|link| Box::new(crate::gfx::GfxFactory::new(link)) as Box<dyn ironrdp_server::GfxServerFactory>);
     let mut server = builder
         .with_input_handler(SessionInputHandler::new(
             ctx.id,
@@ -182,12 +198,9 @@ fn build_server(
             ctx.input.clone(),
             Arc::clone(&client_pointer),
         ))
-        .with_display_handler(
-            WrdDisplayHandler::with_client_pointer(ctx.bus.clone(), activated, ctx.max_fps, client_pointer)
-                .with_graphics_pipeline(Arc::clone(&gfx)),
-        )
-        .with_bitmap_codecs(crate::bitmap_codecs())
-        .with_gfx_factory(Some(Box::new(crate::gfx::GfxFactory::new(gfx))))
+        .with_display_handler(display)
+        .with_bitmap_codecs(crate::bitmap_codecs(ctx.codec))
+        .with_gfx_factory(gfx_factory)
         .build();
     match &ctx.auth {
         AuthMode::Nla(creds) => server.set_credentials(Some(ironrdp_credentials(creds))),

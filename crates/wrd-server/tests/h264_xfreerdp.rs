@@ -107,3 +107,17 @@ fn an_avc420_client_gets_h264_and_sees_the_live_pattern() {
     assert_live_pattern(&mut client, &dir, "avc420");
     assert!(client.is_running(), "{}", client.log_tail(20));
 }
+
+#[test]
+fn codec_remotefx_keeps_an_avc420_client_on_the_classic_path() {
+    let dir = TestDir::new("xfreerdp-codec-remotefx").unwrap();
+    let server = start_server(&dir, &["--codec", "remotefx"]);
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    let mut client = client(&xvfb, server.port, PASSWORD, &dir);
+    assert_live_pattern(&mut client, &dir, "remotefx");
+    let log = server.guard.log();
+    assert!(
+        !log.contains("graphics pipeline"),
+        "no graphics pipeline with --codec remotefx:\n{log}"
+    );
+}
