@@ -361,6 +361,15 @@ impl DisplayUpdates {
     /// the size of the desktop mapped to the output, an encoder thread, and the whole
     /// current picture as its first frame.
     fn start_gfx_if_ready(&mut self) -> anyhow::Result<()> {
+        if let (GfxState::Active(_), Some(link)) = (&self.gfx, &self.gfx_link)
+            && matches!(link.status(), GfxStatus::Closed)
+        {
+            // The client closed its graphics pipeline: the picture goes on as classic updates.
+            info!("graphics pipeline closed by the client: classic updates from now on");
+            self.gfx = GfxState::Declined;
+            self.subscriber.request_full_refresh();
+            return Ok(());
+        }
         let (GfxState::Waiting, Some(link)) = (&self.gfx, &self.gfx_link) else {
             return Ok(());
         };
