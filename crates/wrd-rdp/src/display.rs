@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use ironrdp_egfx::pdu::Avc420Region;
 use ironrdp_pdu::pointer::PointerPositionAttribute;
 use ironrdp_server::{
     BitmapUpdate, DesktopSize, DisplayUpdate, PixelFormat as RdpPixelFormat, RGBAPointer, RdpServerDisplay,
@@ -20,9 +21,11 @@ use ironrdp_server::{
 };
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, trace, warn};
+use tracing::{debug, info, trace, warn};
 use wrd_frame::{Cursor, CursorShape, CursorSubscriber, Frame, FrameBus, FrameSubscriber, PixelFormat, Rect};
+use wrd_h264::{EncodedFrame, EncoderInput, EncoderOutput, EncoderSettings, EncoderThread, FrameKind};
 
+use crate::gfx::{GfxLink, GfxStatus, lock_server};
 use crate::stats::DisplayStats;
 
 /// How long `size()` waits for the source to know the desktop's size (its first frame, or its
@@ -98,6 +101,11 @@ pub struct WrdDisplayHandler {
     client_pointer: Arc<ClientPointer>,
     /// Set when the desktop can take the client's size.
     resize: Option<ResizeRoute>,
+    /// The client's graphics pipeline, when the session offers one: frames then go as H.264
+    /// once the client has negotiated AVC420.
+    gfx: Option<Arc<GfxLink>>,
+    /// H.264 was asked for (`--codec h264`): a client without it is worth a warning.
+    h264_required: bool,
 }
 
 impl WrdDisplayHandler {
@@ -120,12 +128,21 @@ impl WrdDisplayHandler {
             activated,
             client_pointer,
             resize: None,
+            gfx: None,
+            h264_required: false,
         }
     }
 
     /// Sizes the client asks for go to `route` (see [`DesktopResize`]).
     pub fn with_resize(mut self, route: Option<ResizeRoute>) -> Self {
         self.resize = route;
+        self
+    }
+
+    /// Frames go through `link`'s graphics pipeline as H.264 when the client negotiates AVC420.
+    pub(crate) fn with_graphics_pipeline(mut self, link: Arc<GfxLink>, h264_required: bool) -> Self {
+        self.gfx = Some(link);
+        self.h264_required = h264_required;
         self
     }
 }
@@ -241,6 +258,13 @@ impl RdpServerDisplay for WrdDisplayHandler {
             in_flight: None,
             started: std::time::Instant::now(),
             stats: DisplayStats::new(),
+            gfx_link: self.gfx.clone(),
+            h264_required: self.h264_required,
+            gfx: if self.gfx.is_some() {
+                GfxState::Waiting
+            } else {
+                GfxState::Declined
+            },
         }))
     }
 }
@@ -271,6 +295,43 @@ struct DisplayUpdates {
     /// how old the picture was, not how fast it travelled: they are not timed.
     started: std::time::Instant,
     stats: DisplayStats,
+    gfx_link: Option<Arc<GfxLink>>,
+    h264_required: bool,
+    gfx: GfxState,
+}
+
+/// Whether this client's frames go through the graphics pipeline.
+enum GfxState {
+    /// The session offers the pipeline; the client has not negotiated it (yet).
+    Waiting,
+    /// Classic updates (bitmaps, RemoteFX) for the rest of this stream.
+    Declined,
+    Active(Box<GfxStream>),
+}
+
+impl std::fmt::Debug for GfxState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Waiting => f.write_str("Waiting"),
+            Self::Declined => f.write_str("Declined"),
+            Self::Active(stream) => write!(f, "Active(surface {})", stream.surface),
+        }
+    }
+}
+
+/// One H.264 stream on one EGFX surface.
+struct GfxStream {
+    handle: ironrdp_server::GfxServerHandle,
+    events: tokio::sync::mpsc::UnboundedSender<ironrdp_server::ServerEvent>,
+    surface: u16,
+    input: EncoderInput,
+    output: EncoderOutput,
+    /// An encoded frame the pipeline could not take yet (too many frames unacknowledged).
+    /// Encoded frames are never dropped (the next ones depend on them); while one waits here
+    /// the encoder's output fills and its input keeps only the newest frame.
+    waiting: Option<EncodedFrame>,
+    epoch: std::time::Instant,
+    refine_qp: u8,
 }
 
 impl Drop for DisplayUpdates {
@@ -292,8 +353,32 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                     self.stats.capture_to_wire.record(captured_at.elapsed());
                 }
             }
-            // Cancel-safe: sleeping, `FrameSubscriber::next` and `CursorSubscriber::next` are,
-            // and the state changes only after the select.
+            self.start_gfx_if_ready()?;
+            self.flush_gfx()?;
+            // Cancel-safe: sleeping, `FrameSubscriber::next`, `CursorSubscriber::next`,
+            // `GfxLink::changed` and `EncoderOutput::recv` are, and the state changes only
+            // after the select.
+            let link = match (&self.gfx_link, &self.gfx) {
+                (Some(link), GfxState::Waiting) => Some(Arc::clone(link)),
+                (Some(link), GfxState::Active(stream)) if stream.waiting.is_some() => Some(Arc::clone(link)),
+                _ => None,
+            };
+            let gfx_changed = async move {
+                match link {
+                    Some(link) => link.changed().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let gfx_output = match &mut self.gfx {
+                GfxState::Active(stream) if stream.waiting.is_none() => Some(&mut stream.output),
+                _ => None,
+            };
+            let encoded = async move {
+                match gfx_output {
+                    Some(output) => output.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             let next_frame_at = self.next_frame_at;
             let subscriber = &mut self.subscriber;
             let frame = async move {
@@ -312,6 +397,11 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                         Some(cursor) => self.queue_pointer(&cursor),
                         None => self.cursor_open = false,
                     }
+                    continue;
+                }
+                () = gfx_changed => continue,
+                encoded = encoded => {
+                    self.take_encoded(encoded);
                     continue;
                 }
                 update = frame => update,
@@ -335,6 +425,13 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                 })));
             }
             self.next_frame_at = Some(Instant::now() + self.min_frame_interval);
+            if let GfxState::Active(stream) = &self.gfx {
+                if update.skipped > 0 {
+                    self.stats.frames_coalesced += update.skipped;
+                }
+                stream.input.submit(Arc::clone(&update.frame), &update.damage);
+                continue;
+            }
             if update.skipped > 0 {
                 trace!(
                     skipped = update.skipped,
@@ -353,6 +450,143 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
 }
 
 impl DisplayUpdates {
+    /// Starts the H.264 stream once the client's graphics pipeline is negotiated: a surface
+    /// the size of the desktop mapped to the output, an encoder thread, and the whole
+    /// current picture as its first frame.
+    fn start_gfx_if_ready(&mut self) -> anyhow::Result<()> {
+        if let (GfxState::Active(_), Some(link)) = (&self.gfx, &self.gfx_link)
+            && matches!(link.status(), GfxStatus::Closed)
+        {
+            // The client closed its graphics pipeline: the picture goes on as classic updates.
+            info!("graphics pipeline closed by the client: classic updates from now on");
+            self.gfx = GfxState::Declined;
+            self.subscriber.request_full_refresh();
+            return Ok(());
+        }
+        let (GfxState::Waiting, Some(link)) = (&self.gfx, &self.gfx_link) else {
+            return Ok(());
+        };
+        let (handle, events) = match link.status() {
+            GfxStatus::NotReady => return Ok(()),
+            GfxStatus::Closed => {
+                self.gfx = GfxState::Declined;
+                return Ok(());
+            }
+            GfxStatus::Ready { handle, events } => (handle, events),
+        };
+        let (width, height) = self.size;
+        let mut server = lock_server(&handle);
+        if !server.supports_avc420() {
+            if self.h264_required {
+                warn!("codec h264: the client's graphics pipeline offers no H.264 (AVC420): classic updates");
+            } else {
+                info!("the client's graphics pipeline offers no H.264 (AVC420): classic updates");
+            }
+            self.gfx = GfxState::Declined;
+            return Ok(());
+        }
+        if server.surface_ids().next().is_some() {
+            // A new update stream after a resize: ResetGraphics at the new size drops the old
+            // surfaces (clients loop on deactivate/reactivate; this they follow).
+            server.resize(width, height);
+        } else {
+            server.set_output_dimensions(width, height);
+        }
+        let Some(surface) = server.create_surface(width, height) else {
+            warn!("the graphics pipeline refused a {width}x{height} surface: classic updates");
+            self.gfx = GfxState::Declined;
+            return Ok(());
+        };
+        server.map_surface_to_output(surface, 0, 0);
+        let messages = server.drain_output();
+        let channel = server.channel_id();
+        drop(server);
+        send_gfx(&events, channel, messages)?;
+        let settings = EncoderSettings::default();
+        let refine_qp = settings.refine_qp;
+        // Two encoded frames may wait for the pipeline; past that the encoder coalesces.
+        let (input, output) = EncoderThread::spawn(settings, 2).context("starting the H.264 encoder")?;
+        info!(surface, width, height, "graphics pipeline: H.264 (AVC420)");
+        self.subscriber.request_full_refresh();
+        self.next_frame_at = None;
+        self.gfx = GfxState::Active(Box::new(GfxStream {
+            handle,
+            events,
+            surface,
+            input,
+            output,
+            waiting: None,
+            epoch: std::time::Instant::now(),
+            refine_qp,
+        }));
+        Ok(())
+    }
+
+    fn take_encoded(&mut self, encoded: Option<Result<EncodedFrame, wrd_h264::H264Error>>) {
+        let GfxState::Active(stream) = &mut self.gfx else {
+            return;
+        };
+        match encoded {
+            Some(Ok(frame)) => stream.waiting = Some(frame),
+            // The encoder logged it; the next frame is encoded afresh.
+            Some(Err(_)) => {}
+            None => {
+                warn!("the H.264 encoder stopped: classic updates from now on");
+                self.gfx = GfxState::Declined;
+                self.subscriber.request_full_refresh();
+            }
+        }
+    }
+
+    /// Hands the waiting encoded frame to the pipeline unless too many are unacknowledged.
+    fn flush_gfx(&mut self) -> anyhow::Result<()> {
+        let GfxState::Active(stream) = &mut self.gfx else {
+            return Ok(());
+        };
+        let Some(frame) = stream.waiting.take() else {
+            return Ok(());
+        };
+        let mut server = lock_server(&stream.handle);
+        if server.should_backpressure() {
+            stream.waiting = Some(frame);
+            return Ok(());
+        }
+        let (qp, quality) = match frame.kind {
+            FrameKind::Refinement => (stream.refine_qp, 100),
+            FrameKind::Idr | FrameKind::Predicted => (26, 70),
+        };
+        let regions: Vec<Avc420Region> = frame
+            .regions
+            .iter()
+            .map(|rect| Avc420Region {
+                left: rect.x,
+                top: rect.y,
+                right: rect.x + rect.width.saturating_sub(1),
+                bottom: rect.y + rect.height.saturating_sub(1),
+                quantization_parameter: qp,
+                quality,
+            })
+            .collect();
+        let timestamp = u32::try_from(stream.epoch.elapsed().as_millis()).unwrap_or(u32::MAX);
+        if server
+            .send_avc420_frame(stream.surface, &frame.data, &regions, timestamp)
+            .is_none()
+        {
+            stream.waiting = Some(frame);
+            return Ok(());
+        }
+        let messages = server.drain_output();
+        let channel = server.channel_id();
+        drop(server);
+        send_gfx(&stream.events, channel, messages)?;
+        self.stats.frames_sent += 1;
+        self.stats.rects_sent += u64::try_from(frame.regions.len()).unwrap_or(u64::MAX);
+        if frame.captured_at >= self.started {
+            self.stats.capture_to_wire.record(frame.captured_at.elapsed());
+        }
+        Ok(())
+    }
+
     /// Queues what the client needs to show `cursor`: a new image (or a cached one) and the
     /// position, each only when it changed.
     fn queue_pointer(&mut self, cursor: &Cursor) {
@@ -385,6 +619,26 @@ impl DisplayUpdates {
         }
         self.stats.pointer_updates += u64::try_from(self.pending.len() - before).unwrap_or(0);
     }
+}
+
+/// Hands EGFX PDUs to IronRDP's writer (as DVC data on the pipeline's channel).
+fn send_gfx(
+    events: &tokio::sync::mpsc::UnboundedSender<ironrdp_server::ServerEvent>,
+    channel: Option<u32>,
+    messages: Vec<ironrdp_dvc::DvcMessage>,
+) -> anyhow::Result<()> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let channel = channel.context("graphics pipeline without a channel id")?;
+    let messages =
+        ironrdp_dvc::encode_dvc_messages(channel, messages, ironrdp_svc::ChannelFlags::SHOW_PROTOCOL)
+            .map_err(|e| anyhow::anyhow!("encoding graphics pipeline PDUs: {e}"))?;
+    events
+        .send(ironrdp_server::ServerEvent::Egfx(
+            ironrdp_server::EgfxServerMessage::SendMessages { messages },
+        ))
+        .map_err(|_| anyhow::anyhow!("the session's writer is gone"))
 }
 
 /// The pointer as one client knows it, and the images it keeps in its pointer cache.

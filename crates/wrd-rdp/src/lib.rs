@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod display;
+mod gfx;
 pub mod input;
 pub mod server;
 pub mod session;
@@ -26,9 +27,36 @@ pub use crate::server::{
 };
 pub use crate::tls::TlsIdentity;
 
-/// The bitmap codecs we offer: RemoteFX (clients that do not take it get bitmaps).
-fn bitmap_codecs() -> BitmapCodecs {
-    // Only fails on an unknown codec name, which would be a bug in this literal.
-    ironrdp_pdu::rdp::capability_sets::server_codecs_capabilities(&["remotefx:on"])
+/// Which picture encodings the server offers its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Codec {
+    /// H.264 through the graphics pipeline to clients that negotiate AVC420, RemoteFX or
+    /// bitmaps (as the client negotiates) to the others.
+    #[default]
+    Auto,
+    /// Like `Auto`, but a client without H.264 is worth a warning in the log.
+    H264,
+    /// No graphics pipeline: RemoteFX, or bitmaps for clients without it.
+    RemoteFx,
+    /// Bitmaps only.
+    Bitmap,
+}
+
+impl Codec {
+    fn offers_graphics_pipeline(self) -> bool {
+        matches!(self, Self::Auto | Self::H264)
+    }
+}
+
+/// The bitmap codecs we offer outside the graphics pipeline: RemoteFX unless only bitmaps are
+/// wanted (clients that do not take RemoteFX get bitmaps).
+fn bitmap_codecs(codec: Codec) -> BitmapCodecs {
+    let remotefx = if codec == Codec::Bitmap {
+        "remotefx:off"
+    } else {
+        "remotefx:on"
+    };
+    // Only fails on an unknown codec name, which would be a bug in these literals.
+    ironrdp_pdu::rdp::capability_sets::server_codecs_capabilities(&[remotefx])
         .unwrap_or_else(|_| BitmapCodecs(Vec::new()))
 }

@@ -39,6 +39,8 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// Frames per second sent to each client at most (a faster source is coalesced).
     pub max_fps: u32,
+    /// What pictures are encoded as (`--codec`).
+    pub codec: crate::Codec,
     pub input: InputRoute,
 }
 
@@ -152,6 +154,7 @@ pub async fn serve_owned_desktop(
                     handshake_timeout: config.handshake_timeout,
                     max_fps: config.max_fps,
                     resize: resize.clone(),
+                    codec: config.codec,
                     shutdown: shutdown.child_token(),
                 };
                 let ended_tx = ended_tx.clone();

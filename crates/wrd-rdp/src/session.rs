@@ -40,6 +40,7 @@ pub(crate) struct SessionContext {
     pub max_fps: u32,
     /// Set when the desktop can take the client's size (a headless session).
     pub resize: Option<crate::display::ResizeRoute>,
+    pub codec: crate::Codec,
     /// Server shutdown.
     pub shutdown: CancellationToken,
 }
@@ -182,6 +183,24 @@ fn build_server(
     // The input handler records where the client puts its pointer; the display uses that to
     // avoid echoing the client's own moves back to it.
     let client_pointer = Arc::new(ClientPointer::default());
+    // The graphics pipeline is offered unless a classic codec is forced; clients that
+    // negotiate H.264 in it get H.264.
+    let gfx = ctx
+        .codec
+        .offers_graphics_pipeline()
+        .then(|| Arc::new(crate::gfx::GfxLink::default()));
+    let mut display = WrdDisplayHandler::with_client_pointer(
+        ctx.bus.clone(),
+        activated,
+        ctx.max_fps,
+        Arc::clone(&client_pointer),
+    )
+    .with_resize(ctx.resize.clone());
+    if let Some(link) = &gfx {
+        display = display.with_graphics_pipeline(Arc::clone(link), ctx.codec == crate::Codec::H264);
+    }
+    let gfx_factory = gfx
+        .map(|link| Box::new(crate::gfx::GfxFactory::new(link)) as Box<dyn ironrdp_server::GfxServerFactory>);
     let mut server = builder
         .with_input_handler(SessionInputHandler::new(
             ctx.id,
@@ -189,11 +208,9 @@ fn build_server(
             ctx.input.clone(),
             Arc::clone(&client_pointer),
         ))
-        .with_display_handler(
-            WrdDisplayHandler::with_client_pointer(ctx.bus.clone(), activated, ctx.max_fps, client_pointer)
-                .with_resize(ctx.resize.clone()),
-        )
-        .with_bitmap_codecs(crate::bitmap_codecs())
+        .with_display_handler(display)
+        .with_bitmap_codecs(crate::bitmap_codecs(ctx.codec))
+        .with_gfx_factory(gfx_factory)
         // A desktop that takes the client's size starts the session at it (the display
         // handler's `request_initial_size` resizes the desktop before answering).
         .with_honor_client_desktop_size(ctx.resize.is_some())

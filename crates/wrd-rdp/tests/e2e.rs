@@ -74,6 +74,7 @@ async fn start(options: Options) -> TestServer {
         max_clients: options.max_clients,
         handshake_timeout: options.handshake_timeout,
         max_fps: wrd_rdp::DEFAULT_MAX_FPS,
+        codec: wrd_rdp::Codec::default(),
         input: InputRoute::Ignore { reason: "test" },
     };
     let server = tokio::spawn(wrd_rdp::serve(listener, config, bus, shutdown.clone()));

@@ -142,6 +142,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N")]
     pub max_fps: Option<u32>,
 
+    /// How pictures are encoded: `auto` sends H.264 through the graphics pipeline to clients
+    /// that negotiate it and RemoteFX or bitmaps to the others; `h264` the same, warning about
+    /// clients without H.264; `remotefx` and `bitmap` never offer the graphics pipeline
+    /// [default: auto]
+    #[arg(long, value_name = "CODEC")]
+    pub codec: Option<CodecArg>,
+
     /// Clients see the desktop but cannot control it: their keyboard and mouse are ignored
     /// (logged once per session)
     #[arg(long)]
@@ -169,6 +176,26 @@ pub enum SourceArg {
     TestPattern,
     Portal,
     Mutter,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodecArg {
+    Auto,
+    H264,
+    Remotefx,
+    Bitmap,
+}
+
+impl From<CodecArg> for wrd_rdp::Codec {
+    fn from(codec: CodecArg) -> Self {
+        match codec {
+            CodecArg::Auto => Self::Auto,
+            CodecArg::H264 => Self::H264,
+            CodecArg::Remotefx => Self::RemoteFx,
+            CodecArg::Bitmap => Self::Bitmap,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]

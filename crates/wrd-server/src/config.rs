@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::{SecurityArg, ServeArgs, SourceArg};
+use crate::cli::{CodecArg, SecurityArg, ServeArgs, SourceArg};
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:3389";
 pub const DEFAULT_MAX_CLIENTS: usize = 4;
@@ -46,6 +46,7 @@ struct FileConfig {
     source: Option<SourceArg>,
     max_clients: Option<usize>,
     max_fps: Option<u32>,
+    codec: Option<CodecArg>,
     view_only: Option<bool>,
     #[serde(default)]
     auth: FileAuth,
@@ -106,6 +107,7 @@ pub struct Settings {
     pub source: SourceArg,
     pub max_clients: usize,
     pub max_fps: u32,
+    pub codec: CodecArg,
     /// Input from clients is ignored.
     pub view_only: bool,
     pub auth: Auth,
@@ -280,6 +282,7 @@ impl Settings {
             source: args.source.or(file.source).unwrap_or(SourceArg::TestPattern),
             max_clients,
             max_fps,
+            codec: args.codec.or(file.codec).unwrap_or(CodecArg::Auto),
             view_only: args.view_only || file.view_only.unwrap_or(false),
             auth,
             tls,
@@ -398,6 +401,23 @@ mod tests {
             }
         );
         assert_eq!((s.pattern_size, s.pattern_fps), ((1280, 720), 30));
+        assert_eq!(s.codec, CodecArg::Auto);
+    }
+
+    #[test]
+    fn codec_from_the_file_and_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("c.toml");
+        fs::write(&config, "codec = \"remotefx\"\n").unwrap();
+        let c = config.to_str().unwrap();
+        let from_file = Settings::resolve(&args(&["--config", c]), &env()).unwrap();
+        assert_eq!(from_file.codec, CodecArg::Remotefx);
+        let flag = Settings::resolve(&args(&["--config", c, "--codec", "h264"]), &env()).unwrap();
+        assert_eq!(flag.codec, CodecArg::H264);
+        assert_eq!(wrd_rdp::Codec::from(CodecArg::Bitmap), wrd_rdp::Codec::Bitmap);
+        fs::write(&config, "codec = \"vp9\"\n").unwrap();
+        let err = Settings::resolve(&args(&["--config", c]), &env()).unwrap_err();
+        assert!(err.to_string().contains("unknown variant `vp9`"), "{err}");
     }
 
     #[test]

@@ -248,6 +248,7 @@ async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<()
         max_clients: settings.max_clients,
         handshake_timeout: wrd_rdp::DEFAULT_HANDSHAKE_TIMEOUT,
         max_fps: settings.max_fps,
+        codec: settings.codec.into(),
         input,
     };
     tokio::spawn(stop_on_signal(shutdown.clone()));

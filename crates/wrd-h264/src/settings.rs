@@ -1,0 +1,66 @@
+use std::time::Duration;
+
+/// Which link the defaults are tuned for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkProfile {
+    /// A local network: bytes are cheap, latency is low; favour quality.
+    Lan,
+    /// A wide-area link (a few Mbit/s): favour a steady, small stream.
+    Wan,
+}
+
+/// How the encoder trades bytes for quality, and when it sends IDR frames.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncoderSettings {
+    /// Target bit rate during motion, in bits per second.
+    pub bitrate_bps: u32,
+    /// The frame rate the rate control plans for (frames come at most this often).
+    pub max_fps: f32,
+    /// Quantiser bounds during motion (0 best .. 51 worst). The upper bound caps how blurry a
+    /// fast scene may get; the lower bound stops static content from eating the budget.
+    pub min_qp: u8,
+    pub max_qp: u8,
+    /// An IDR at least this often (a decoder that lost its state recovers); `None`: only on
+    /// start, resize and request.
+    pub idr_interval: Option<Duration>,
+    /// Once no damage has arrived for this long after lossy frames, a refinement IDR is
+    /// encoded at `refine_qp` (no rate control) so text becomes sharp. `None` disables it.
+    pub refine_after: Option<Duration>,
+    /// The quantiser of the refinement frame: lower is sharper and larger.
+    pub refine_qp: u8,
+}
+
+impl EncoderSettings {
+    pub fn for_profile(profile: NetworkProfile) -> Self {
+        match profile {
+            // 1080p desktop motion at 30-60 fps looks clean at 10-15 Mbit/s; the refinement
+            // frame of a full screen of small text is a few hundred kB at QP 10 (≥ 45 dB).
+            NetworkProfile::Lan => Self {
+                bitrate_bps: 12_000_000,
+                max_fps: 60.0,
+                min_qp: 10,
+                max_qp: 40,
+                idr_interval: Some(Duration::from_secs(60)),
+                refine_after: Some(Duration::from_millis(300)),
+                refine_qp: 10,
+            },
+            // A 5 Mbit/s link: motion at 3 Mbit/s, a coarser ceiling on quality, a smaller
+            // refinement after a longer quiet period.
+            NetworkProfile::Wan => Self {
+                bitrate_bps: 3_000_000,
+                max_fps: 30.0,
+                min_qp: 16,
+                max_qp: 45,
+                idr_interval: Some(Duration::from_secs(120)),
+                refine_after: Some(Duration::from_millis(400)),
+                refine_qp: 16,
+            },
+        }
+    }
+}
+
+impl Default for EncoderSettings {
+    fn default() -> Self {
+        Self::for_profile(NetworkProfile::Lan)
+    }
+}

@@ -1,0 +1,147 @@
+//! The graphics pipeline (MS-RDPEGFX) with H.264: the link between IronRDP's EGFX channel and
+//! one client's display.
+//!
+//! IronRDP owns the channel: it calls our [`GfxFactory`] while the connection is set up, runs
+//! the `GraphicsPipelineServer` on the dynamic-channel layer (capabilities, frame
+//! acknowledgements) and writes whatever we hand it as `ServerEvent::Egfx`. The display
+//! (`display.rs`) learns through the [`GfxLink`] when the pipeline is ready, creates the surface
+//! and sends H.264 frames through the shared server handle.
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use ironrdp_egfx::pdu::{CapabilitiesAdvertisePdu, CapabilitySet};
+use ironrdp_egfx::server::{GraphicsPipelineHandler, GraphicsPipelineServer};
+use ironrdp_server::{GfxDvcBridge, GfxServerFactory, GfxServerHandle, ServerEvent, ServerEventSender};
+use tokio::sync::{Notify, mpsc};
+use tracing::{debug, info};
+
+/// What the display needs from the EGFX channel, shared with IronRDP's side of it.
+#[derive(Debug, Default)]
+pub(crate) struct GfxLink {
+    state: Mutex<LinkState>,
+    /// Woken when the pipeline becomes ready or closes, and on every frame acknowledgement
+    /// (a permit is kept if nobody waits, so no wake-up is lost).
+    changed: Notify,
+}
+
+#[derive(Default)]
+struct LinkState {
+    handle: Option<GfxServerHandle>,
+    events: Option<mpsc::UnboundedSender<ServerEvent>>,
+    ready: bool,
+    closed: bool,
+}
+
+impl std::fmt::Debug for LinkState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkState")
+            .field("has_handle", &self.handle.is_some())
+            .field("ready", &self.ready)
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The pipeline as the display sees it.
+pub(crate) enum GfxStatus {
+    /// Not (yet) negotiated: the client may not support it, or the channel is still opening.
+    NotReady,
+    Ready {
+        handle: GfxServerHandle,
+        events: mpsc::UnboundedSender<ServerEvent>,
+    },
+    Closed,
+}
+
+impl GfxLink {
+    fn lock(&self) -> MutexGuard<'_, LinkState> {
+        // Plain data swapped under the lock: still consistent after a panic elsewhere.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn status(&self) -> GfxStatus {
+        let state = self.lock();
+        if state.closed {
+            return GfxStatus::Closed;
+        }
+        match (&state.handle, &state.events, state.ready) {
+            (Some(handle), Some(events), true) => GfxStatus::Ready {
+                handle: Arc::clone(handle),
+                events: events.clone(),
+            },
+            _ => GfxStatus::NotReady,
+        }
+    }
+
+    /// Waits for the next change (ready, closed, a frame acknowledged). Cancel-safe.
+    pub(crate) async fn changed(&self) {
+        self.changed.notified().await;
+    }
+}
+
+/// Locks the EGFX server shared with IronRDP's channel layer.
+pub(crate) fn lock_server(handle: &GfxServerHandle) -> MutexGuard<'_, GraphicsPipelineServer> {
+    // IronRDP's bridge panics on a poisoned lock; we take the state as it is instead.
+    handle.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Handed to IronRDP's builder: makes the channel's server and shares it with the display.
+pub(crate) struct GfxFactory {
+    link: Arc<GfxLink>,
+}
+
+impl GfxFactory {
+    pub(crate) fn new(link: Arc<GfxLink>) -> Self {
+        Self { link }
+    }
+}
+
+impl ServerEventSender for GfxFactory {
+    fn set_sender(&mut self, sender: mpsc::UnboundedSender<ServerEvent>) {
+        self.link.lock().events = Some(sender);
+    }
+}
+
+impl GfxServerFactory for GfxFactory {
+    fn build_gfx_handler(&self) -> Box<dyn GraphicsPipelineHandler> {
+        Box::new(GfxHandler {
+            link: Arc::clone(&self.link),
+        })
+    }
+
+    fn build_server_with_handle(&self) -> Option<(GfxDvcBridge, GfxServerHandle)> {
+        let handle = Arc::new(Mutex::new(GraphicsPipelineServer::new(self.build_gfx_handler())));
+        self.link.lock().handle = Some(Arc::clone(&handle));
+        Some((GfxDvcBridge::new(Arc::clone(&handle)), handle))
+    }
+}
+
+/// IronRDP's callbacks, run with the server's lock held: they touch only the link.
+struct GfxHandler {
+    link: Arc<GfxLink>,
+}
+
+impl GraphicsPipelineHandler for GfxHandler {
+    fn capabilities_advertise(&mut self, pdu: &CapabilitiesAdvertisePdu) {
+        debug!(capabilities = ?pdu, "client offers the graphics pipeline");
+    }
+
+    fn on_ready(&mut self, negotiated: &CapabilitySet) {
+        info!(capabilities = ?negotiated, "graphics pipeline negotiated");
+        self.link.lock().ready = true;
+        self.link.changed.notify_one();
+    }
+
+    fn on_frame_ack(&mut self, _frame_id: u32, _queue_depth: u32, _total_frames_decoded: u32) {
+        self.link.changed.notify_one();
+    }
+
+    fn on_close(&mut self) {
+        debug!("graphics pipeline closed");
+        let mut state = self.link.lock();
+        state.closed = true;
+        state.ready = false;
+        drop(state);
+        self.link.changed.notify_one();
+    }
+}

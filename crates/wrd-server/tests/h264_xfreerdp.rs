@@ -1,0 +1,123 @@
+//! H.264 over the graphics pipeline: the real FreeRDP client (`xfreerdp /gfx:avc420` under a
+//! private Xvfb, decoding through FFmpeg) against the real `wrd-server` binary serving the test
+//! pattern. Screenshots are compared with the pattern itself.
+
+// Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use wrd_testkit::{
+    ChildGuard, Image, Security, TestDir, XFreeRdp, XFreeRdpOptions, Xvfb, free_port, wait_for_port,
+};
+
+const USER: &str = "rdpuser";
+const PASSWORD: &str = "pattern-pw";
+const WIDTH: u16 = 1024;
+const HEIGHT: u16 = 768;
+
+struct Server {
+    guard: ChildGuard,
+    port: u16,
+}
+
+fn start_server(dir: &TestDir, extra: &[&str]) -> Server {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let size = format!("{WIDTH}x{HEIGHT}");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wrd-server"));
+    cmd.args([
+        "serve",
+        "--listen",
+        &listen,
+        "--source",
+        "test-pattern",
+        "--username",
+        USER,
+        "--size",
+        &size,
+    ])
+    .args(extra)
+    .env("WRD_PASSWORD", PASSWORD)
+    .env("XDG_STATE_HOME", dir.join("state"))
+    .env("XDG_CONFIG_HOME", dir.join("config"))
+    .env("RUST_LOG", "info");
+    let guard = ChildGuard::spawn(&mut cmd, "wrd-server", dir.path()).unwrap();
+    let addr: SocketAddr = listen.parse().unwrap();
+    wait_for_port(addr, Duration::from_secs(20)).unwrap();
+    Server { guard, port }
+}
+
+fn client(xvfb: &Xvfb, port: u16, password: &str, dir: &TestDir) -> XFreeRdp {
+    let options = XFreeRdpOptions::new(port)
+        .credentials(USER, password)
+        .security(Security::Nla)
+        .size(u32::from(WIDTH), u32::from(HEIGHT))
+        .arg("/gfx:avc420");
+    XFreeRdp::spawn(xvfb, &options, dir.path()).unwrap()
+}
+
+fn to_bgrx(image: &Image) -> Vec<u8> {
+    image
+        .as_rgb()
+        .chunks_exact(3)
+        .flat_map(|p| [p[2], p[1], p[0], 0xFF])
+        .collect()
+}
+
+fn shows_pattern(image: &Image) -> bool {
+    if image.size() != (u32::from(WIDTH), u32::from(HEIGHT)) {
+        return false;
+    }
+    let cmp = wrd_test_pattern::compare(&to_bgrx(image), usize::from(WIDTH) * 4, WIDTH, HEIGHT, 48);
+    cmp.frame_index.is_some() && cmp.mismatched_fraction < 0.02
+}
+
+fn shown_counter(image: &Image) -> Option<u64> {
+    wrd_test_pattern::decode_counter(&to_bgrx(image), usize::from(WIDTH) * 4, WIDTH, HEIGHT)
+}
+
+/// Waits until the client shows the pattern, then until its counter has moved on: a live,
+/// correct picture rather than one lucky frame.
+fn assert_live_pattern(client: &mut XFreeRdp, dir: &TestDir, name: &str) {
+    let first = client
+        .wait_for_client_area(Duration::from_secs(30), "the test pattern", shows_pattern)
+        .unwrap();
+    first.save_png(dir.join(format!("{name}.png"))).unwrap();
+    let n = shown_counter(&first).unwrap();
+    client
+        .wait_for_client_area(Duration::from_secs(10), "the pattern moving on", |img| {
+            shows_pattern(img) && shown_counter(img).is_some_and(|m| m > n)
+        })
+        .unwrap();
+}
+
+#[test]
+fn an_avc420_client_gets_h264_and_sees_the_live_pattern() {
+    let dir = TestDir::new("xfreerdp-avc420").unwrap();
+    let mut server = start_server(&dir, &[]);
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    let mut client = client(&xvfb, server.port, PASSWORD, &dir);
+    server
+        .guard
+        .wait_for_log("graphics pipeline: H.264 (AVC420)", Duration::from_secs(30))
+        .unwrap();
+    assert_live_pattern(&mut client, &dir, "avc420");
+    assert!(client.is_running(), "{}", client.log_tail(20));
+}
+
+#[test]
+fn codec_remotefx_keeps_an_avc420_client_on_the_classic_path() {
+    let dir = TestDir::new("xfreerdp-codec-remotefx").unwrap();
+    let server = start_server(&dir, &["--codec", "remotefx"]);
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    let mut client = client(&xvfb, server.port, PASSWORD, &dir);
+    assert_live_pattern(&mut client, &dir, "remotefx");
+    let log = server.guard.log();
+    assert!(
+        !log.contains("graphics pipeline"),
+        "no graphics pipeline with --codec remotefx:\n{log}"
+    );
+}
