@@ -7,9 +7,11 @@
 //! globals wrd-server can use: wlroots' virtual pointer and the virtual keyboard (input without
 //! a RemoteDesktop portal), screencopy, and data control (clipboard without a portal).
 
+mod data_control;
 mod keyboard;
 mod virtual_input;
 
+pub use data_control::{ClipboardCommand, ClipboardEvent, DataControl, DataControlError};
 pub use keyboard::{KeymapNames, Modifiers};
 pub use virtual_input::{VirtualInput, VirtualInputCommand, VirtualInputError, WaylandSocket};
 
