@@ -14,11 +14,11 @@
 use std::collections::VecDeque;
 
 use crate::formats::{
-    CF_DIB, CF_DIBV5, CF_UNICODETEXT, DesktopFormat, OWN_SELECTION_MIME, RdpFormat, RdpFormatKind,
-    SERVER_HTML_FORMAT_ID,
+    CF_DIB, CF_DIBV5, CF_UNICODETEXT, DesktopFormat, FREERDP_RAW_FORMAT_ID, OWN_SELECTION_MIME, RdpFormat,
+    RdpFormatKind, SERVER_HTML_FORMAT_ID,
 };
 use crate::html::{CF_HTML_NAME, cf_html_to_html, html_to_cf_html};
-use crate::image::{DibKind, dib_to_png, png_to_dib};
+use crate::image::{DibKind, dib_to_png, png_to_dib, png_to_rgba};
 use crate::text::{utf8_to_utf16le, utf16le_to_utf8};
 use crate::{ConvertError, Limits};
 
@@ -152,10 +152,16 @@ impl Bridge {
 
     fn client_format_list(&mut self, formats: Vec<RdpFormat>, out: &mut Vec<BridgeOutput>) {
         self.client_generation += 1;
-        let known: Vec<(RdpFormat, RdpFormatKind)> = formats
-            .into_iter()
-            .filter_map(|format| format.kind().map(|kind| (format, kind)))
-            .collect();
+        let known: Vec<(RdpFormat, RdpFormatKind)> =
+            if formats.iter().any(|format| format.id == FREERDP_RAW_FORMAT_ID) {
+                // FreeRDP's list of everything it supports: nothing we know of was copied yet.
+                Vec::new()
+            } else {
+                formats
+                    .into_iter()
+                    .filter_map(|format| format.kind().map(|kind| (format, kind)))
+                    .collect()
+            };
         let mut mimes: Vec<String> = Vec::new();
         for desktop in [DesktopFormat::Text, DesktopFormat::Html, DesktopFormat::Png] {
             if known.iter().any(|(_, kind)| kind.desktop() == desktop) {
@@ -217,11 +223,12 @@ impl Bridge {
             out.push(fail(format!("MIME type {mime:?} is not one we offered")));
             return;
         };
-        // For pictures, CF_DIBV5 carries alpha; CF_DIB is the fallback.
+        // For pictures: CF_DIBV5 carries alpha, CF_DIB is what every client has; PNG comes
+        // last, since xfreerdp 2 announces it but cannot send it (it answers with a failure).
         let preference: &[RdpFormatKind] = match format {
             DesktopFormat::Text => &[RdpFormatKind::UnicodeText],
             DesktopFormat::Html => &[RdpFormatKind::Html],
-            DesktopFormat::Png => &[RdpFormatKind::DibV5, RdpFormatKind::Dib],
+            DesktopFormat::Png => &[RdpFormatKind::DibV5, RdpFormatKind::Dib, RdpFormatKind::Png],
         };
         let Some((rdp, kind)) = preference
             .iter()
@@ -343,6 +350,7 @@ pub fn convert_from_client(
         RdpFormatKind::UnicodeText => utf16le_to_utf8(data, limits).map(String::into_bytes),
         RdpFormatKind::Html => cf_html_to_html(data, limits).map(String::into_bytes),
         RdpFormatKind::Dib | RdpFormatKind::DibV5 => dib_to_png(data, limits),
+        RdpFormatKind::Png => checked_png(data, limits),
     }
 }
 
@@ -357,5 +365,13 @@ pub fn convert_from_desktop(
         RdpFormatKind::Html => html_to_cf_html(data, limits),
         RdpFormatKind::DibV5 => png_to_dib(data, DibKind::DibV5, limits),
         RdpFormatKind::Dib => png_to_dib(data, DibKind::Dib, limits),
+        RdpFormatKind::Png => checked_png(data, limits),
     }
+}
+
+/// PNG passed on as it is, once it decodes within the limits (a receiver gets no PNG we would
+/// not have accepted ourselves).
+fn checked_png(data: &[u8], limits: &Limits) -> Result<Vec<u8>, ConvertError> {
+    png_to_rgba(data, limits)?;
+    Ok(data.to_vec())
 }

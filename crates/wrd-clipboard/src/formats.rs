@@ -9,6 +9,18 @@ pub const CF_DIBV5: u32 = 17;
 /// registered formats'; each side picks its own ids and names them in the format list).
 pub const SERVER_HTML_FORMAT_ID: u32 = 0xD010;
 
+/// FreeRDP's own id for PNG (`CB_FORMAT_PNG`), which xfreerdp 2 announces without a name.
+pub const FREERDP_PNG_FORMAT_ID: u32 = 0xD011;
+
+/// The name Windows programs (browsers, Office) register PNG under.
+pub const PNG_FORMAT_NAME: &str = "PNG";
+
+/// FreeRDP's `CF_RAW`: not a Windows format (there is no format 0). xfreerdp 2 puts it at the
+/// head of the list of every format it supports, which it sends when the channel starts and
+/// when its X clipboard changes hands, before it knows what the new owner offers: such a list
+/// says "something changed", not what was copied.
+pub const FREERDP_RAW_FORMAT_ID: u32 = 0;
+
 /// Our own selection on the desktop carries this MIME type, so the bridge recognises the
 /// selection it made when the desktop reports it back (and does not announce it to the client
 /// as new desktop content).
@@ -40,6 +52,8 @@ impl RdpFormat {
             (CF_DIB, _) => Some(RdpFormatKind::Dib),
             (CF_DIBV5, _) => Some(RdpFormatKind::DibV5),
             (id, Some(crate::html::CF_HTML_NAME)) if 0xC000 <= id => Some(RdpFormatKind::Html),
+            (id, Some(PNG_FORMAT_NAME)) if 0xC000 <= id => Some(RdpFormatKind::Png),
+            (FREERDP_PNG_FORMAT_ID, None) => Some(RdpFormatKind::Png),
             _ => None,
         }
     }
@@ -52,6 +66,8 @@ pub enum RdpFormatKind {
     Html,
     Dib,
     DibV5,
+    /// PNG as it is (registered "PNG", or FreeRDP's unnamed id).
+    Png,
 }
 
 impl RdpFormatKind {
@@ -60,7 +76,7 @@ impl RdpFormatKind {
         match self {
             Self::UnicodeText => DesktopFormat::Text,
             Self::Html => DesktopFormat::Html,
-            Self::Dib | Self::DibV5 => DesktopFormat::Png,
+            Self::Dib | Self::DibV5 | Self::Png => DesktopFormat::Png,
         }
     }
 }

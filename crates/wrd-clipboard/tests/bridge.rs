@@ -328,3 +328,68 @@ fn a_stale_desktop_read_is_dropped() {
     });
     assert_eq!(out, [BridgeOutput::DeliverToClient { data: utf16("new") }]);
 }
+
+/// What xfreerdp 2 sends: the list of everything it supports, headed by its `CF_RAW` (0), when
+/// the channel starts and when its X clipboard changes hands; then the real list, where PNG is
+/// FreeRDP's unnamed 0xD011.
+#[test]
+fn freerdp_lists_of_everything_are_not_copies_and_its_png_passes_through() {
+    let mut bridge = Bridge::new(Limits::default());
+    let everything = vec![
+        RdpFormat::standard(0),
+        RdpFormat::standard(CF_UNICODETEXT),
+        RdpFormat::standard(1),
+        RdpFormat::standard(0xD011),
+        RdpFormat::standard(CF_DIB),
+        RdpFormat::registered(0xD010, "HTML Format"),
+    ];
+    assert_eq!(
+        bridge.handle(BridgeInput::ClientFormatList(everything.clone())),
+        []
+    );
+    // The desktop's copy is announced, and the client's echo of everything changes nothing.
+    bridge.handle(BridgeInput::DesktopSelection(vec!["text/plain".into()]));
+    assert_eq!(bridge.handle(BridgeInput::ClientFormatList(everything)), []);
+
+    let out = bridge.handle(BridgeInput::ClientFormatList(vec![RdpFormat::standard(0xD011)]));
+    assert_eq!(
+        out,
+        [BridgeOutput::AnnounceToDesktop(vec![
+            "image/png".into(),
+            OWN_SELECTION_MIME.into()
+        ])]
+    );
+    let out = bridge.handle(BridgeInput::DesktopPaste {
+        request: DesktopRequestId(1),
+        mime: "image/png".into(),
+    });
+    assert_eq!(out, [BridgeOutput::RequestFromClient { format_id: 0xD011 }]);
+    let png = rgba_to_png(&RgbaImage {
+        width: 1,
+        height: 1,
+        pixels: vec![1, 2, 3, 4],
+    })
+    .unwrap();
+    let out = bridge.handle(BridgeInput::ClientData {
+        data: Some(png.clone()),
+    });
+    assert_eq!(
+        out,
+        [BridgeOutput::DeliverToDesktop {
+            request: DesktopRequestId(1),
+            data: png
+        }]
+    );
+    // Something that is not a PNG is not passed on.
+    bridge.handle(BridgeInput::DesktopPaste {
+        request: DesktopRequestId(2),
+        mime: "image/png".into(),
+    });
+    let out = bridge.handle(BridgeInput::ClientData {
+        data: Some(b"not a png".to_vec()),
+    });
+    assert!(
+        matches!(&out[..], [BridgeOutput::FailDesktopPaste { .. }]),
+        "{out:?}"
+    );
+}

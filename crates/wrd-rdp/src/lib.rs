@@ -7,6 +7,7 @@
 //! and input leaves on a channel.
 
 pub mod auth;
+pub mod clipboard;
 pub mod display;
 pub mod input;
 pub mod server;
@@ -18,6 +19,7 @@ pub mod transport;
 use ironrdp_pdu::rdp::capability_sets::BitmapCodecs;
 
 pub use crate::auth::{AuthMode, Credentials};
+pub use crate::clipboard::{ClientClipboard, ClientClipboardSender, ClipboardRoute, SessionClipboard};
 pub use crate::input::{ClientInput, InputRoute, MouseButton, SessionId, SessionInput};
 pub use crate::server::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_FPS, ServeSummary, ServerConfig, serve};
 pub use crate::tls::TlsIdentity;

@@ -12,6 +12,7 @@ use tracing::{debug, error, info, warn};
 use wrd_frame::FrameBus;
 
 use crate::auth::{AuthMode, AuthThrottle, FailureOutcome};
+use crate::clipboard::ClipboardRoute;
 use crate::input::{InputRoute, SessionId};
 use crate::session::{self, SessionContext, SessionEnded, SessionOutcome};
 use crate::tls::TlsIdentity;
@@ -39,6 +40,8 @@ pub struct ServerConfig {
     /// Frames per second sent to each client at most (a faster source is coalesced).
     pub max_fps: u32,
     pub input: InputRoute,
+    /// Where the clipboard channel's events go (`Off`: clients are not offered the channel).
+    pub clipboard: ClipboardRoute,
 }
 
 /// What happened over a server's life, for logs and tests.
@@ -120,6 +123,7 @@ pub async fn serve(
                     tls: config.tls.clone(),
                     bus: bus.clone(),
                     input: config.input.clone(),
+                    clipboard: config.clipboard.clone(),
                     handshake_timeout: config.handshake_timeout,
                     max_fps: config.max_fps,
                     shutdown: shutdown.child_token(),

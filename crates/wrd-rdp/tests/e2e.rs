@@ -74,6 +74,7 @@ async fn start(options: Options) -> TestServer {
         handshake_timeout: options.handshake_timeout,
         max_fps: wrd_rdp::DEFAULT_MAX_FPS,
         input: InputRoute::Ignore { reason: "test" },
+        clipboard: wrd_rdp::ClipboardRoute::Off,
     };
     let server = tokio::spawn(wrd_rdp::serve(listener, config, bus, shutdown.clone()));
     TestServer {

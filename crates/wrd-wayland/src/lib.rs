@@ -106,6 +106,11 @@ impl WaylandProbe {
         self.version_of(VIRTUAL_POINTER).is_some() && self.version_of(VIRTUAL_KEYBOARD).is_some()
     }
 
+    /// wlroots' data control, the one [`DataControl`] speaks, is offered.
+    pub fn has_wlr_data_control(&self) -> bool {
+        self.version_of(WLR_DATA_CONTROL).is_some()
+    }
+
     /// The data-control protocol offered (standard one preferred) and its version.
     pub fn data_control(&self) -> Option<(&'static str, u32)> {
         [EXT_DATA_CONTROL, WLR_DATA_CONTROL]

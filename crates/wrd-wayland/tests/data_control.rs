@@ -146,7 +146,9 @@ fn desktop_copies_are_seen_and_read_and_our_selection_is_pasted() {
     assert!(out.stdout.is_empty(), "{:?}", out.stdout);
 
     // A large item (4 MiB, past a pipe's buffer many times) goes through whole.
-    let big: Vec<u8> = (0..4 << 20).map(|i: u32| b'a' + (i % 26) as u8).collect();
+    let big: Vec<u8> = (0..4 << 20)
+        .map(|i: u32| b'a' + u8::try_from(i % 26).unwrap())
+        .collect();
     let mut paste = stack.command("wl-paste");
     paste.args(["--no-newline", "--type", TEXT_MIME]);
     let pasted = std::thread::spawn(move || output_with_timeout(&mut paste, WAIT));
