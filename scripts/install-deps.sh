@@ -34,6 +34,7 @@ PACKAGES=(
   imagemagick                 # import (screenshot fallback), display (paints the Xvfb root in tests)
   xdotool                     # find xfreerdp's window; synthesize client-side input
   x11-xkb-utils               # setxkbmap: a German keyboard on the client's Xvfb (input tests)
+  xclip                       # the client's X clipboard in the clipboard tests (copy there, paste there)
 
   # --- test stack: headless Wayland desktop (sway) with portal, PipeWire and input ---
   sway foot fonts-dejavu-core # compositor (pixman, headless), a terminal, a font
@@ -41,6 +42,7 @@ PACKAGES=(
   xdg-desktop-portal xdg-desktop-portal-wlr   # ScreenCast portal (patched build below)
   dbus-daemon dbus-bin        # private session bus per test stack
   grim wayland-utils wtype    # compositor-side screenshots, wayland-info, keyboard injection
+  wl-clipboard                # wl-copy/wl-paste: the desktop's clipboard in the clipboard tests
   weston                      # weston-presentation-shm (capture tests); its RDP backend is a peer in bench-desktop.sh
   iproute2 procps psmisc      # ss (listening ports), ps/pgrep, fuser/killall for debugging
   nftables                    # the vanished-client test drops one connection's packets

@@ -7,6 +7,7 @@
 //! and input leaves on a channel.
 
 pub mod auth;
+pub mod clipboard;
 pub mod display;
 mod gfx;
 pub mod input;
@@ -19,6 +20,7 @@ pub mod transport;
 use ironrdp_pdu::rdp::capability_sets::BitmapCodecs;
 
 pub use crate::auth::{AuthMode, Credentials};
+pub use crate::clipboard::{ClientClipboard, ClientClipboardSender, ClipboardRoute, SessionClipboard};
 pub use crate::display::{DesktopResize, ResizeRoute};
 pub use crate::input::{ClientInput, InputRoute, MouseButton, SessionId, SessionInput};
 pub use crate::server::{

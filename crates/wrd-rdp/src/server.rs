@@ -12,6 +12,7 @@ use tracing::{debug, error, info, warn};
 use wrd_frame::FrameBus;
 
 use crate::auth::{AuthMode, AuthThrottle, FailureOutcome};
+use crate::clipboard::ClipboardRoute;
 use crate::display::ResizeRoute;
 use crate::input::{InputRoute, SessionId};
 use crate::session::{self, SessionContext, SessionEnded, SessionOutcome};
@@ -42,6 +43,8 @@ pub struct ServerConfig {
     /// What pictures are encoded as (`--codec`).
     pub codec: crate::Codec,
     pub input: InputRoute,
+    /// Where the clipboard channel's events go (`Off`: clients are not offered the channel).
+    pub clipboard: ClipboardRoute,
 }
 
 /// What happened over a server's life, for logs and tests.
@@ -151,6 +154,7 @@ pub async fn serve_owned_desktop(
                     tls: config.tls.clone(),
                     bus: bus.clone(),
                     input: config.input.clone(),
+                    clipboard: config.clipboard.clone(),
                     handshake_timeout: config.handshake_timeout,
                     max_fps: config.max_fps,
                     resize: resize.clone(),

@@ -19,6 +19,7 @@ use tracing::{debug, info_span, warn};
 use wrd_frame::FrameBus;
 
 use crate::auth::{AuthMode, Credentials};
+use crate::clipboard::{ClipboardRoute, SessionCliprdrFactory};
 use crate::display::{ClientPointer, WrdDisplayHandler};
 use crate::input::{InputRoute, SessionId, SessionInputHandler};
 use crate::tls::TlsIdentity;
@@ -36,6 +37,7 @@ pub(crate) struct SessionContext {
     pub tls: TlsIdentity,
     pub bus: FrameBus,
     pub input: InputRoute,
+    pub clipboard: ClipboardRoute,
     pub handshake_timeout: Duration,
     pub max_fps: u32,
     /// Set when the desktop can take the client's size (a headless session).
@@ -214,6 +216,12 @@ fn build_server(
         // A desktop that takes the client's size starts the session at it (the display
         // handler's `request_initial_size` resizes the desktop before answering).
         .with_honor_client_desktop_size(ctx.resize.is_some())
+        .with_cliprdr_factory(match &ctx.clipboard {
+            ClipboardRoute::Off => None,
+            ClipboardRoute::Forward(route) => {
+                Some(Box::new(SessionCliprdrFactory::new(ctx.id, route.clone())))
+            }
+        })
         .build();
     match &ctx.auth {
         AuthMode::Nla(creds) => server.set_credentials(Some(ironrdp_credentials(creds))),

@@ -76,6 +76,7 @@ async fn start(options: Options) -> TestServer {
         max_fps: wrd_rdp::DEFAULT_MAX_FPS,
         codec: wrd_rdp::Codec::default(),
         input: InputRoute::Ignore { reason: "test" },
+        clipboard: wrd_rdp::ClipboardRoute::Off,
     };
     let server = tokio::spawn(wrd_rdp::serve(listener, config, bus, shutdown.clone()));
     TestServer {

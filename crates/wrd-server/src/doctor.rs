@@ -160,6 +160,8 @@ pub struct WaylandFacts {
     pub screencopy: Option<u32>,
     /// The data-control protocol and its version.
     pub data_control: Option<(String, u32)>,
+    /// The version of wlroots' data control, the protocol `serve` takes the clipboard through.
+    pub wlr_data_control: Option<u32>,
     pub outputs: usize,
     pub globals: usize,
 }
@@ -210,6 +212,14 @@ pub enum InputBackend {
     None,
 }
 
+/// Where the clipboard would be shared from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClipboardBackend {
+    WlrootsDataControl,
+    None,
+}
+
 /// Will somebody have to click "Share"?
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -233,6 +243,8 @@ pub struct Decision {
     pub serve_command: String,
     pub input: InputBackend,
     pub input_note: String,
+    pub clipboard: ClipboardBackend,
+    pub clipboard_note: String,
     pub dialog: Dialog,
     pub dialog_why: String,
     /// What is missing for a desktop source, each with what to do.
@@ -350,6 +362,7 @@ pub fn decide(report: &MachineReport) -> Decision {
     }
 
     let (input, input_note) = choose_input(source, mutter, portal, wayland);
+    let (clipboard, clipboard_note) = choose_clipboard(source, wayland);
     let (dialog, dialog_why) = match source {
         Some(DesktopSource::Mutter) => (
             Dialog::Never,
@@ -373,6 +386,8 @@ pub fn decide(report: &MachineReport) -> Decision {
         serve_command,
         input,
         input_note,
+        clipboard,
+        clipboard_note,
         dialog,
         dialog_why,
         missing,
@@ -490,6 +505,35 @@ fn choose_input(
         "neither a RemoteDesktop API nor wlroots virtual pointer/keyboard is offered: view only".to_owned()
     };
     (InputBackend::None, why)
+}
+
+/// The clipboard `serve` shares, by the same rule as `serve` (wrd-server's `clipboard_route`).
+fn choose_clipboard(
+    source: Option<DesktopSource>,
+    wayland: Option<&WaylandFacts>,
+) -> (ClipboardBackend, String) {
+    match source {
+        None => (ClipboardBackend::None, "no desktop".to_owned()),
+        Some(DesktopSource::Mutter) => (
+            ClipboardBackend::None,
+            "not yet with --source mutter (Mutter's clipboard API is not wired)".to_owned(),
+        ),
+        Some(DesktopSource::Portal) => match wayland.and_then(|w| w.wlr_data_control) {
+            Some(version) => (
+                ClipboardBackend::WlrootsDataControl,
+                format!(
+                    "wlroots data control v{version}: text, HTML and pictures both ways, fetched when pasted (64 MB per item; off with --view-only)"
+                ),
+            ),
+            None => (
+                ClipboardBackend::None,
+                format!(
+                    "the compositor offers no {}: no clipboard",
+                    wrd_wayland::WLR_DATA_CONTROL
+                ),
+            ),
+        },
+    }
 }
 
 /// The portal's RemoteDesktop when `serve` uses it: it offers a keyboard and a pointer.
@@ -773,6 +817,7 @@ fn wayland_facts(w: &WaylandProbe) -> WaylandFacts {
         virtual_keyboard: w.version_of(wrd_wayland::VIRTUAL_KEYBOARD),
         screencopy: w.version_of(wrd_wayland::SCREENCOPY),
         data_control: w.data_control().map(|(n, v)| (n.to_owned(), v)),
+        wlr_data_control: w.version_of(wrd_wayland::WLR_DATA_CONTROL),
         outputs: w.outputs(),
         globals: w.globals.len(),
     }
@@ -907,6 +952,7 @@ pub fn render_text(report: &MachineReport, decision: &Decision) -> String {
                 decision.serve_command
             ));
             out.push_str(&format!("→ input: {}\n", decision.input_note));
+            out.push_str(&format!("→ clipboard: {}\n", decision.clipboard_note));
             let dialog = match decision.dialog {
                 Dialog::Never | Dialog::NotThisTime => "none",
                 Dialog::Once => "yes, once",
@@ -1198,6 +1244,7 @@ mod tests {
             virtual_keyboard: Some(1),
             screencopy: Some(3),
             data_control: Some(("zwlr_data_control_manager_v1".into(), 2)),
+            wlr_data_control: Some(2),
             outputs: 1,
             globals: 40,
         })
@@ -1213,6 +1260,7 @@ mod tests {
             virtual_keyboard: None,
             screencopy: None,
             data_control: None,
+            wlr_data_control: None,
             outputs: 1,
             globals: 30,
         })
@@ -1284,6 +1332,38 @@ mod tests {
             edit(p);
         }
         report
+    }
+
+    #[test]
+    fn the_clipboard_follows_the_source_and_the_compositor() {
+        let d = decide(&sway());
+        assert_eq!(d.clipboard, ClipboardBackend::WlrootsDataControl);
+        assert!(
+            d.clipboard_note.contains("wlroots data control v2"),
+            "{}",
+            d.clipboard_note
+        );
+        assert!(render_text(&sway(), &d).contains("→ clipboard: wlroots data control v2"));
+        let mut no_data_control = sway();
+        if let Probed::Found(w) = &mut no_data_control.wayland {
+            w.wlr_data_control = None;
+        }
+        let d = decide(&no_data_control);
+        assert_eq!(d.clipboard, ClipboardBackend::None);
+        assert!(
+            d.clipboard_note
+                .contains("offers no zwlr_data_control_manager_v1"),
+            "{}",
+            d.clipboard_note
+        );
+        let d = decide(&gnome(mutter_api()));
+        assert_eq!(d.clipboard, ClipboardBackend::None);
+        assert!(
+            d.clipboard_note.contains("--source mutter"),
+            "{}",
+            d.clipboard_note
+        );
+        assert_eq!(decide(&nowhere()).clipboard, ClipboardBackend::None);
     }
 
     #[test]
@@ -1464,6 +1544,7 @@ mutter api   absent (not a GNOME session)
 wayland      sway (pid 42, wlroots) on wayland-1: zwlr_virtual_pointer_manager_v1 v2, zwp_virtual_keyboard_manager_v1 v1, zwlr_screencopy_manager_v1 v3, data-control: zwlr_data_control_manager_v1 v2; 1 output
 → serve would use: portal (xdg-desktop-portal ScreenCast): `wrd-server serve --source portal`
 → input: wlroots virtual pointer v2 + keyboard v1, with each client's keyboard layout
+→ clipboard: wlroots data control v2: text, HTML and pictures both ways, fetched when pasted (64 MB per item; off with --view-only)
 → consent dialog: none: xdg-desktop-portal-wlr is configured with chooser_type=none: it casts HEADLESS-1 without asking (/home/u/.config/xdg-desktop-portal-wlr/config)
 ";
         assert_eq!(text, expected);

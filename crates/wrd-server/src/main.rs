@@ -2,6 +2,7 @@
 //! the RDP server. Policy lives in the library crates; this file only connects them.
 
 mod cli;
+mod clipboard;
 mod config;
 mod doctor;
 mod headless;
@@ -18,7 +19,7 @@ use tracing::{error, info, warn};
 use wrd_capture::{Capture, CaptureEnd};
 use wrd_frame::FrameBus;
 use wrd_portal::{CursorDelivery, RestoreTokenStore, ScreencastOptions};
-use wrd_rdp::{AuthMode, Credentials, InputRoute, ServerConfig, TlsIdentity};
+use wrd_rdp::{AuthMode, ClipboardRoute, Credentials, InputRoute, ServerConfig, TlsIdentity};
 
 use crate::cli::{Cli, Command, SecurityArg, SourceArg};
 use crate::config::{Auth, ConfigError, Env, Settings, TlsSource};
@@ -235,6 +236,7 @@ async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<()
     if let Some(on_ready) = on_ready {
         on_ready()?;
     }
+    let clipboard = clipboard_route(settings.source, settings.view_only, &shutdown).await;
 
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -250,6 +252,7 @@ async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<()
         max_fps: settings.max_fps,
         codec: settings.codec.into(),
         input,
+        clipboard,
     };
     tokio::spawn(stop_on_signal(shutdown.clone()));
     let server = async {
@@ -363,4 +366,49 @@ async fn input_backend(capture: &Capture) -> Result<input::InputBackend, String>
             VIRTUAL_INPUT_READY_TIMEOUT.as_secs()
         )),
     }
+}
+
+/// How long the wlroots clipboard may take to come up.
+const CLIPBOARD_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The desktop's clipboard for clients: wlroots data control when the desktop is a wlroots
+/// compositor reached through the portal; off otherwise (said once in the log, with why).
+async fn clipboard_route(source: SourceArg, view_only: bool, shutdown: &CancellationToken) -> ClipboardRoute {
+    let off = |why: &str| {
+        info!("clipboard: off ({why})");
+        ClipboardRoute::Off
+    };
+    match source {
+        SourceArg::TestPattern => return off("the test pattern has no clipboard"),
+        SourceArg::Mutter => return off("not yet available on Mutter"),
+        SourceArg::Portal if view_only => return off("--view-only"),
+        SourceArg::Portal => {}
+    }
+    let probe =
+        match tokio::task::spawn_blocking(|| wrd_wayland::probe(std::time::Duration::from_secs(2))).await {
+            Ok(Ok(probe)) => probe,
+            Ok(Err(e)) => return off(&format!("probing the Wayland compositor: {e}")),
+            Err(e) => return off(&format!("probing the Wayland compositor: {e}")),
+        };
+    if !probe.has_wlr_data_control() {
+        return off(&format!(
+            "the compositor offers no {}",
+            wrd_wayland::WLR_DATA_CONTROL
+        ));
+    }
+    let limits = wrd_clipboard::Limits::default();
+    let (desktop, events) =
+        match wrd_wayland::DataControl::start(wrd_wayland::WaylandSocket::Environment, limits.max_item_bytes)
+        {
+            Ok(started) => started,
+            Err(e) => return off(&format!("starting wlroots data control: {e}")),
+        };
+    match tokio::time::timeout(CLIPBOARD_READY_TIMEOUT, desktop.ready()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return off(&format!("starting wlroots data control: {e}")),
+        Err(_) => return off("the compositor did not set up data control within 5 s"),
+    }
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(clipboard::run(desktop, events, rx, limits, shutdown.clone()));
+    ClipboardRoute::Forward(tx)
 }

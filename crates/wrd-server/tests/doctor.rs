@@ -100,6 +100,7 @@ fn inside_the_sway_stack_doctor_finds_the_portal_and_wlroots_input() {
         ),
         "{all}"
     );
+    assert!(report.contains("→ clipboard: wlroots data control v2"), "{all}");
     assert!(
         report
             .contains("→ consent dialog: none: xdg-desktop-portal-wlr is configured with chooser_type=none"),
@@ -116,6 +117,7 @@ fn inside_the_sway_stack_doctor_finds_the_portal_and_wlroots_input() {
     assert_eq!(json["decision"]["source"], "portal");
     assert_eq!(json["decision"]["dialog"], "never");
     assert_eq!(json["decision"]["input"], "wlroots_virtual_devices");
+    assert_eq!(json["decision"]["clipboard"], "wlroots_data_control");
     let portal = &json["report"]["portal"]["value"];
     assert_eq!(portal["screencast"]["version"], 4);
     assert_eq!(portal["remote_desktop"], serde_json::Value::Null);

@@ -7,9 +7,11 @@
 //! globals wrd-server can use: wlroots' virtual pointer and the virtual keyboard (input without
 //! a RemoteDesktop portal), screencopy, and data control (clipboard without a portal).
 
+mod data_control;
 mod keyboard;
 mod virtual_input;
 
+pub use data_control::{ClipboardCommand, ClipboardEvent, DataControl, DataControlError};
 pub use keyboard::{KeymapNames, Modifiers};
 pub use virtual_input::{VirtualInput, VirtualInputCommand, VirtualInputError, WaylandSocket};
 
@@ -102,6 +104,11 @@ impl WaylandProbe {
     /// Virtual pointer and keyboard both present: input can be injected without a portal.
     pub fn has_virtual_input(&self) -> bool {
         self.version_of(VIRTUAL_POINTER).is_some() && self.version_of(VIRTUAL_KEYBOARD).is_some()
+    }
+
+    /// wlroots' data control, the one [`DataControl`] speaks, is offered.
+    pub fn has_wlr_data_control(&self) -> bool {
+        self.version_of(WLR_DATA_CONTROL).is_some()
     }
 
     /// The data-control protocol offered (standard one preferred) and its version.

@@ -169,10 +169,10 @@ enum Request {
 
 /// Wakes the thread out of `poll(2)`: an eventfd written after each command.
 #[derive(Debug)]
-struct Waker(OwnedFd);
+pub(crate) struct Waker(pub(crate) OwnedFd);
 
 impl Waker {
-    fn new() -> std::io::Result<Self> {
+    pub(crate) fn new() -> std::io::Result<Self> {
         // SAFETY: eventfd has no memory-safety preconditions; the result is checked.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if fd < 0 {
@@ -182,14 +182,14 @@ impl Waker {
         Ok(Self(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
-    fn wake(&self) {
+    pub(crate) fn wake(&self) {
         let one = 1u64.to_ne_bytes();
         // SAFETY: writes 8 bytes from a live buffer to our own eventfd. It can only fail when
         // the counter is about to overflow, and then the thread is awake already.
         let _ = unsafe { libc::write(self.0.as_raw_fd(), one.as_ptr().cast(), one.len()) };
     }
 
-    fn drain(&self) {
+    pub(crate) fn drain(&self) {
         let mut buf = [0u8; 8];
         // SAFETY: reads at most 8 bytes into a live buffer from our own non-blocking eventfd.
         let _ = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
