@@ -40,22 +40,8 @@ round() {
          print out s }'
 }
 
-if [ "$(id -u)" != 0 ]; then
-  log "run as root: the desktops run as the user rdpstack"
-  exit 1
-fi
-for c in cargo sway weston xfreerdp Xvfb xdotool; do
-  command -v "$c" >/dev/null 2>&1 || { log "missing: $c (scripts/install-deps.sh)"; exit 1; }
-done
-
-log "cargo build --release -p wrd-server -p wrd-bench -p wrd-scene"
-cargo build --release -p wrd-server -p wrd-bench -p wrd-scene
-BENCH=$PWD/target/release/wrd-bench
+bench_prepare crosscheck xfreerdp Xvfb xdotool
 SERVER=$PWD/target/release/wrd-server
-
-work=$(mktemp -d -t wrd-bench-crosscheck.XXXXXX)
-chmod 711 "$work"
-log "work directory: $work"
 bench_record_start
 
 # 1. The test pattern with a known delay.

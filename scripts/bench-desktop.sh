@@ -37,27 +37,7 @@ SIZE=1920x1080
 
 log() { echo "bench-desktop: $*" >&2; }
 
-if [ "$(id -u)" != 0 ]; then
-  log "run as root: the desktops run as the user rdpstack, and grd's port needs a packet filter"
-  exit 1
-fi
-missing=()
-for c in cargo sway foot weston mutter grdctl nft openssl setpriv dbus-daemon pipewire wireplumber; do
-  command -v "$c" >/dev/null 2>&1 || missing+=("$c")
-done
-[ -x /usr/libexec/gnome-remote-desktop-daemon ] || missing+=(gnome-remote-desktop)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "missing: ${missing[*]} (scripts/install-deps.sh)"
-  exit 1
-fi
-
-log "cargo build --release -p wrd-server -p wrd-bench -p wrd-scene"
-cargo build --release -p wrd-server -p wrd-bench -p wrd-scene
-BENCH=$PWD/target/release/wrd-bench
-
-work=$(mktemp -d -t wrd-bench-desktop.XXXXXX)
-chmod 711 "$work"
-log "work directory: $work"
+bench_prepare desktop
 
 bench_record_start
 

@@ -58,3 +58,31 @@ bench_header() {
 
 HEADER
 }
+
+# What every benchmark run needs before it starts: root (the desktops run as the user rdpstack,
+# grd's port needs a packet filter), the programs of the servers and desktops (plus "$@"),
+# release binaries (sets BENCH), and a fresh work directory (sets work). $1 names the run.
+# The caller defines log().
+bench_prepare() {
+  local name=$1
+  shift
+  if [ "$(id -u)" != 0 ]; then
+    log "run as root: the desktops run as the user rdpstack, and grd's port needs a packet filter"
+    exit 1
+  fi
+  local missing=() c
+  for c in cargo sway foot weston mutter grdctl nft openssl setpriv dbus-daemon pipewire wireplumber "$@"; do
+    command -v "$c" >/dev/null 2>&1 || missing+=("$c")
+  done
+  [ -x /usr/libexec/gnome-remote-desktop-daemon ] || missing+=(gnome-remote-desktop)
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "missing: ${missing[*]} (scripts/install-deps.sh)"
+    exit 1
+  fi
+  log "cargo build --release -p wrd-server -p wrd-bench -p wrd-scene"
+  cargo build --release -p wrd-server -p wrd-bench -p wrd-scene
+  BENCH=$PWD/target/release/wrd-bench
+  work=$(mktemp -d -t "wrd-bench-$name.XXXXXX")
+  chmod 711 "$work"
+  log "work directory: $work"
+}

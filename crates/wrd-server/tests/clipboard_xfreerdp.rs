@@ -9,15 +9,16 @@
 // Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::Path;
+mod common;
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use wrd_clipboard::Limits;
 use wrd_clipboard::image::{DibKind, RgbaImage, dib_to_rgba, png_to_rgba, rgba_to_dib, rgba_to_png};
 use wrd_testkit::{
-    ChildGuard, Security, StackOptions, SwayStack, TestDir, XFreeRdp, XFreeRdpOptions, Xvfb, free_port,
-    output_with_timeout, poll_until, wait_for_port,
+    ChildGuard, Security, StackOptions, SwayStack, TestDir, XFreeRdp, XFreeRdpOptions, Xvfb,
+    output_with_timeout, poll_until,
 };
 
 const USER: &str = "rdpuser";
@@ -49,32 +50,14 @@ fn start(name: &str) -> Setup {
         },
     )
     .unwrap();
-    let port = free_port();
-    let binary = stack
-        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
-        .unwrap();
-    let listen = format!("127.0.0.1:{port}");
-    let mut cmd = stack.command(&binary);
-    cmd.args([
-        "serve",
-        "--source",
-        "portal",
-        "--listen",
-        &listen,
-        "--username",
-        USER,
-    ])
-    .env("WRD_PASSWORD", PASSWORD)
-    .env(
-        "RUST_LOG",
-        std::env::var("WRD_TEST_SERVER_LOG").unwrap_or_else(|_| "info,wrd_server::clipboard=debug".into()),
+    let (server, port) = common::serve_portal(
+        &stack,
+        &dir,
+        (USER, PASSWORD),
+        "info,wrd_server::clipboard=debug",
+        "wlroots data control clipboard ready",
+        STEP,
     );
-    let mut server = ChildGuard::spawn(&mut cmd, "wrd-server", dir.path()).unwrap();
-    server
-        .wait_for_log("wlroots data control clipboard ready", STEP)
-        .unwrap();
-    server.wait_for_log("portal screen cast started", STEP).unwrap();
-    wait_for_port(listen.parse().unwrap(), STEP).unwrap();
     let xvfb = Xvfb::start(dir.path()).unwrap();
     let options = XFreeRdpOptions::new(port)
         .credentials(USER, PASSWORD)

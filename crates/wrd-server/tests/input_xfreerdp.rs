@@ -16,12 +16,14 @@
 // Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use wrd_testkit::{
     ChildGuard, Image, Security, StackOptions, SwayStack, TestDir, XFreeRdp, XFreeRdpOptions, Xvfb,
-    free_port, output_with_timeout, poll_until, wait_for_port,
+    output_with_timeout, poll_until,
 };
 
 const USER: &str = "rdpuser";
@@ -55,32 +57,14 @@ impl Desktop {
             },
         )
         .unwrap();
-        let port = free_port();
-        let binary = stack
-            .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
-            .unwrap();
-        let listen = format!("127.0.0.1:{port}");
-        let mut cmd = stack.command(&binary);
-        cmd.args([
-            "serve",
-            "--source",
-            "portal",
-            "--listen",
-            &listen,
-            "--username",
-            USER,
-        ])
-        .env("WRD_PASSWORD", PASSWORD)
-        .env(
-            "RUST_LOG",
-            std::env::var("WRD_TEST_SERVER_LOG").unwrap_or_else(|_| "info".into()),
+        let (server, port) = common::serve_portal(
+            &stack,
+            &dir,
+            (USER, PASSWORD),
+            "info",
+            "virtual pointer and keyboard ready",
+            STEP,
         );
-        let mut server = ChildGuard::spawn(&mut cmd, "wrd-server", dir.path()).unwrap();
-        server
-            .wait_for_log("virtual pointer and keyboard ready", STEP)
-            .unwrap();
-        server.wait_for_log("portal screen cast started", STEP).unwrap();
-        wait_for_port(listen.parse().unwrap(), STEP).unwrap();
         Self {
             server,
             stack,

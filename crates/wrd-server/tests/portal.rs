@@ -1,7 +1,9 @@
 //! `wrd-server serve --source portal` on the real headless stack (sway + PipeWire +
 //! xdg-desktop-portal-wlr, run by wrd-testkit's `SwayStack` as an unprivileged user) with the
 //! real FreeRDP client: the client shows what the compositor shows (`grim`), the grant is
-//! remembered with a restore token, and closing the capture ends the sessions cleanly.
+//! remembered with a restore token, and closing the capture ends the sessions cleanly. With
+//! `/gfx:avc420` (H.264 over the graphics pipeline, FFmpeg decoding), once the picture settles
+//! (the refinement IDR after motion stops) the client shows what the compositor shows too.
 
 // Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -48,10 +50,18 @@ fn start_server(stack: &SwayStack, binary: &Path, port: u16, dir: &TestDir) -> C
 }
 
 fn client(xvfb: &Xvfb, port: u16, dir: &TestDir) -> XFreeRdp {
-    let options = XFreeRdpOptions::new(port)
+    client_with(xvfb, port, dir, &[])
+}
+
+/// xfreerdp with more arguments (`/gfx:avc420`, ...).
+fn client_with(xvfb: &Xvfb, port: u16, dir: &TestDir, args: &[&str]) -> XFreeRdp {
+    let mut options = XFreeRdpOptions::new(port)
         .credentials(USER, PASSWORD)
         .security(Security::Nla)
         .size(u32::from(WIDTH), u32::from(HEIGHT));
+    for arg in args {
+        options = options.arg(*arg);
+    }
     XFreeRdp::spawn(xvfb, &options, dir.path()).unwrap()
 }
 
@@ -128,4 +138,44 @@ fn the_client_sees_the_compositor_and_the_grant_is_remembered() {
     }
     let code = rdp.wait_exit(Duration::from_secs(10)).unwrap();
     assert!(!matches!(code, wrd_testkit::XfExitCode::Signal(_)), "{code}");
+}
+
+#[test]
+fn an_avc420_client_sees_the_compositor_picture() {
+    let dir = TestDir::new("h264-desktop").unwrap();
+    let wall = dir.join("wallpaper.png");
+    wallpaper().save_png(&wall).unwrap();
+    let stack = SwayStack::start(
+        dir.path(),
+        &StackOptions {
+            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
+            wallpaper: Some(wall),
+            animate: false,
+        },
+    )
+    .unwrap();
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+    let port = free_port();
+    let mut server = start_server(&stack, &binary, port, &dir);
+    server
+        .wait_for_log("portal screen cast started", Duration::from_secs(20))
+        .unwrap();
+
+    let compositor = Image::decode_png(&stack.grim_png().unwrap()).unwrap();
+    assert_eq!(compositor.size(), (u32::from(WIDTH), u32::from(HEIGHT)));
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    let mut rdp = client_with(&xvfb, port, &dir, &["/gfx:avc420"]);
+    server
+        .wait_for_log("graphics pipeline: H.264 (AVC420)", Duration::from_secs(30))
+        .unwrap();
+    let shown = rdp
+        .wait_for_client_area(Duration::from_secs(30), "the compositor's picture", |img| {
+            img.size() == compositor.size() && img.fraction_different(&compositor, 48).unwrap() < 0.01
+        })
+        .unwrap();
+    shown.save_png(dir.join("client.png")).unwrap();
+    compositor.save_png(dir.join("grim.png")).unwrap();
+    assert!(rdp.is_running(), "{}", rdp.log_tail(20));
 }

@@ -1,5 +1,6 @@
 //! The real FreeRDP client (`xfreerdp` under a private Xvfb) against the real `wrd-server`
-//! binary serving the test pattern. Screenshots are compared with the pattern itself.
+//! binary serving the test pattern. Screenshots are compared with the pattern itself. With
+//! `/gfx:avc420` the client gets H.264 over the graphics pipeline (decoded through FFmpeg).
 
 // Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -50,10 +51,18 @@ fn start_server(dir: &TestDir, extra: &[&str]) -> Server {
 }
 
 fn client(xvfb: &Xvfb, port: u16, password: &str, dir: &TestDir) -> XFreeRdp {
-    let options = XFreeRdpOptions::new(port)
+    client_with(xvfb, port, password, dir, &[])
+}
+
+/// xfreerdp with more arguments (`/gfx:avc420`, ...).
+fn client_with(xvfb: &Xvfb, port: u16, password: &str, dir: &TestDir, args: &[&str]) -> XFreeRdp {
+    let mut options = XFreeRdpOptions::new(port)
         .credentials(USER, password)
         .security(Security::Nla)
         .size(u32::from(WIDTH), u32::from(HEIGHT));
+    for arg in args {
+        options = options.arg(*arg);
+    }
     XFreeRdp::spawn(xvfb, &options, dir.path()).unwrap()
 }
 
@@ -188,4 +197,32 @@ fn sigterm_exits_0_within_2_s_with_a_client_connected() {
     // The client notices the end of the session.
     let code = client.wait_exit(Duration::from_secs(10)).unwrap();
     assert!(!matches!(code, wrd_testkit::XfExitCode::Signal(_)), "{code}");
+}
+
+#[test]
+fn an_avc420_client_gets_h264_and_sees_the_live_pattern() {
+    let dir = TestDir::new("xfreerdp-avc420").unwrap();
+    let mut server = start_server(&dir, &[]);
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    let mut client = client_with(&xvfb, server.port, PASSWORD, &dir, &["/gfx:avc420"]);
+    server
+        .guard
+        .wait_for_log("graphics pipeline: H.264 (AVC420)", Duration::from_secs(30))
+        .unwrap();
+    assert_live_pattern(&mut client, &dir, "avc420");
+    assert!(client.is_running(), "{}", client.log_tail(20));
+}
+
+#[test]
+fn codec_remotefx_keeps_an_avc420_client_on_the_classic_path() {
+    let dir = TestDir::new("xfreerdp-codec-remotefx").unwrap();
+    let server = start_server(&dir, &["--codec", "remotefx"]);
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    let mut client = client_with(&xvfb, server.port, PASSWORD, &dir, &["/gfx:avc420"]);
+    assert_live_pattern(&mut client, &dir, "remotefx");
+    let log = server.guard.log();
+    assert!(
+        !log.contains("graphics pipeline"),
+        "no graphics pipeline with --codec remotefx:\n{log}"
+    );
 }

@@ -103,3 +103,42 @@ pub async fn settle(session: &mut Session, quiet: Duration, limit: Duration) {
         }
     }
 }
+
+/// `wrd-server serve --source portal` on `stack` (the binary installed for the stack user),
+/// listening on a free loopback port with `user`/`password` (NLA). `RUST_LOG` is `log` unless
+/// `WRD_TEST_SERVER_LOG` says otherwise. Returns once the server logged `ready`, the screen
+/// cast started and the port is open, each within `step`.
+pub fn serve_portal(
+    stack: &wrd_testkit::SwayStack,
+    dir: &TestDir,
+    (user, password): (&str, &str),
+    log: &str,
+    ready: &str,
+    step: Duration,
+) -> (wrd_testkit::ChildGuard, u16) {
+    let port = wrd_testkit::free_port();
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = stack.command(&binary);
+    cmd.args([
+        "serve",
+        "--source",
+        "portal",
+        "--listen",
+        &listen,
+        "--username",
+        user,
+    ])
+    .env("WRD_PASSWORD", password)
+    .env(
+        "RUST_LOG",
+        std::env::var("WRD_TEST_SERVER_LOG").unwrap_or_else(|_| log.to_owned()),
+    );
+    let mut server = wrd_testkit::ChildGuard::spawn(&mut cmd, "wrd-server", dir.path()).unwrap();
+    server.wait_for_log(ready, step).unwrap();
+    server.wait_for_log("portal screen cast started", step).unwrap();
+    wrd_testkit::wait_for_port(listen.parse().unwrap(), step).unwrap();
+    (server, port)
+}
