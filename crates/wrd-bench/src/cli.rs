@@ -126,6 +126,9 @@ pub enum CodecArg {
     Remotefx,
     /// Advertise no codec (plain or RLE bitmaps)
     Bitmap,
+    /// Open the graphics pipeline with H.264 (AVC420, decoded with openh264); RemoteFX too,
+    /// for servers without the pipeline
+    H264,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -239,6 +242,7 @@ impl ConnectArgs {
         config.codec = match self.codec {
             CodecArg::Remotefx => wrd_client::Codec::RemoteFx,
             CodecArg::Bitmap => wrd_client::Codec::Bitmap,
+            CodecArg::H264 => wrd_client::Codec::H264,
         };
         config.connect_timeout = self.timeout()?;
         config.client_name = "wrd-bench".to_owned();

@@ -104,6 +104,8 @@ pub struct ClientReport {
     pub surface_codec_ids: Vec<u8>,
     /// Fast-path bitmap updates (no codec) received during the whole session.
     pub bitmap_update_pdus: u64,
+    /// H.264 frames decoded from the graphics pipeline during the whole session.
+    pub avc420_frames: u64,
     /// Bytes read from and written to the socket over the whole connection, counted after the
     /// disconnect (which reads until the server closes): what the server wrote and read, if it
     /// counts the same way.
@@ -764,6 +766,7 @@ async fn client(plan: ClientPlan, go: &OnceLock<Go>, tx: &Sender<Msg>) -> Result
             .map(|r| r.psnr_db.iter().sum::<f64>() / r.psnr_db.len() as f64),
         surface_codec_ids: end_stats.surface_codec_ids.iter().copied().collect(),
         bitmap_update_pdus: end_stats.bitmap_update_pdus,
+        avc420_frames: end_stats.avc420_frames,
         connection_bytes_received: wire.received(),
         connection_bytes_sent: wire.sent(),
     })

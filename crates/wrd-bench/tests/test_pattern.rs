@@ -449,3 +449,32 @@ fn xfreerdp_measures_the_same_known_delay_as_the_in_process_client() {
         medians[1].1
     );
 }
+
+#[test]
+fn watch_measures_h264_over_the_graphics_pipeline_too() {
+    let dir = TestDir::new("bench-pattern-watch-h264").unwrap();
+    let mut server = pattern_server(&dir, "server", &["--fps", "20"]);
+    let json = dir.join("watch.jsonl");
+    let (out, _) = run(
+        wrd_bench()
+            .arg("--json")
+            .arg(&json)
+            .args(["watch", "--codec", "h264", "--username", USER, "--seconds", "5"])
+            .args(["--settle", "2", "--addr"])
+            .arg(server.addr.to_string()),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let records = json_lines(&json);
+    let client = records.iter().find(|r| r["bench"] == "watch_client").unwrap();
+    // Every picture in the window came as H.264, one burst per pattern frame.
+    let h264_frames = client["avc420_frames"].as_u64().unwrap();
+    assert!(h264_frames >= 80, "{h264_frames} H.264 frames: {client}");
+    let fps = client["bursts_per_s"].as_f64().unwrap();
+    assert!(
+        (18.0..=22.0).contains(&fps),
+        "{fps} frames/s for a 20 fps pattern: {client}"
+    );
+    let received = client["connection_bytes_received"].as_u64().unwrap();
+    assert_eq!(received, logged_bytes_sent(&mut server.child), "{client}");
+}

@@ -26,6 +26,9 @@ pub enum Codec {
     RemoteFx,
     /// Advertise no codec: servers fall back to plain (possibly RLE-compressed) bitmap updates.
     Bitmap,
+    /// Open the graphics pipeline (MS-RDPEGFX) advertising H.264 (AVC420), decoded with
+    /// openh264; RemoteFX is advertised too, for servers without the pipeline.
+    H264,
 }
 
 /// Byte layout of the decoded framebuffer.

@@ -51,11 +51,13 @@ pub(crate) struct Connected {
     pub(crate) started: Instant,
     pub(crate) phases: ConnectPhases,
     pub(crate) local_addr: SocketAddr,
+    /// What the graphics pipeline decodes, with [`Codec::H264`].
+    pub(crate) gfx: Option<crate::gfx::Shared>,
 }
 
 fn codecs(codec: Codec) -> Result<BitmapCodecs, ClientError> {
     match codec {
-        Codec::RemoteFx => {
+        Codec::RemoteFx | Codec::H264 => {
             // `client_codecs_capabilities` also lists QOI/QOIZ when `ironrdp-pdu/qoi` happens to
             // be enabled by feature unification, while the session decoder may not be built with
             // them: advertise RemoteFX only.
@@ -151,6 +153,16 @@ pub(crate) async fn run(config: &ClientConfig) -> Result<Connected, ClientError>
     let counters = Arc::new(WireCounters::default());
     let mut framed = TokioFramed::new(CountingStream::new(tcp, Arc::clone(&counters)));
     let mut connector = ClientConnector::new(connector_config, client_addr);
+    let gfx = if config.codec == Codec::H264 {
+        let shared = crate::gfx::Shared::default();
+        let pipeline = crate::gfx::pipeline(&shared)
+            .map_err(|e| ClientError::Protocol(format!("starting the H.264 decoder: {e}")))?;
+        connector =
+            connector.with_static_channel(ironrdp_dvc::DrdynvcClient::new().with_dynamic_channel(pipeline));
+        Some(shared)
+    } else {
+        None
+    };
     bounded(
         deadline,
         "X.224 negotiation",
@@ -219,6 +231,7 @@ pub(crate) async fn run(config: &ClientConfig) -> Result<Connected, ClientError>
         started,
         phases,
         local_addr: client_addr,
+        gfx,
     })
 }
 

@@ -29,6 +29,7 @@ mod config;
 mod connect;
 mod error;
 mod framebuffer;
+mod gfx;
 mod session;
 mod transport;
 

@@ -92,6 +92,8 @@ pub struct Stats {
     pub surface_codec_ids: BTreeSet<u8>,
     /// Fast-path bitmap updates (plain or RLE bitmaps, no codec) received.
     pub bitmap_update_pdus: u64,
+    /// H.264 (AVC420) frames decoded from the graphics pipeline.
+    pub avc420_frames: u64,
     /// Input events sent.
     pub input_events_sent: u64,
     /// TCP connect start → RDP session active.
@@ -146,6 +148,18 @@ pub struct Session {
     counters: Arc<WireCounters>,
     stats: Stats,
     local_addr: std::net::SocketAddr,
+    /// With the graphics pipeline: what it decoded, and the desktop it is painted on (in the
+    /// session's pixel layout), which the framebuffer shows once the pipeline has drawn.
+    gfx: Option<crate::gfx::Shared>,
+    gfx_image: Option<GfxImage>,
+}
+
+/// The desktop as the graphics pipeline paints it.
+#[derive(Debug)]
+struct GfxImage {
+    width: u16,
+    height: u16,
+    data: Vec<u8>,
 }
 
 impl core::fmt::Debug for Session {
@@ -246,6 +260,7 @@ pub(crate) fn new_session(connected: Connected, config: &ClientConfig) -> Sessio
         started,
         phases,
         local_addr,
+        gfx,
     } = connected;
 
     let stage = ActiveStageBuilder {
@@ -284,6 +299,8 @@ pub(crate) fn new_session(connected: Connected, config: &ClientConfig) -> Sessio
             ..Stats::default()
         },
         local_addr,
+        gfx,
+        gfx_image: None,
     }
 }
 
@@ -295,7 +312,10 @@ impl Session {
 
     /// Desktop size announced by the server (the framebuffer size).
     pub fn desktop_size(&self) -> (u16, u16) {
-        (self.image.width(), self.image.height())
+        match &self.gfx_image {
+            Some(g) => (g.width, g.height),
+            None => (self.image.width(), self.image.height()),
+        }
     }
 
     /// When [`connect`](crate::connect) started (before the TCP connect); the origin of the
@@ -311,6 +331,15 @@ impl Session {
 
     /// View of the decoded desktop.
     pub fn framebuffer(&self) -> Framebuffer<'_> {
+        if let Some(g) = &self.gfx_image {
+            return Framebuffer {
+                width: g.width,
+                height: g.height,
+                stride: usize::from(g.width) * 4,
+                layout: self.layout,
+                data: &g.data,
+            };
+        }
         Framebuffer {
             width: self.image.width(),
             height: self.image.height(),
@@ -511,7 +540,120 @@ impl Session {
                 }
             }
         }
+        self.paint_graphics_pipeline();
         Ok(())
+    }
+
+    /// Paints what the graphics pipeline decoded onto the desktop (made the first time, from
+    /// what the classic path drew so far) and reports each rectangle as a graphics update.
+    fn paint_graphics_pipeline(&mut self) {
+        let Some(shared) = &self.gfx else { return };
+        let mut state = crate::gfx::lock(shared);
+        if let Some((width, height)) = state.reset.take() {
+            let (w, h) = (
+                u16::try_from(width).unwrap_or(u16::MAX),
+                u16::try_from(height).unwrap_or(u16::MAX),
+            );
+            if self
+                .gfx_image
+                .as_ref()
+                .is_none_or(|g| (g.width, g.height) != (w, h))
+            {
+                self.gfx_image = Some(GfxImage {
+                    width: w,
+                    height: h,
+                    data: vec![0; usize::from(w) * usize::from(h) * 4],
+                });
+                self.pending
+                    .push_back(SessionEvent::Resized { width: w, height: h });
+            }
+        }
+        self.stats.avc420_frames = state.avc420_frames;
+        if state.updates.is_empty() {
+            return;
+        }
+        let updates = std::mem::take(&mut state.updates);
+        let image = self.gfx_image.get_or_insert_with(|| GfxImage {
+            width: self.image.width(),
+            height: self.image.height(),
+            data: self.image.data().to_vec(),
+        });
+        let rgba_layout = self.layout == PixelLayout::Rgba;
+        for update in updates {
+            let (surface, r) = match &update {
+                crate::gfx::GfxUpdate::FromPicture { surface, rect }
+                | crate::gfx::GfxUpdate::Pixels { surface, rect, .. } => (*surface, rect.clone()),
+            };
+            let (ox, oy) = state.origins.get(&surface).copied().unwrap_or((0, 0));
+            let (w, h) = (
+                usize::from(r.right.saturating_sub(r.left)),
+                usize::from(r.bottom.saturating_sub(r.top)),
+            );
+            let (dst_w, dst_h) = (usize::from(image.width), usize::from(image.height));
+            let (x0, y0) = (
+                ox as usize + usize::from(r.left),
+                oy as usize + usize::from(r.top),
+            );
+            let w = w.min(dst_w.saturating_sub(x0));
+            let h = h.min(dst_h.saturating_sub(y0));
+            if w == 0 || h == 0 {
+                continue;
+            }
+            for row in 0..h {
+                let dst = (y0 + row) * dst_w * 4 + x0 * 4;
+                let Some(out) = image.data.get_mut(dst..dst + w * 4) else {
+                    break;
+                };
+                // Source pixels: B, G, R, X from the picture, or R, G, B, A sent as they are.
+                let (src, src_is_bgr): (&[u8], bool) = match &update {
+                    crate::gfx::GfxUpdate::FromPicture { .. } => {
+                        let Some(picture) = state.pictures.get(&surface) else {
+                            break;
+                        };
+                        if usize::from(r.top) + row >= picture.height {
+                            break;
+                        }
+                        let start = (usize::from(r.top) + row) * picture.width * 4 + usize::from(r.left) * 4;
+                        match picture.bgrx.get(start..start + w * 4) {
+                            Some(src) => (src, true),
+                            None => break,
+                        }
+                    }
+                    crate::gfx::GfxUpdate::Pixels { rgba, .. } => {
+                        let full_w = usize::from(r.right.saturating_sub(r.left));
+                        let start = row * full_w * 4;
+                        match rgba.get(start..start + w * 4) {
+                            Some(src) => (src, false),
+                            None => break,
+                        }
+                    }
+                };
+                for (o, p) in out.chunks_exact_mut(4).zip(src.chunks_exact(4)) {
+                    let (r8, g8, b8) = if src_is_bgr {
+                        (p[2], p[1], p[0])
+                    } else {
+                        (p[0], p[1], p[2])
+                    };
+                    if rgba_layout {
+                        o.copy_from_slice(&[r8, g8, b8, 0xFF]);
+                    } else {
+                        o.copy_from_slice(&[b8, g8, r8, 0xFF]);
+                    }
+                }
+            }
+            let region = Rect {
+                x: u16::try_from(x0).unwrap_or(u16::MAX),
+                y: u16::try_from(y0).unwrap_or(u16::MAX),
+                width: u16::try_from(w).unwrap_or(u16::MAX),
+                height: u16::try_from(h).unwrap_or(u16::MAX),
+            };
+            let at = self.started.elapsed();
+            self.stats.graphics_updates += 1;
+            self.stats.pixels_updated += region.area();
+            self.stats.first_frame_at.get_or_insert(at);
+            self.stats.last_frame_at = Some(at);
+            self.pending.push_back(SessionEvent::GraphicsUpdate { region });
+        }
     }
 
     /// Deactivation-reactivation sequence ([MS-RDPBCGR] 1.3.1.3), bounded by the connect

@@ -1,0 +1,159 @@
+//! The graphics pipeline (MS-RDPEGFX) with H.264 (AVC420), for [`Codec::H264`](crate::Codec).
+//!
+//! IronRDP's `GraphicsPipelineClient` runs the channel (capabilities, surfaces, frame
+//! acknowledgements) inside the session's `ActiveStage`; this module gives it an H.264 decoder
+//! and a handler, and keeps what they produce for the [`Session`](crate::Session) to paint.
+//!
+//! An AVC420 frame is the whole surface's picture; its destination rectangle bounds the regions
+//! that changed. IronRDP hands the handler the decoded picture cropped at the rectangle's size
+//! but from the picture's top-left corner, which is right only for rectangles at (0, 0). So the
+//! decoder keeps the whole decoded picture, and the session copies each destination rectangle
+//! from it, at the same place, onto the surface's place on the desktop.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use ironrdp::pdu::geometry::ExclusiveRectangle;
+use ironrdp_egfx::client::{BitmapUpdate, GraphicsPipelineClient, GraphicsPipelineHandler, Surface};
+use ironrdp_egfx::decode::{DecodedFrame, DecoderError, DecoderResult, H264Decoder};
+use ironrdp_egfx::pdu::Codec1Type;
+use tracing::{debug, warn};
+
+/// A decoded picture: B, G, R, X, `width * 4` bytes per row.
+#[derive(Debug)]
+pub(crate) struct Picture {
+    pub width: usize,
+    pub height: usize,
+    pub bgrx: Vec<u8>,
+}
+
+/// What the pipeline produced since the session last looked.
+#[derive(Debug, Default)]
+pub(crate) struct GfxState {
+    /// The latest decoded picture of each surface's H.264 stream (one stream per surface).
+    pub pictures: HashMap<u16, Picture>,
+    /// The picture the decoder made last, not yet assigned to its surface.
+    last_decoded: Option<Picture>,
+    /// Where each surface sits on the desktop.
+    pub origins: HashMap<u16, (u32, u32)>,
+    /// Rectangles of surfaces that changed, in order.
+    pub updates: Vec<GfxUpdate>,
+    /// The server reset the graphics to this desktop size.
+    pub reset: Option<(u32, u32)>,
+    /// AVC420 frames decoded.
+    pub avc420_frames: u64,
+}
+
+/// One changed rectangle of a surface (exclusive right and bottom, surface coordinates).
+#[derive(Debug)]
+pub(crate) enum GfxUpdate {
+    /// From the surface's latest H.264 picture, at the same place.
+    FromPicture { surface: u16, rect: ExclusiveRectangle },
+    /// Pixels sent as they are (uncompressed): R, G, B, A, `rect`'s width per row.
+    Pixels {
+        surface: u16,
+        rect: ExclusiveRectangle,
+        rgba: Vec<u8>,
+    },
+}
+
+pub(crate) type Shared = Arc<Mutex<GfxState>>;
+
+pub(crate) fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, GfxState> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The channel's client with our decoder and handler; `shared` is where they leave their work.
+pub(crate) fn pipeline(shared: &Shared) -> Result<GraphicsPipelineClient, wrd_h264::H264Error> {
+    let decoder = Decoder {
+        inner: wrd_h264::H264Decoder::new()?,
+        shared: Arc::clone(shared),
+    };
+    let handler = Handler {
+        shared: Arc::clone(shared),
+    };
+    Ok(GraphicsPipelineClient::new(
+        Box::new(handler),
+        Some(Box::new(decoder)),
+    ))
+}
+
+struct Decoder {
+    inner: wrd_h264::H264Decoder,
+    shared: Shared,
+}
+
+impl H264Decoder for Decoder {
+    fn decode(&mut self, data: &[u8]) -> DecoderResult<DecodedFrame> {
+        let picture = self
+            .inner
+            .decode(data)
+            .map_err(|e| DecoderError::new("H.264 decode", e))?
+            .ok_or_else(|| DecoderError::msg("the access unit completed no picture"))?;
+        let (width, height) = (
+            u32::try_from(picture.width).map_err(|e| DecoderError::new("picture width", e))?,
+            u32::try_from(picture.height).map_err(|e| DecoderError::new("picture height", e))?,
+        );
+        // IronRDP crops this copy (see the module docs); the session paints from the one kept.
+        let frame = DecodedFrame::new(picture.bgrx.clone(), width, height);
+        let mut state = lock(&self.shared);
+        state.avc420_frames += 1;
+        state.last_decoded = Some(Picture {
+            width: picture.width,
+            height: picture.height,
+            bgrx: picture.bgrx,
+        });
+        Ok(frame)
+    }
+
+    fn reset(&mut self) {
+        match wrd_h264::H264Decoder::new() {
+            Ok(decoder) => self.inner = decoder,
+            Err(e) => warn!(error = %e, "cannot make a new H.264 decoder after a graphics reset"),
+        }
+    }
+}
+
+struct Handler {
+    shared: Shared,
+}
+
+impl GraphicsPipelineHandler for Handler {
+    fn on_reset_graphics(&mut self, width: u32, height: u32) {
+        debug!(width, height, "graphics pipeline reset");
+        let mut state = lock(&self.shared);
+        state.reset = Some((width, height));
+        state.pictures.clear();
+        state.origins.clear();
+    }
+
+    fn on_surface_created(&mut self, surface: &Surface) {
+        debug!(?surface, "graphics pipeline surface created");
+    }
+
+    fn on_surface_deleted(&mut self, surface_id: u16) {
+        let mut state = lock(&self.shared);
+        state.pictures.remove(&surface_id);
+        state.origins.remove(&surface_id);
+    }
+
+    fn on_surface_mapped(&mut self, surface_id: u16, origin_x: u32, origin_y: u32) {
+        lock(&self.shared)
+            .origins
+            .insert(surface_id, (origin_x, origin_y));
+    }
+
+    fn on_bitmap_updated(&mut self, update: &BitmapUpdate) {
+        let mut state = lock(&self.shared);
+        let (surface, rect) = (update.surface_id, update.destination_rectangle.clone());
+        if update.codec_id == Codec1Type::Avc420 {
+            if let Some(picture) = state.last_decoded.take() {
+                state.pictures.insert(surface, picture);
+            }
+            state.updates.push(GfxUpdate::FromPicture { surface, rect });
+        } else {
+            let rgba = update.data.clone();
+            state.updates.push(GfxUpdate::Pixels { surface, rect, rgba });
+        }
+    }
+}
