@@ -76,6 +76,9 @@ pub struct ClientConfig {
     pub write_timeout: Duration,
     /// Client computer name sent to the server (truncated to 15 characters by the protocol).
     pub client_name: String,
+    /// With [`Codec::H264`]: acknowledge the graphics pipeline's frames (as every client must).
+    /// `false` makes a client that has stopped acknowledging, for testing flow control.
+    pub acknowledge_frames: bool,
 }
 
 impl ClientConfig {
@@ -96,6 +99,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(5),
             client_name: "wrd-client".to_owned(),
+            acknowledge_frames: true,
         }
     }
 

@@ -13,7 +13,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use ironrdp::pdu::PduResult;
 use ironrdp::pdu::geometry::ExclusiveRectangle;
+use ironrdp_dvc::{DvcClientProcessor, DvcMessage, DvcProcessor};
 use ironrdp_egfx::client::{BitmapUpdate, GraphicsPipelineClient, GraphicsPipelineHandler, Surface};
 use ironrdp_egfx::decode::{DecodedFrame, DecoderError, DecoderResult, H264Decoder};
 use ironrdp_egfx::pdu::Codec1Type;
@@ -62,6 +64,44 @@ pub(crate) type Shared = Arc<Mutex<GfxState>>;
 pub(crate) fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, GfxState> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
+
+/// `RDPGFX_CMDID_FRAMEACKNOWLEDGE` ([MS-RDPEGFX] 2.2.1.1), the first field of the PDU.
+const CMDID_FRAME_ACKNOWLEDGE: u16 = 0x000D;
+
+/// The pipeline with its frame acknowledgements held back: a client that has stopped
+/// acknowledging (stuck, or on a link that lost them), to test a server's flow control.
+pub(crate) struct Unacknowledging(pub GraphicsPipelineClient);
+
+ironrdp::core::impl_as_any!(Unacknowledging);
+
+impl DvcProcessor for Unacknowledging {
+    fn channel_name(&self) -> &str {
+        self.0.channel_name()
+    }
+
+    fn start(&mut self, channel_id: u32) -> PduResult<Vec<DvcMessage>> {
+        self.0.start(channel_id)
+    }
+
+    fn process(&mut self, channel_id: u32, payload: &[u8]) -> PduResult<Vec<DvcMessage>> {
+        let messages = self.0.process(channel_id, payload)?;
+        Ok(messages
+            .into_iter()
+            .filter(|m| {
+                let cmd = ironrdp::core::encode_vec(m.as_ref())
+                    .ok()
+                    .and_then(|b| b.get(..2).map(|c| u16::from_le_bytes([c[0], c[1]])));
+                cmd != Some(CMDID_FRAME_ACKNOWLEDGE)
+            })
+            .collect())
+    }
+
+    fn close(&mut self, channel_id: u32) {
+        self.0.close(channel_id);
+    }
+}
+
+impl DvcClientProcessor for Unacknowledging {}
 
 /// The channel's client with our decoder and handler; `shared` is where they leave their work.
 pub(crate) fn pipeline(shared: &Shared) -> Result<GraphicsPipelineClient, wrd_h264::H264Error> {

@@ -644,3 +644,45 @@ async fn h264_picture_is_refined_after_motion_stops() {
     assert!(psnr >= 45.0, "PSNR after refinement {psnr:.1} dB");
     server.stop().await;
 }
+
+/// A client that stops acknowledging H.264 frames gets no more than the frames in flight the
+/// server allows, while another client of the same server goes on at the full rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_acknowledges_stalls_alone() {
+    let server = start(Options::default()).await;
+    let mut stalled_config = h264_config(server.addr);
+    stalled_config.acknowledge_frames = false;
+    let stalled = wrd_client::connect(stalled_config).await.unwrap();
+    let mut healthy = wrd_client::connect(h264_config(server.addr)).await.unwrap();
+    wait_for_pattern(&mut healthy).await;
+    // Both are served from one task each here; run them side by side for 4 s.
+    let run = |mut session: Session| async move {
+        let end = Instant::now() + Duration::from_secs(4);
+        while Instant::now() < end {
+            match session.next_event(end).await {
+                Ok(_) => {}
+                Err(e) if e.is_timeout() => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        session
+    };
+    let (stalled, healthy) = tokio::join!(tokio::spawn(run(stalled)), tokio::spawn(run(healthy)));
+    let (stalled, healthy) = (stalled.unwrap(), healthy.unwrap());
+    let (s, h) = (stalled.stats(), healthy.stats());
+    eprintln!(
+        "H.264 frames in 4 s: healthy {}, never acknowledging {}",
+        h.avc420_frames, s.avc420_frames
+    );
+    // The pattern runs at 30 fps: the healthy client gets most of its 120 frames.
+    assert!(h.avc420_frames >= 60, "healthy client: {h:?}");
+    // The stalled one: the frames in flight and nothing more (a few: the window, 3 at most
+    // today, and the classic pictures before the pipeline opened do not count).
+    assert!(
+        (1..=6).contains(&s.avc420_frames),
+        "the client that never acknowledges got {} H.264 frames: {s:?}",
+        s.avc420_frames
+    );
+    assert!(stalled.is_active() && healthy.is_active());
+    server.stop().await;
+}
