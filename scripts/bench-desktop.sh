@@ -6,7 +6,8 @@
 #            (serve --source mutter); gnome-remote-desktop 43 (--headless) on headless
 #            mutter 43; weston 10's RDP backend;
 #   scenes:  animate (wrd-scene: the whole 1920x1080 screen changes every frame), typing (foot,
-#            full screen, a character every 100 ms), static (wrd-scene: one picture);
+#            full screen, a character every 100 ms), scroll (foot, full screen, a new line every
+#            20 ms), static (wrd-scene: one picture);
 #   figures: frames per second the client received, bytes per second on the wire, CPU % of the
 #            server process and of its whole desktop, the server's RSS, and capture-to-wire
 #            p50 / p99 for wrd-server (from its log; "n/a" when it does not report them).
@@ -20,7 +21,7 @@
 #
 #   scripts/bench-desktop.sh
 #   SECONDS_PER_SCENE=5 SERVERS=wrd,weston SCENES=animate scripts/bench-desktop.sh
-#   (SERVERS: any of wrd, wrd-mutter, gnome, weston; SCENES: any of animate, typing, static)
+#   (SERVERS: any of wrd, wrd-mutter, gnome, weston; SCENES: any of animate, typing, scroll, static)
 #
 # Needs root (the stack user, the packet filter) and scripts/install-deps.sh.
 set -euo pipefail
@@ -32,7 +33,7 @@ source scripts/bench-lib.sh
 SECONDS_PER_SCENE=${SECONDS_PER_SCENE:-10}
 SETTLE=${SETTLE:-5}
 SERVERS=${SERVERS:-wrd,wrd-mutter,gnome,weston}
-SCENES=${SCENES:-animate,typing,static}
+SCENES=${SCENES:-animate,typing,scroll,static}
 SIZE=1920x1080
 
 log() { echo "bench-desktop: $*" >&2; }

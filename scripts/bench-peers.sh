@@ -8,7 +8,7 @@
 #            (serve --source mutter); gnome-remote-desktop 43 (--headless) on headless
 #            mutter 43; weston 10's RDP backend;
 #   figures: codec, time to the first complete picture, a full-screen animation's frames and
-#            bytes per second, a typing terminal's bytes per second (`wrd-bench desktop`),
+#            bytes per second, a typing and a scrolling terminal's bytes per second (`wrd-bench desktop`),
 #            input-to-pixel latency median / p95 (`wrd-bench latency`), the server's CPU
 #            during the animation and its largest RSS.
 #
@@ -49,7 +49,7 @@ common=(
 )
 status=0
 BENCH_OUTPUT=$work/desktop.txt bench_run "$BENCH" --json "$work/results.jsonl" desktop \
-  "${common[@]}" --scenes animate,typing,static --seconds "$SECONDS_PER_SCENE" --settle "$SETTLE" \
+  "${common[@]}" --scenes animate,typing,scroll,static --seconds "$SECONDS_PER_SCENE" --settle "$SETTLE" \
   || status=$?
 # A server that could not be measured is a row that says why; only a crash of wrd-bench itself
 # (no JSON at all) stops the run.

@@ -108,6 +108,8 @@ pub enum SceneArg {
     Animate,
     /// foot, full screen, with a character typed every 100 ms
     Typing,
+    /// foot, full screen, scrolling: a new line of text every 20 ms
+    Scroll,
     /// wrd-scene static: one picture, then nothing
     Static,
 }

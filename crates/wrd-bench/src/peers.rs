@@ -4,7 +4,8 @@
 //!
 //! One row per server, in the order the run measured them: the codec the client got, the time
 //! to the first complete picture (median over the scenes' connections), the full-screen
-//! animation's frames and bytes per second, the typing terminal's bytes per second,
+//! animation's frames and bytes per second, the typing and the scrolling terminal's bytes per
+//! second,
 //! input-to-pixel latency (median / p95), the server's CPU during the animation and its largest
 //! RSS over every scene. A missing measurement is a dash, a failed one says why; nothing is
 //! made up.
@@ -31,6 +32,7 @@ pub struct PeerRow {
     pub animate_fps: Option<f64>,
     pub animate_kb_per_s: Option<f64>,
     pub typing_kb_per_s: Option<f64>,
+    pub scroll_kb_per_s: Option<f64>,
     pub latency_p50_ms: Option<f64>,
     pub latency_p95_ms: Option<f64>,
     pub animate_cpu_percent: Option<f64>,
@@ -102,6 +104,10 @@ pub fn rows(records: &[Value]) -> Vec<PeerRow> {
                 row.typing_kb_per_s = kb;
                 row.codec = row.codec.take().or_else(|| text(r, "codec"));
             }
+            Some("scroll") => {
+                row.scroll_kb_per_s = kb;
+                row.codec = row.codec.take().or_else(|| text(r, "codec"));
+            }
             _ => row.codec = row.codec.take().or_else(|| text(r, "codec")),
         }
     }
@@ -122,8 +128,8 @@ fn cell(text: &str) -> String {
 /// The markdown table, and under it the failures.
 pub fn markdown(rows: &[PeerRow]) -> String {
     let mut t = String::from(
-        "| server | codec | first frame ms | animation fps | animation KB/s | typing KB/s | input latency p50 / p95 ms | CPU % (animation) | RSS MiB |\n\
-         |---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| server | codec | first frame ms | animation fps | animation KB/s | typing KB/s | scrolling KB/s | input latency p50 / p95 ms | CPU % (animation) | RSS MiB |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for r in rows {
         let latency = match (r.latency_p50_ms, r.latency_p95_ms) {
@@ -131,13 +137,14 @@ pub fn markdown(rows: &[PeerRow]) -> String {
             _ => "–".to_owned(),
         };
         t.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             cell(&r.server),
             cell(r.codec.as_deref().unwrap_or("–")),
             num(r.first_frame_ms, 0),
             num(r.animate_fps, 1),
             num(r.animate_kb_per_s, 0),
             num(r.typing_kb_per_s, 1),
+            num(r.scroll_kb_per_s, 0),
             latency,
             num(r.animate_cpu_percent, 1),
             num(r.rss_mib, 1),
@@ -268,12 +275,12 @@ mod tests {
         let table = markdown(&rows(&records()));
         assert!(
             table.contains(
-                "| wrd-server (sway) | RemoteFX | 250 | 9.4 | 2600 | 12.3 | 62.2 / 84.3 | 95.0 | 90.5 |"
+                "| wrd-server (sway) | RemoteFX | 250 | 9.4 | 2600 | 12.3 | – | 62.2 / 84.3 | 95.0 | 90.5 |"
             ),
             "{table}"
         );
         assert!(
-            table.contains("| weston (RDP backend) | – | – | – | – | – | 69.6 / 79.0 | – | – |"),
+            table.contains("| weston (RDP backend) | – | – | – | – | – | – | 69.6 / 79.0 | – | – |"),
             "{table}"
         );
         assert!(

@@ -14,14 +14,14 @@ fn bench() -> Command {
 }
 
 #[test]
-fn weston_typing_is_measured_and_the_table_says_na_for_the_peer() {
+fn weston_typing_and_scrolling_are_measured_and_the_table_says_na_for_the_peer() {
     let dir = TestDir::new("bench-desktop-weston").unwrap();
     let markdown = dir.join("table.md");
     let json = dir.join("results.jsonl");
     let out = bench()
         .arg("--json")
         .arg(&json)
-        .args(["desktop", "--servers", "weston", "--scenes", "typing"])
+        .args(["desktop", "--servers", "weston", "--scenes", "typing,scroll"])
         .args(["--seconds", "2", "--settle", "1", "--work-dir"])
         .arg(dir.path())
         .arg("--markdown")
@@ -54,6 +54,22 @@ fn weston_typing_is_measured_and_the_table_says_na_for_the_peer() {
     assert!(record["cpu_percent"].as_f64().is_some(), "{record}");
     let first_frame = record["first_frame_ms"].as_f64().unwrap();
     assert!(first_frame > 0.0 && first_frame < 30_000.0, "{record}");
+    // The scrolling terminal moves the whole screen 50 times a second: far more bytes than
+    // a character every 100 ms.
+    let scroll: serde_json::Value = std::fs::read_to_string(&json)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|v| v["bench"] == "desktop" && v["scene"] == "scroll")
+        .unwrap();
+    let (typing_bytes, scroll_bytes) = (
+        record["bytes_per_s"].as_f64().unwrap(),
+        scroll["bytes_per_s"].as_f64().unwrap(),
+    );
+    assert!(
+        scroll_bytes > 5.0 * typing_bytes,
+        "typing {record}\nscroll {scroll}"
+    );
     // no wrd-server among the servers: no goal lines
     assert!(!table.contains("goal"), "{table}");
 }

@@ -179,3 +179,87 @@ fn an_avc420_client_sees_the_compositor_picture() {
     compositor.save_png(dir.join("grim.png")).unwrap();
     assert!(rdp.is_running(), "{}", rdp.log_tail(20));
 }
+
+/// H.264 through ten desktop resizes in a row (sway's output resized under the screen cast):
+/// the session lives on, each new size reaches the client, and H.264 frames follow each one.
+#[test]
+fn an_h264_session_survives_ten_resizes() {
+    let dir = TestDir::new("h264-resizes").unwrap();
+    let stack = SwayStack::start(
+        dir.path(),
+        &StackOptions {
+            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
+            wallpaper: None,
+            animate: false,
+        },
+    )
+    .unwrap();
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+    let port = free_port();
+    let mut server = start_server(&stack, &binary, port, &dir);
+    server
+        .wait_for_log("portal screen cast started", Duration::from_secs(20))
+        .unwrap();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let mut config = wrd_client::ClientConfig::new(addr, USER, PASSWORD);
+        config.desktop_width = WIDTH;
+        config.desktop_height = HEIGHT;
+        config.codec = wrd_client::Codec::H264;
+        let mut session = wrd_client::connect(config).await.unwrap();
+        let soon = |s| wrd_client::Instant::now() + Duration::from_secs(s);
+        let deadline = soon(20);
+        while session.stats().avc420_frames == 0 {
+            assert!(
+                wrd_client::Instant::now() < deadline,
+                "no H.264 frame: {:?}",
+                session.stats()
+            );
+            let _ = session.next_event(soon(1)).await;
+        }
+        let sizes = [(1024, 768), (1280, 720), (800, 600), (1600, 900), (1280, 720)];
+        for i in 0..10 {
+            let (w, h) = sizes[i % sizes.len()];
+            let out = stack
+                .output(stack.command("swaymsg").args([
+                    "output",
+                    "HEADLESS-1",
+                    "resolution",
+                    &format!("{w}x{h}"),
+                ]))
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "swaymsg: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let frames_before = session.stats().avc420_frames;
+            let deadline = soon(20);
+            while session.desktop_size() != (w, h) || session.stats().avc420_frames == frames_before {
+                assert!(
+                    wrd_client::Instant::now() < deadline,
+                    "resize {} to {w}x{h}: the client has {:?}, {:?}\n{}",
+                    i + 1,
+                    session.desktop_size(),
+                    session.stats(),
+                    server.log_tail(20)
+                );
+                match session.next_event(soon(1)).await {
+                    Ok(_) => {}
+                    Err(e) if e.is_timeout() => {}
+                    Err(e) => panic!("resize {} to {w}x{h}: {e}\n{}", i + 1, server.log_tail(20)),
+                }
+            }
+        }
+        assert!(session.is_active());
+        session.disconnect().await.unwrap();
+    });
+    server.ensure_running().unwrap();
+}

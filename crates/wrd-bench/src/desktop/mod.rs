@@ -35,6 +35,12 @@ while :; do
   printf '\n'
 done"#;
 
+/// A terminal scrolling text: a numbered line of prose every 20 ms (50 lines a second, the
+/// whole screen moving up a line each time).
+pub const SCROLL_SCRIPT: &str = r#"text='The quick brown fox jumps over the lazy dog; pack my box with five dozen liquor jugs.'
+n=0
+while :; do printf '%6d %s\n' "$n" "$text"; n=$((n + 1)); sleep 0.02; done"#;
+
 /// How long after the client left a server may take to log its statistics.
 const STATISTICS_WAIT: Duration = Duration::from_secs(3);
 /// Pause between one scene's client leaving and the next one connecting.
@@ -152,6 +158,7 @@ pub fn scene_name(scene: SceneArg) -> &'static str {
     match scene {
         SceneArg::Animate => "animate",
         SceneArg::Typing => "typing",
+        SceneArg::Scroll => "scroll",
         SceneArg::Static => "static",
     }
 }
@@ -189,6 +196,11 @@ fn start_scene(target: &Target, scene: SceneArg, scene_bin: Option<&Path>) -> Re
             cmd.args(["--fullscreen", "bash", "-c", TYPING_SCRIPT]);
             (cmd, "scene-typing".to_owned())
         }
+        SceneArg::Scroll => {
+            let mut cmd = target.command("foot")?;
+            cmd.args(["--fullscreen", "bash", "-c", SCROLL_SCRIPT]);
+            (cmd, "scene-scroll".to_owned())
+        }
     };
     ChildGuard::spawn(&mut cmd, &name, &target.log_dir)
 }
@@ -204,7 +216,7 @@ fn measure_scene(
 ) -> Result<Row> {
     target.ensure_running()?;
     let scene_bin = match (scene, &args.scene) {
-        (SceneArg::Typing, _) | (_, None) => None,
+        (SceneArg::Typing | SceneArg::Scroll, _) | (_, None) => None,
         (_, Some(bin)) => Some(target.install(bin)?),
     };
     if args.client == ClientKind::Xfreerdp {
