@@ -19,6 +19,7 @@
 #   scripts/bench-peers.sh
 #   SERVERS=wrd,weston SECONDS_PER_SCENE=5 PRESSES=10 scripts/bench-peers.sh
 #   UPDATE=0 scripts/bench-peers.sh      # print the table, leave BENCHMARKS.md alone
+#   CODEC=h264 UPDATE=0 scripts/bench-peers.sh   # the client asks for H.264
 #
 # Needs root (the stack user, the packet filter) and scripts/install-deps.sh.
 set -euo pipefail
@@ -34,6 +35,9 @@ PRESSES=${PRESSES:-30}
 WARMUP=${WARMUP:-5}
 INTERVAL_MS=${INTERVAL_MS:-150}
 UPDATE=${UPDATE:-1}
+# What the in-process client asks for: remotefx, bitmap, or h264 (the graphics pipeline with
+# H.264; servers without it answer with RemoteFX).
+CODEC=${CODEC:-remotefx}
 SIZE=1920x1080
 
 log() { echo "bench-peers: $*" >&2; }
@@ -45,7 +49,7 @@ bench_record_start
 common=(
   --servers "$SERVERS" --size "$SIZE"
   --wrd-server "$PWD/target/release/wrd-server" --scene "$PWD/target/release/wrd-scene"
-  --work-dir "$work"
+  --work-dir "$work" --codec "$CODEC"
 )
 status=0
 BENCH_OUTPUT=$work/desktop.txt bench_run "$BENCH" --json "$work/results.jsonl" desktop \
@@ -58,8 +62,8 @@ BENCH_OUTPUT=$work/latency.txt bench_run "$BENCH" --json "$work/results.jsonl" l
   "${common[@]}" --presses "$PRESSES" --warmup "$WARMUP" --interval-ms "$INTERVAL_MS" \
   || status=$?
 
-bench_header "SERVERS=$SERVERS SECONDS_PER_SCENE=$SECONDS_PER_SCENE SETTLE=$SETTLE PRESSES=$PRESSES WARMUP=$WARMUP INTERVAL_MS=$INTERVAL_MS scripts/bench-peers.sh" \
-  "one in-process client (wrd-bench, IronRDP) per measurement, RemoteFX advertised, ${SIZE}; scenes of ${SECONDS_PER_SCENE} s after ${SETTLE} s settling; key A every ${INTERVAL_MS} ms against wrd-scene flip, ${WARMUP} warm-up presses dropped; first frame = TCP connect → complete picture, median of the scenes' connections" \
+bench_header "CODEC=$CODEC SERVERS=$SERVERS SECONDS_PER_SCENE=$SECONDS_PER_SCENE SETTLE=$SETTLE PRESSES=$PRESSES WARMUP=$WARMUP INTERVAL_MS=$INTERVAL_MS scripts/bench-peers.sh" \
+  "one in-process client (wrd-bench, IronRDP) per measurement, asking for ${CODEC}, ${SIZE}; scenes of ${SECONDS_PER_SCENE} s after ${SETTLE} s settling; key A every ${INTERVAL_MS} ms against wrd-scene flip, ${WARMUP} warm-up presses dropped; first frame = TCP connect → complete picture, median of the scenes' connections" \
   > "$work/header.md"
 
 table=(peers-table --results "$work/results.jsonl" --header "$work/header.md")

@@ -133,6 +133,16 @@ pub enum CodecArg {
     H264,
 }
 
+impl CodecArg {
+    pub fn client_codec(self) -> wrd_client::Codec {
+        match self {
+            Self::Remotefx => wrd_client::Codec::RemoteFx,
+            Self::Bitmap => wrd_client::Codec::Bitmap,
+            Self::H264 => wrd_client::Codec::H264,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ClientKind {
     /// The in-process headless client (wrd-client, IronRDP)
@@ -241,11 +251,7 @@ impl ConnectArgs {
         };
         config.desktop_width = self.width;
         config.desktop_height = self.height;
-        config.codec = match self.codec {
-            CodecArg::Remotefx => wrd_client::Codec::RemoteFx,
-            CodecArg::Bitmap => wrd_client::Codec::Bitmap,
-            CodecArg::H264 => wrd_client::Codec::H264,
-        };
+        config.codec = self.codec.client_codec();
         config.connect_timeout = self.timeout()?;
         config.client_name = "wrd-bench".to_owned();
         Ok(config)
@@ -493,6 +499,11 @@ pub struct DesktopArgs {
     #[arg(long, value_enum, default_value_t = ClientKind::Wrd)]
     pub client: ClientKind,
 
+    /// What the in-process client asks for: RemoteFX, plain bitmaps, or H.264 through the
+    /// graphics pipeline (servers without it send RemoteFX)
+    #[arg(long, value_enum, default_value_t = CodecArg::Remotefx)]
+    pub codec: CodecArg,
+
     /// The wrd-server binary (release build for meaningful figures)
     #[arg(long, value_name = "PATH")]
     pub wrd_server: Option<PathBuf>,
@@ -551,6 +562,11 @@ pub struct LatencyArgs {
     /// Xvfb, driven with XTEST and read with GetImage (a cross-check of the in-process figures)
     #[arg(long, value_enum, default_value_t = ClientKind::Wrd)]
     pub client: ClientKind,
+
+    /// What the in-process client asks for: RemoteFX, plain bitmaps, or H.264 through the
+    /// graphics pipeline (servers without it send RemoteFX)
+    #[arg(long, value_enum, default_value_t = CodecArg::Remotefx)]
+    pub codec: CodecArg,
 
     /// Desktop size of every server
     #[arg(long, value_name = "WxH", default_value = "1920x1080", value_parser = parse_size)]

@@ -237,7 +237,7 @@ fn measure_scene(
     };
     config.desktop_width = args.size.0;
     config.desktop_height = args.size.1;
-    config.codec = wrd_client::Codec::RemoteFx;
+    config.codec = args.codec.client_codec();
     config.connect_timeout = timeout;
     config.client_name = "wrd-bench".to_owned();
     // The desktop's processes before the scene starts: the scene's own are not the server's

@@ -60,15 +60,16 @@ pub struct Row {
 }
 
 /// "RemoteFX", "none", "bitmap", or a combination, from what the client received.
-pub fn codec_name(surface_codec_ids: &[u8], bitmap_updates: u64) -> String {
-    let mut names: Vec<String> = surface_codec_ids
-        .iter()
-        .map(|&id| match id {
-            CODEC_ID_REMOTEFX => "RemoteFX".to_owned(),
-            0 => "uncompressed surface bits".to_owned(),
-            other => format!("codec {other}"),
-        })
-        .collect();
+pub fn codec_name(surface_codec_ids: &[u8], bitmap_updates: u64, avc420_frames: u64) -> String {
+    let mut names: Vec<String> = Vec::new();
+    if avc420_frames > 0 {
+        names.push("H.264 (AVC420)".to_owned());
+    }
+    names.extend(surface_codec_ids.iter().map(|&id| match id {
+        CODEC_ID_REMOTEFX => "RemoteFX".to_owned(),
+        0 => "uncompressed surface bits".to_owned(),
+        other => format!("codec {other}"),
+    }));
     if bitmap_updates > 0 {
         names.push("bitmap updates".to_owned());
     }
@@ -100,7 +101,7 @@ impl Row {
             client: "wrd",
             scene: scene_name(scene),
             codec: client.map_or_else(String::new, |c| {
-                codec_name(&c.surface_codec_ids, c.bitmap_update_pdus)
+                codec_name(&c.surface_codec_ids, c.bitmap_update_pdus, c.avc420_frames)
             }),
             fps,
             fps_kind,
@@ -414,12 +415,13 @@ mod tests {
 
     #[test]
     fn codec_names() {
-        assert_eq!(codec_name(&[3], 0), "RemoteFX");
+        assert_eq!(codec_name(&[3], 0, 0), "RemoteFX");
+        assert_eq!(codec_name(&[3], 0, 12), "H.264 (AVC420) + RemoteFX");
         assert_eq!(
-            codec_name(&[0, 3], 2),
+            codec_name(&[0, 3], 2, 0),
             "uncompressed surface bits + RemoteFX + bitmap updates"
         );
-        assert_eq!(codec_name(&[], 0), "nothing received");
+        assert_eq!(codec_name(&[], 0, 0), "nothing received");
     }
 
     #[test]
