@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# test.sh [cargo test args...] — run the whole test suite: `cargo test --workspace --locked`.
+# test.sh [cargo test args...] — run the whole test suite:
+# `cargo test --workspace --locked --no-fail-fast` (every test binary runs, so one failure does
+# not hide the others).
 #
 # The tests drive real programs (Xvfb, xfreerdp, xwd, ...). Without them they fail in
 # confusing ways, so their presence is checked first; scripts/install-deps.sh installs them.
@@ -24,5 +26,5 @@ fi
 # must not leak into the programs they run.
 unset DISPLAY WAYLAND_DISPLAY
 
-echo "test.sh: cargo test --workspace --locked $*" >&2
-cargo test --workspace --locked "$@"
+echo "test.sh: cargo test --workspace --locked --no-fail-fast $*" >&2
+cargo test --workspace --locked --no-fail-fast "$@"
