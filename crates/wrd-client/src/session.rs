@@ -801,6 +801,53 @@ impl Session {
         .await
     }
 
+    /// Tell the server to stop (`false`, as a client does when its window is minimized) or to
+    /// resume (`true`: the whole desktop is visible again) sending display updates.
+    pub async fn send_suppress_output(&mut self, allow_updates: bool) -> Result<(), ClientError> {
+        use ironrdp::pdu::rdp::headers::ShareDataPdu;
+        use ironrdp::pdu::rdp::suppress_output::SuppressOutputPdu;
+        let desktop_rect = allow_updates.then(|| self.whole_desktop());
+        self.send_share_data(
+            ShareDataPdu::SuppressOutput(SuppressOutputPdu { desktop_rect }),
+            "sending suppress output",
+        )
+        .await
+    }
+
+    /// Ask the server to send the whole picture again (Refresh Rectangle of the desktop).
+    pub async fn send_refresh_rectangle(&mut self) -> Result<(), ClientError> {
+        use ironrdp::pdu::rdp::headers::ShareDataPdu;
+        use ironrdp::pdu::rdp::refresh_rectangle::RefreshRectanglePdu;
+        let areas_to_refresh = vec![self.whole_desktop()];
+        self.send_share_data(
+            ShareDataPdu::RefreshRectangle(RefreshRectanglePdu { areas_to_refresh }),
+            "sending refresh rectangle",
+        )
+        .await
+    }
+
+    fn whole_desktop(&self) -> InclusiveRectangle {
+        let (width, height) = self.desktop_size();
+        InclusiveRectangle {
+            left: 0,
+            top: 0,
+            right: width.saturating_sub(1),
+            bottom: height.saturating_sub(1),
+        }
+    }
+
+    async fn send_share_data(
+        &mut self,
+        pdu: ironrdp::pdu::rdp::headers::ShareDataPdu,
+        step: &'static str,
+    ) -> Result<(), ClientError> {
+        let mut buf = WriteBuf::new();
+        self.stage
+            .encode_static(&mut buf, pdu)
+            .map_err(|e| ClientError::Protocol(format!("{step}: {e}")))?;
+        self.write(buf.filled(), step).await
+    }
+
     /// Graceful shutdown: send a Shutdown Request, wait (bounded by the write timeout) for the
     /// server to deny it (then send the disconnect ultimatum) or to close the connection, then
     /// close TLS and TCP. The transport is closed in every case; `Err` means the server did not
@@ -879,7 +926,16 @@ impl Session {
             for output in outputs {
                 match output {
                     ActiveStageOutput::ResponseFrame(bytes) if !bytes.is_empty() => {
-                        self.write(&bytes, "answering during shutdown").await?;
+                        // The server may close while frames it sent before our request are
+                        // still being answered: the close is its acknowledgement.
+                        match self.write(&bytes, "answering during shutdown").await {
+                            Ok(()) => {}
+                            Err(ClientError::Disconnected(reason)) => {
+                                debug!(reason, "connection closed after the shutdown request");
+                                return Ok(());
+                            }
+                            Err(e) => return Err(e),
+                        }
                     }
                     ActiveStageOutput::Terminate(_) => done = true,
                     _ => {}

@@ -126,15 +126,30 @@ pub struct CastSession {
 }
 
 impl CastSession {
-    /// Waits until the portal (or the user, from the desktop) closes the session.
+    /// Waits until the portal (or the user, from the desktop) closes the session, or the
+    /// portal service leaves the bus: its sessions die with it, though the backend's stream
+    /// may go on (xdg-desktop-portal-wlr keeps streaming for a session nobody can close).
     pub async fn closed(&self) -> Result<(), PortalError> {
         let subscribe = |e: ashpd::Error| step("Session.Closed subscription", &e);
-        match &self.session {
-            PortalSession::ScreenCast(session) => {
-                session.receive_closed().await.map_err(subscribe)?.next().await;
+        let closed = async {
+            match &self.session {
+                PortalSession::ScreenCast(session) => {
+                    session.receive_closed().await.map_err(subscribe)?.next().await;
+                }
+                PortalSession::RemoteDesktop(session) => {
+                    session.receive_closed().await.map_err(subscribe)?.next().await;
+                }
             }
-            PortalSession::RemoteDesktop(session) => {
-                session.receive_closed().await.map_err(subscribe)?.next().await;
+            Ok::<(), PortalError>(())
+        };
+        tokio::select! {
+            result = closed => {
+                result?;
+                info!("the portal closed the screen-cast session");
+            }
+            result = portal_left_the_bus() => {
+                result?;
+                warn!("xdg-desktop-portal left the session bus: its screen-cast session is gone");
             }
         }
         Ok(())
@@ -148,6 +163,39 @@ impl CastSession {
         }
         .map_err(|e| step("Session.Close", &e))
     }
+}
+
+/// The portal's well-known name on the session bus.
+const PORTAL_BUS_NAME: &str = "org.freedesktop.portal.Desktop";
+
+/// Resolves when nobody owns the portal's name any more (at once if nobody does now).
+async fn portal_left_the_bus() -> Result<(), PortalError> {
+    fn watch(e: impl std::fmt::Display) -> PortalError {
+        PortalError::Step {
+            step: "watching the portal's bus name",
+            message: e.to_string(),
+        }
+    }
+    let connection = ashpd::zbus::Connection::session().await.map_err(watch)?;
+    let dbus = ashpd::zbus::fdo::DBusProxy::new(&connection)
+        .await
+        .map_err(watch)?;
+    let mut changes = dbus
+        .receive_name_owner_changed_with_args(&[(0, PORTAL_BUS_NAME)])
+        .await
+        .map_err(watch)?;
+    let name = ashpd::zbus::names::BusName::try_from(PORTAL_BUS_NAME).map_err(watch)?;
+    // Subscribed first, then asked: an owner that leaves in between is still seen.
+    if !dbus.name_has_owner(name).await.map_err(watch)? {
+        return Ok(());
+    }
+    while let Some(change) = changes.next().await {
+        if change.args().is_ok_and(|args| args.new_owner().is_none()) {
+            return Ok(());
+        }
+    }
+    // The bus connection itself ended: the portal is unreachable all the same.
+    Ok(())
 }
 
 /// A request the portal answered with an error response (not a failed call).

@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::num::{NonZeroU16, NonZeroUsize};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use ironrdp_server::{
     BitmapUpdate, DesktopSize, DisplayUpdate, PixelFormat as RdpPixelFormat, RGBAPointer, RdpServerDisplay,
     RdpServerDisplayUpdates,
 };
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, trace, warn};
@@ -106,6 +108,24 @@ pub struct WrdDisplayHandler {
     gfx: Option<Arc<GfxLink>>,
     /// H.264 was asked for (`--codec h264`): a client without it is worth a warning.
     h264_required: bool,
+    /// What the client asked of its output (Suppress Output, Refresh Rectangle), shared with
+    /// the update stream.
+    output: Arc<OutputRequests>,
+}
+
+/// The client's requests about its output, set by IronRDP's PDU handler and read by the
+/// update stream, which is woken for each.
+#[derive(Debug, Default)]
+struct OutputRequests {
+    /// The client is minimized: no frames until it resumes (the bus meanwhile keeps only the
+    /// newest frame and the merged damage, so nothing grows).
+    suppressed: AtomicBool,
+    /// The client wants its whole picture again.
+    refresh: AtomicBool,
+    changed: Notify,
+    /// Shared with IronRDP's update encoder, which diffs each bitmap against the picture it
+    /// sent last: set, it forgets that picture, so that a repaint is not diffed to nothing.
+    encoder_reset: Arc<AtomicBool>,
 }
 
 impl WrdDisplayHandler {
@@ -130,6 +150,7 @@ impl WrdDisplayHandler {
             resize: None,
             gfx: None,
             h264_required: false,
+            output: Arc::default(),
         }
     }
 
@@ -137,6 +158,12 @@ impl WrdDisplayHandler {
     pub fn with_resize(mut self, route: Option<ResizeRoute>) -> Self {
         self.resize = route;
         self
+    }
+
+    /// The flag with which the display makes IronRDP's encoder send the next update whole
+    /// (to be given to `RdpServer::set_encoder_reset_handle`).
+    pub(crate) fn encoder_reset_handle(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.output.encoder_reset)
     }
 
     /// Frames go through `link`'s graphics pipeline as H.264 when the client negotiates AVC420.
@@ -217,6 +244,30 @@ impl RdpServerDisplay for WrdDisplayHandler {
         let _ = route.send(DesktopResize { width, height });
     }
 
+    /// A minimized client gets no frames (its window shows nothing; sending would only build a
+    /// backlog it must chew through on restore). Resuming repaints the whole picture.
+    fn suppress_output(&mut self, suppressed: bool) {
+        let was = self.output.suppressed.swap(suppressed, Ordering::Relaxed);
+        if was != suppressed {
+            info!(
+                suppressed,
+                "the client {} display updates",
+                if suppressed { "stops" } else { "resumes" }
+            );
+        }
+        if !suppressed {
+            self.output.refresh.store(true, Ordering::Relaxed);
+        }
+        self.output.changed.notify_one();
+    }
+
+    fn refresh_requested(&mut self) {
+        debug!("the client asks for its picture again");
+        self.output.suppressed.store(false, Ordering::Relaxed);
+        self.output.refresh.store(true, Ordering::Relaxed);
+        self.output.changed.notify_one();
+    }
+
     async fn size(&mut self) -> DesktopSize {
         let size = match self.bus.desktop_size() {
             Some(size) => Some(size),
@@ -260,6 +311,7 @@ impl RdpServerDisplay for WrdDisplayHandler {
             stats: DisplayStats::new(),
             gfx_link: self.gfx.clone(),
             h264_required: self.h264_required,
+            output: Arc::clone(&self.output),
             gfx: if self.gfx.is_some() {
                 GfxState::Waiting
             } else {
@@ -298,6 +350,7 @@ struct DisplayUpdates {
     gfx_link: Option<Arc<GfxLink>>,
     h264_required: bool,
     gfx: GfxState,
+    output: Arc<OutputRequests>,
 }
 
 /// Whether this client's frames go through the graphics pipeline.
@@ -355,7 +408,20 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
             }
             self.start_gfx_if_ready()?;
             self.flush_gfx()?;
+            if self.output.refresh.swap(false, Ordering::Relaxed) {
+                self.subscriber.request_full_refresh();
+                if let GfxState::Active(stream) = &self.gfx {
+                    // The client may have dropped what it held while minimized: a picture
+                    // that depends on nothing before it.
+                    stream.input.request_idr();
+                } else {
+                    // Nothing is pending: the next update IronRDP encodes is the repaint.
+                    self.output.encoder_reset.store(true, Ordering::Relaxed);
+                }
+            }
+            let suppressed = self.output.suppressed.load(Ordering::Relaxed);
             // Cancel-safe: sleeping, `FrameSubscriber::next`, `CursorSubscriber::next`,
+            // `Notify::notified` (a notification finding no waiter is kept as a permit),
             // `GfxLink::changed` and `EncoderOutput::recv` are, and the state changes only
             // after the select.
             let link = match (&self.gfx_link, &self.gfx) {
@@ -389,6 +455,8 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
             };
             let cursor_open = self.cursor_open;
             let cursor = self.cursor.next();
+            let output = Arc::clone(&self.output);
+            let output_changed = async move { output.changed.notified().await };
             let update = tokio::select! {
                 // The pointer first: it is small and what the user watches most closely.
                 biased;
@@ -399,12 +467,13 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                     }
                     continue;
                 }
+                () = output_changed => continue,
                 () = gfx_changed => continue,
                 encoded = encoded => {
                     self.take_encoded(encoded);
                     continue;
                 }
-                update = frame => update,
+                update = frame, if !suppressed => update,
             };
             let Some(update) = update else {
                 debug!("frame source ended: closing the display stream");

@@ -201,6 +201,7 @@ fn build_server(
     if let Some(link) = &gfx {
         display = display.with_graphics_pipeline(Arc::clone(link), ctx.codec == crate::Codec::H264);
     }
+    let encoder_reset = display.encoder_reset_handle();
     let gfx_factory = gfx
         .map(|link| Box::new(crate::gfx::GfxFactory::new(link)) as Box<dyn ironrdp_server::GfxServerFactory>);
     let mut server = builder
@@ -223,6 +224,7 @@ fn build_server(
             }
         })
         .build();
+    server.set_encoder_reset_handle(encoder_reset);
     match &ctx.auth {
         AuthMode::Nla(creds) => server.set_credentials(Some(ironrdp_credentials(creds))),
         AuthMode::TlsOnly(creds) => server.set_credential_validator(Some(Arc::new(TlsPasswordCheck {

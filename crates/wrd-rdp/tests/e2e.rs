@@ -54,6 +54,11 @@ fn creds() -> Credentials {
 }
 
 async fn start(options: Options) -> TestServer {
+    // The server's log, for a failing test: `RUST_LOG=debug cargo test ...` (off by default).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let state = tempfile::tempdir().unwrap();
     let tls = TlsIdentity::load_or_generate(state.path()).unwrap();
     let shutdown = CancellationToken::new();
@@ -684,5 +689,108 @@ async fn a_client_that_never_acknowledges_stalls_alone() {
         s.avc420_frames
     );
     assert!(stalled.is_active() && healthy.is_active());
+    server.stop().await;
+}
+
+/// Reads events until `window` has passed without any; returns the graphics updates seen.
+async fn drain_updates(session: &mut Session, window: Duration) -> u64 {
+    let mut updates = 0;
+    loop {
+        match session.next_event(Instant::now() + window).await {
+            Ok(wrd_client::SessionEvent::GraphicsUpdate { .. }) => updates += 1,
+            Ok(_) => {}
+            Err(e) if e.is_timeout() => return updates,
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+/// Reads events for `span` and counts the graphics updates.
+async fn updates_during(session: &mut Session, span: Duration) -> u64 {
+    let end = Instant::now() + span;
+    let mut updates = 0;
+    while Instant::now() < end {
+        match session.next_event(end).await {
+            Ok(wrd_client::SessionEvent::GraphicsUpdate { .. }) => updates += 1,
+            Ok(_) => {}
+            Err(e) if e.is_timeout() => break,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    updates
+}
+
+/// A minimized client (Suppress Output without a rectangle) gets no frames while the desktop
+/// keeps moving, and the live picture again as soon as it is restored; for both the classic
+/// path and H.264.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minimized_client_gets_no_frames_until_restored() {
+    let server = start(Options::default()).await;
+    for config in [client_config(server.addr, PASSWORD), h264_config(server.addr)] {
+        let codec = config.codec;
+        let mut session = wrd_client::connect(config).await.unwrap();
+        let first = wait_for_pattern(&mut session).await;
+        session.send_suppress_output(false).await.unwrap();
+        // What was already on its way arrives; then nothing, while the pattern runs at 30 fps.
+        drain_updates(&mut session, Duration::from_millis(300)).await;
+        let before = session.stats().bytes_received;
+        let minimized = updates_during(&mut session, Duration::from_secs(2)).await;
+        let quiet_bytes = session.stats().bytes_received - before;
+        assert_eq!(minimized, 0, "{codec:?}: updates while minimized");
+        assert!(
+            quiet_bytes < 1024,
+            "{codec:?}: {quiet_bytes} bytes while minimized"
+        );
+        session.send_suppress_output(true).await.unwrap();
+        // The pattern moved on by about 70 frames meanwhile; 40 beyond the first picture can
+        // only come after the restore (the client was minimized right after it).
+        wait_for_counter_above(&mut session, first + 40, 3)
+            .await
+            .unwrap_or_else(|e| panic!("{codec:?}: no live picture after the restore: {e}"));
+        session.disconnect().await.unwrap();
+    }
+    server.stop().await;
+}
+
+/// On a still desktop, a restored client and a client asking for a refresh (Refresh
+/// Rectangle) get their whole picture again, though nothing changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_or_refreshing_client_gets_its_picture_again() {
+    let server = start(Options {
+        fps: 0,
+        ..Options::default()
+    })
+    .await;
+    for config in [client_config(server.addr, PASSWORD), h264_config(server.addr)] {
+        let codec = config.codec;
+        let mut session = wrd_client::connect(config).await.unwrap();
+        assert_eq!(wait_for_pattern(&mut session).await, 0);
+        drain_updates(&mut session, Duration::from_secs(1)).await;
+        for request in ["restore", "refresh"] {
+            let pixels = session.stats().pixels_updated;
+            let h264_frames = session.stats().avc420_frames;
+            if request == "restore" {
+                session.send_suppress_output(false).await.unwrap();
+                assert_eq!(updates_during(&mut session, Duration::from_millis(500)).await, 0);
+                session.send_suppress_output(true).await.unwrap();
+            } else {
+                session.send_refresh_rectangle().await.unwrap();
+            }
+            drain_updates(&mut session, Duration::from_millis(700)).await;
+            let repainted = session.stats().pixels_updated - pixels;
+            assert!(
+                repainted >= u64::from(WIDTH) * u64::from(HEIGHT),
+                "{codec:?} {request}: {repainted} pixels repainted"
+            );
+            if codec == wrd_client::Codec::H264 {
+                assert!(
+                    session.stats().avc420_frames > h264_frames,
+                    "{request}: no H.264 frame"
+                );
+            }
+            assert_eq!(counter(&session), Some(0));
+        }
+        session.disconnect().await.unwrap();
+    }
     server.stop().await;
 }

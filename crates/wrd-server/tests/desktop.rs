@@ -3,7 +3,8 @@
 //! - a still desktop costs nothing once the picture settled, and a terminal being typed into
 //!   sends only small rectangles (the in-process IronRDP client, which sees every update);
 //! - a line printed in a terminal is in the client's picture within 200 ms;
-//! - the compositor dying mid-session ends the sessions with a clear log line, exit 1, no hang.
+//! - the compositor or the portal service dying mid-session ends the sessions with a clear log
+//!   line, exit 1, no hang (the portal's backend stopping: `portal.rs`).
 
 // Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -222,9 +223,11 @@ fn a_still_desktop_is_silent_typing_is_small_and_a_printed_line_arrives_within_2
     );
 }
 
-#[test]
-fn the_compositor_dying_ends_the_sessions_cleanly() {
-    let dir = TestDir::new("desktop-compositor-dies").unwrap();
+/// Kills `program` of the stack in the middle of an xfreerdp session: the server must end the
+/// session with a clear line naming why (`expected`), exit 1 without hanging or panicking, and
+/// the client must be disconnected (not killed).
+fn dying_part_of_the_desktop_ends_the_sessions_cleanly(program: &str, expected: &str) {
+    let dir = TestDir::new(&format!("desktop-{program}-dies")).unwrap();
     let stack = stack(&dir);
     let port = free_port();
     let mut server = start_server(&stack, port, &dir);
@@ -239,16 +242,31 @@ fn the_compositor_dying_ends_the_sessions_cleanly() {
     let mut rdp = XFreeRdp::spawn(&xvfb, &options, dir.path()).unwrap();
     rdp.wait_for_content(Duration::from_secs(30)).unwrap();
 
-    let killed = stack.signal_programs("sway", libc::SIGKILL);
-    assert!(killed > 0, "found no compositor of this stack to kill");
+    let killed = stack.signal_programs(program, libc::SIGKILL);
+    assert!(killed > 0, "found no {program} of this stack to kill");
     let status = server.wait_timeout(Duration::from_secs(15)).unwrap();
     let log = server.log();
     let Some(status) = status else {
-        panic!("the server kept running after the compositor died:\n{log}")
+        panic!("the server kept running after {program} died:\n{log}")
     };
     assert_eq!(status.code(), Some(1), "{log}");
     assert!(log.contains("clients were disconnected"), "{log}");
+    assert!(log.contains(expected), "no line says {expected:?}:\n{log}");
     assert!(!log.contains("panicked"), "{log}");
     let code = rdp.wait_exit(Duration::from_secs(10)).unwrap();
     assert!(!matches!(code, wrd_testkit::XfExitCode::Signal(_)), "{code}");
+}
+
+#[test]
+fn the_compositor_dying_ends_the_sessions_cleanly() {
+    dying_part_of_the_desktop_ends_the_sessions_cleanly("sway", "clients were disconnected");
+}
+
+/// The portal service going away closes its screen-cast sessions: ours ends with a clear line.
+#[test]
+fn the_portal_dying_ends_the_sessions_cleanly() {
+    dying_part_of_the_desktop_ends_the_sessions_cleanly(
+        "xdg-desktop-portal",
+        "xdg-desktop-portal left the session bus",
+    );
 }

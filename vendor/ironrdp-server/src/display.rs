@@ -304,6 +304,19 @@ pub trait RdpServerDisplay: Send {
     fn request_layout(&mut self, layout: DisplayControlMonitorLayout) {
         debug!(?layout, "Requesting layout")
     }
+
+    /// wrd-server patch: the client asked to stop (`true`: Suppress Output without a rectangle,
+    /// sent when its window is minimized) or to resume (`false`: Suppress Output with a
+    /// rectangle) display updates. The shared `display_suppressed` flag alone cannot wake a
+    /// display that waits for frames, and a resumed client needs its picture repainted.
+    fn suppress_output(&mut self, suppressed: bool) {
+        debug!(suppressed, "Client suppress-output request");
+    }
+
+    /// wrd-server patch: the client asked for (part of) its picture again (Refresh Rectangle).
+    fn refresh_requested(&mut self) {
+        debug!("Client refresh request");
+    }
 }
 
 #[cfg(test)]

@@ -470,6 +470,10 @@ pub struct RdpServer {
     /// so display backends can read a fresh, frame-traffic-independent network
     /// RTT for flow control.
     autodetect_rtt: Arc<AtomicU32>,
+    /// wrd-server patch: set by the display when the client wants its whole picture again
+    /// (a refresh): the encoder then forgets the picture it diffs against, so the next
+    /// update is sent whole instead of being reduced to nothing.
+    encoder_reset: Arc<AtomicBool>,
 }
 
 #[derive(Debug)]
@@ -550,6 +554,7 @@ impl RdpServer {
             autodetect: None,
             connection_handler,
             display_suppressed: display_suppressed.unwrap_or_else(|| Arc::new(AtomicBool::new(false))),
+            encoder_reset: Arc::new(AtomicBool::new(false)),
             autodetect_rtt: {
                 // Reset to the sentinel: an injected handle must not expose a stale value before the first measurement.
                 let handle = autodetect_rtt.unwrap_or_else(|| Arc::new(AtomicU32::new(u32::MAX)));
@@ -578,6 +583,12 @@ impl RdpServer {
     /// post-construction reconfiguration.
     ///
     /// Not used for CredSSP/Hybrid connections (those use pre-loaded credentials).
+    /// wrd-server patch: shares the flag with which the display asks for the next update to
+    /// be sent whole (see `encoder_reset`).
+    pub fn set_encoder_reset_handle(&mut self, handle: Arc<AtomicBool>) {
+        self.encoder_reset = handle;
+    }
+
     pub fn set_credential_validator(&mut self, validator: Option<Arc<dyn CredentialValidator>>) {
         self.credential_validator = validator;
     }
@@ -1238,6 +1249,7 @@ impl RdpServer {
         let mut display_writer = writer.clone();
         let mut event_writer = writer.clone();
         let ev_receiver = Arc::clone(&self.ev_receiver);
+        let encoder_reset = Arc::clone(&self.encoder_reset);
         let s = Rc::new(Mutex::new(self));
 
         let this = Rc::clone(&s);
@@ -1268,6 +1280,10 @@ impl RdpServer {
             loop {
                 match display_updates.next_update().await {
                     Ok(Some(update)) => {
+                        // wrd-server patch: a refresh is sent whole (see `encoder_reset`).
+                        if encoder_reset.swap(false, Ordering::Relaxed) {
+                            encoder.forget_framebuffer();
+                        }
                         match Self::dispatch_display_update(
                             update,
                             &mut display_writer,
@@ -1593,6 +1609,8 @@ impl RdpServer {
                     let suppress = pdu.desktop_rect.is_none();
                     self.display_suppressed.store(suppress, Ordering::Relaxed);
                     debug!(suppress, "client suppress-output state changed");
+                    // wrd-server patch: tell the display, which may be waiting for frames.
+                    self.display.lock().await.suppress_output(suppress);
                 }
 
                 // Client asks the server to redraw a rectangle — typical on
@@ -1606,6 +1624,8 @@ impl RdpServer {
                     if self.display_suppressed.swap(false, Ordering::Relaxed) {
                         debug!("client RefreshRectangle cleared suppress-output state");
                     }
+                    // wrd-server patch: the display repaints (it ignored the request before).
+                    self.display.lock().await.refresh_requested();
                 }
 
                 unexpected => {

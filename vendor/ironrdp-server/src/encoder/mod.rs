@@ -122,6 +122,12 @@ impl fmt::Debug for UpdateEncoder {
 }
 
 impl UpdateEncoder {
+    /// wrd-server patch: forget the client's picture, so the next bitmap is not diffed
+    /// against it (the client asked for a refresh and may have dropped what it had).
+    pub(crate) fn forget_framebuffer(&mut self) {
+        self.framebuffer = None;
+    }
+
     #[cfg_attr(feature = "__bench", visibility::make(pub))]
     pub(crate) fn new(
         desktop_size: DesktopSize,
