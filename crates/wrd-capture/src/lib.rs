@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, trace, warn};
 use wrd_frame::{DesktopLayout, FramePublisher};
-use wrd_mutter::{CursorMode as MutterCursor, MutterError, MutterOptions, MutterSession};
+use wrd_mutter::{CursorMode as MutterCursor, MutterError, MutterOptions, MutterSession, Recording};
 use wrd_pipewire::{
     CapturedFrame, PipeWireConnection, PipeWireEvent, PipeWireThreadManager, Remote, StreamClosed,
     StreamConfig, StreamHandle, StreamId, StreamState,
@@ -194,6 +194,7 @@ impl Capture {
     pub async fn mutter() -> Result<Self, CaptureError> {
         let options = MutterOptions {
             cursor: MutterCursor::Metadata,
+            recording: Recording::Monitors,
         };
         let session = wrd_mutter::start(&options).await?;
         info!(

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use wrd_mutter::{CursorMode, MutterOptions, MutterSession, ScrollAxis};
+use wrd_mutter::{CursorMode, MutterOptions, MutterSession, Recording, ScrollAxis};
 use wrd_pipewire::{CapturedFrame, PipeWireThreadManager, Remote, StreamConfig};
 
 const USAGE: &str = "usage: wrd-mutter-probe probe\n       wrd-mutter-probe capture [--cursor hidden|embedded|metadata] [--seconds S] [--dump-dir DIR] [--move-pointer] [--input-check] [--wait-closed S]\n       wrd-mutter-probe click X,Y [X,Y ...]";
@@ -189,6 +189,7 @@ async fn probe() -> Result<bool, String> {
 async fn click(points: &[(f64, f64)]) -> Result<bool, String> {
     let session = wrd_mutter::start(&MutterOptions {
         cursor: CursorMode::Hidden,
+        recording: Recording::Monitors,
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -231,9 +232,12 @@ struct StreamTally {
 async fn capture(args: CaptureArgs) -> Result<bool, String> {
     let t0 = Instant::now();
     let ms = move || t0.elapsed().as_secs_f64() * 1000.0;
-    let session = wrd_mutter::start(&MutterOptions { cursor: args.cursor })
-        .await
-        .map_err(|e| e.to_string())?;
+    let session = wrd_mutter::start(&MutterOptions {
+        cursor: args.cursor,
+        recording: Recording::Monitors,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     emit(&json!({
         "event": "session",
         "ms": ms(),
