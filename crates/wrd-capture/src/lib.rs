@@ -13,11 +13,12 @@ pub mod cursor;
 use std::time::Duration;
 
 use futures_util::future::select_all;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, trace, warn};
 use wrd_frame::{DesktopLayout, FramePublisher};
-use wrd_mutter::{CursorMode as MutterCursor, MutterError, MutterOptions, MutterSession};
+use wrd_mutter::{CursorMode as MutterCursor, MutterError, MutterOptions, MutterSession, Recording};
 use wrd_pipewire::{
     CapturedFrame, PipeWireConnection, PipeWireEvent, PipeWireThreadManager, Remote, StreamClosed,
     StreamConfig, StreamHandle, StreamId, StreamState,
@@ -178,6 +179,17 @@ impl DesktopSession {
 #[derive(Debug)]
 pub struct Capture {
     session: DesktopSession,
+    /// `Some` for a monitor that takes the size its stream asks for (Mutter's virtual
+    /// monitor): the size asked at the start, and later sizes to ask for.
+    sized: Option<SizedMonitor>,
+}
+
+/// A monitor whose size the capture chooses (see [`Capture::mutter_virtual_monitor`]).
+#[derive(Debug)]
+struct SizedMonitor {
+    size: (u32, u32),
+    /// `None` once its sender is gone.
+    resizes: Option<mpsc::UnboundedReceiver<(u32, u32)>>,
 }
 
 impl Capture {
@@ -186,6 +198,7 @@ impl Capture {
         let session = wrd_portal::start_screencast(options).await?;
         Ok(Self {
             session: DesktopSession::Portal(session),
+            sized: None,
         })
     }
 
@@ -194,6 +207,7 @@ impl Capture {
     pub async fn mutter() -> Result<Self, CaptureError> {
         let options = MutterOptions {
             cursor: MutterCursor::Metadata,
+            recording: Recording::Monitors,
         };
         let session = wrd_mutter::start(&options).await?;
         info!(
@@ -203,6 +217,34 @@ impl Capture {
         );
         Ok(Self {
             session: DesktopSession::Mutter(session),
+            sized: None,
+        })
+    }
+
+    /// Like [`Capture::mutter`], but records a virtual monitor of its own that Mutter makes at
+    /// `size` and resizes to every size that comes on `resizes` (the latest of those queued
+    /// up: the stream re-negotiates its size, then frames of the new size follow). For a
+    /// headless Mutter that has no monitor of its own.
+    pub async fn mutter_virtual_monitor(
+        size: (u32, u32),
+        resizes: mpsc::UnboundedReceiver<(u32, u32)>,
+    ) -> Result<Self, CaptureError> {
+        let options = MutterOptions {
+            cursor: MutterCursor::Metadata,
+            recording: Recording::VirtualMonitor,
+        };
+        let session = wrd_mutter::start(&options).await?;
+        info!(
+            width = size.0,
+            height = size.1,
+            "Mutter screen cast of a virtual monitor started"
+        );
+        Ok(Self {
+            session: DesktopSession::Mutter(session),
+            sized: Some(SizedMonitor {
+                size,
+                resizes: Some(resizes),
+            }),
         })
     }
 
@@ -238,12 +280,19 @@ impl Capture {
         shutdown: CancellationToken,
     ) -> Result<CaptureEnd, CaptureError> {
         let remote = self.session.take_remote()?;
-        let monitors = self.session.streams();
+        let mut monitors = self.session.streams();
+        if let (Some(sized), [monitor]) = (&self.sized, monitors.as_mut_slice()) {
+            // Known before any frame: the stream will ask for it.
+            monitor.size = Some((
+                i32::try_from(sized.size.0).unwrap_or(i32::MAX),
+                i32::try_from(sized.size.1).unwrap_or(i32::MAX),
+            ));
+        }
         let (manager, pw) = tokio::task::spawn_blocking(move || PipeWireThreadManager::spawn(remote))
             .await
             .map_err(|e| CaptureError::PipeWire(format!("starting the PipeWire thread: {e}")))?
             .map_err(|e| CaptureError::PipeWire(e.to_string()))?;
-        let result = Pump::start(&self.session, monitors, pw, publisher)
+        let result = Pump::start(&self.session, monitors, pw, publisher, self.sized.take())
             .await?
             .run(&self.session, &shutdown)
             .await;
@@ -287,6 +336,8 @@ enum Wake {
     Frame(usize, CapturedFrame),
     Event(Option<PipeWireEvent>),
     Watchdog,
+    /// A size for the capture-sized monitor (`None`: nobody sends sizes any more).
+    Resize(Option<(u32, u32)>),
 }
 
 /// The frames of every monitor, onto the bus.
@@ -302,6 +353,8 @@ struct Pump {
     /// A stream (re)started streaming: the desktop should report the pointer again.
     reveal_pointer: bool,
     published: u64,
+    /// The one monitor's size when the capture chooses it (Mutter's virtual monitor).
+    sized: Option<SizedMonitor>,
 }
 
 impl Pump {
@@ -310,9 +363,16 @@ impl Pump {
         monitors: Vec<MonitorStream>,
         pw: PipeWireConnection,
         publisher: FramePublisher,
+        sized: Option<SizedMonitor>,
     ) -> Result<Self, CaptureError> {
         if monitors.is_empty() {
             return Err(CaptureError::PipeWire("the capture session has no stream".into()));
+        }
+        if sized.is_some() && monitors.len() != 1 {
+            return Err(CaptureError::PipeWire(format!(
+                "a monitor sized by the capture must be the session's only one ({} streams)",
+                monitors.len()
+            )));
         }
         let placements = placements(&monitors);
         let (compositor, layout) = if placements.len() > 1 {
@@ -342,14 +402,16 @@ impl Pump {
                 .then(|| CursorTracker::new(monitors.len())),
             reveal_pointer: false,
             published: 0,
+            sized,
         };
         // Clients can be offered the right size before any frame: some desktops send frames
         // only when something changes.
         if monitors.iter().all(|m| m.size.is_some()) {
             pump.publisher.announce_layout(pump.layout.clone());
         }
+        let fixed = pump.sized.as_ref().map(|s| s.size);
         for monitor in &monitors {
-            let handle = create_stream(&pump.pw, monitor.node_id, monitor.size).await?;
+            let handle = create_stream(&pump.pw, monitor.node_id, monitor.size, fixed).await?;
             pump.slots.push(MonitorSlot {
                 node_id: monitor.node_id,
                 handle,
@@ -388,6 +450,7 @@ impl Pump {
                 },
                 event = self.pw.next_event() => Wake::Event(event),
                 () = sleep_until_opt(next_watchdog) => Wake::Watchdog,
+                size = next_size(&mut self.sized) => Wake::Resize(size),
             };
             let end = match wake {
                 Wake::End(end) => Some(end),
@@ -405,6 +468,10 @@ impl Pump {
                     self.on_watchdog().await?;
                     None
                 }
+                Wake::Resize(size) => {
+                    self.on_resize(size).await;
+                    None
+                }
             };
             if let Some(end) = end {
                 info!(frames = self.published, "{name}: {end}");
@@ -416,6 +483,53 @@ impl Pump {
             {
                 debug!(error = %e, "asking the desktop for its pointer");
             }
+        }
+    }
+
+    /// Asks the capture-sized monitor for `size` (the latest of the sizes queued up): its
+    /// stream re-negotiates, the desktop resizes its monitor, and the new format and frames
+    /// follow through the usual events.
+    async fn on_resize(&mut self, size: Option<(u32, u32)>) {
+        let Some(sized) = self.sized.as_mut() else {
+            return;
+        };
+        let Some(mut size) = size else {
+            debug!("no more sizes for the monitor: it keeps its size");
+            // A closed channel would wake the loop at once, forever: stop listening.
+            sized.resizes = None;
+            return;
+        };
+        while let Some(Ok(newer)) = sized.resizes.as_mut().map(mpsc::UnboundedReceiver::try_recv) {
+            size = newer;
+        }
+        if size == sized.size {
+            debug!(
+                width = size.0,
+                height = size.1,
+                "the monitor has that size already"
+            );
+            return;
+        }
+        let Some(stream) = self.slots.first().map(|s| s.handle.stream.id) else {
+            return;
+        };
+        match self.pw.set_size(stream, size).await {
+            Ok(_) => {
+                info!(
+                    width = size.0,
+                    height = size.1,
+                    "asking the desktop's monitor for the client's size"
+                );
+                sized.size = size;
+            }
+            Err(e) => warn!(
+                width = size.0,
+                height = size.1,
+                error = %e,
+                "could not ask the desktop's monitor for a new size: it keeps {}x{}",
+                sized.size.0,
+                sized.size.1
+            ),
         }
     }
 
@@ -661,7 +775,8 @@ impl Pump {
                 .monitors
                 .get(index)
                 .map(|m| (i32::from(m.width), i32::from(m.height)));
-            let handle = create_stream(&self.pw, node_id, size).await?;
+            let fixed = self.sized.as_ref().map(|s| s.size);
+            let handle = create_stream(&self.pw, node_id, size, fixed).await?;
             if let Some(slot) = self.slots.get_mut(index) {
                 slot.handle = handle;
                 let attempts = slot.attempts;
@@ -685,10 +800,21 @@ async fn sleep_until_opt(at: Option<Instant>) {
     }
 }
 
+/// The next size for a capture-sized monitor; never resolves without one.
+async fn next_size(sized: &mut Option<SizedMonitor>) -> Option<(u32, u32)> {
+    match sized.as_mut().and_then(|s| s.resizes.as_mut()) {
+        Some(resizes) => resizes.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A consumer stream of `node_id`: preferring the monitor's `size` when known, or asking for
+/// exactly `fixed` (a monitor that takes the size it is asked for).
 async fn create_stream(
     pw: &PipeWireConnection,
     node_id: u32,
     size: Option<(i32, i32)>,
+    fixed: Option<(u32, u32)>,
 ) -> Result<StreamHandle, CaptureError> {
     let max_cursor = u32::from(wrd_frame::MAX_CURSOR_SIZE);
     let mut config = StreamConfig {
@@ -703,6 +829,7 @@ async fn create_stream(
             u32::try_from(h).unwrap_or(1080).max(1),
         );
     }
+    config.fixed_size = fixed;
     pw.create_stream(node_id, config)
         .await
         .map_err(|e| CaptureError::PipeWire(format!("connecting to node {node_id}: {e}")))

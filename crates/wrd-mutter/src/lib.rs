@@ -6,7 +6,9 @@
 //!
 //! [`start`] opens one remote-desktop session with a screen cast tied to it and records every
 //! monitor Mutter shows (`DisplayConfig.GetCurrentState`), in order: the primary first, then
-//! left to right. Each [`MutterStream`] names a PipeWire node on the session's ordinary
+//! left to right; or ([`Recording::VirtualMonitor`]) one virtual monitor that takes the size
+//! its stream's consumer negotiates, and follows when the consumer re-negotiates (a headless
+//! session whose monitor follows the client). Each [`MutterStream`] names a PipeWire node on the session's ordinary
 //! PipeWire daemon (no fd is handed out: consumers connect the usual way, `PIPEWIRE_REMOTE` or
 //! `$XDG_RUNTIME_DIR/pipewire-0`). The same session injects input (the `pointer_*` and
 //! `keyboard_*` methods of [`MutterSession`]).
@@ -15,6 +17,7 @@
 //!  RemoteDesktop.CreateSession ──► RD session ── SessionId ──┐
 //!  ScreenCast.CreateSession({remote-desktop-session-id}) ◄───┘──► SC session
 //!  SC session.RecordMonitor(connector, {cursor-mode}) × monitors ──► streams
+//!    (or RecordVirtual({cursor-mode, is-platform}) ──► one virtual monitor's stream)
 //!  (subscribe: PipeWireStreamAdded per stream, RD session Closed, Mutter's name owner)
 //!  RD session.Start ──► PipeWireStreamAdded(node) per stream ──► Parameters (position, size)
 //! ```
@@ -126,10 +129,27 @@ impl CursorMode {
     }
 }
 
+/// What a session records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recording {
+    /// Every monitor Mutter shows (`RecordMonitor` each).
+    Monitors,
+    /// One virtual monitor of the session's own (`RecordVirtual`, `is-platform`): Mutter
+    /// makes it when the stream's consumer negotiates a format, at the size negotiated, and
+    /// resizes it when the consumer re-negotiates another size. For a headless Mutter that
+    /// runs with no monitor of its own. Its [`MutterStream`] has no size or position until
+    /// then.
+    VirtualMonitor,
+}
+
 #[derive(Debug, Clone)]
 pub struct MutterOptions {
     pub cursor: CursorMode,
+    pub recording: Recording,
 }
+
+/// The connector a virtual monitor's stream is described with until Mutter names it.
+pub const VIRTUAL_CONNECTOR: &str = "virtual";
 
 /// One monitor being recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -491,13 +511,19 @@ pub async fn start(options: &MutterOptions) -> Result<MutterSession, MutterError
     let connection = connect().await?;
     require_all(services(&connection).await?)?;
     let (rd, sc, dc) = service_proxies(&connection).await?;
-    let monitors = layout(&dc).await?;
-    if monitors.is_empty() {
-        return Err(MutterError::NoStreams);
-    }
-    for m in monitors.iter().filter(|m| !m.mirrors.is_empty()) {
-        debug!(connector = %m.connector, mirrors = ?m.mirrors, "mirrored monitors: recording the first only");
-    }
+    let targets = match options.recording {
+        Recording::Monitors => {
+            let monitors = layout(&dc).await?;
+            if monitors.is_empty() {
+                return Err(MutterError::NoStreams);
+            }
+            for m in monitors.iter().filter(|m| !m.mirrors.is_empty()) {
+                debug!(connector = %m.connector, mirrors = ?m.mirrors, "mirrored monitors: recording the first only");
+            }
+            monitors.into_iter().map(Target::Monitor).collect()
+        }
+        Recording::VirtualMonitor => vec![Target::Virtual],
+    };
     let rd_path = rd
         .create_session()
         .await
@@ -509,13 +535,14 @@ pub async fn start(options: &MutterOptions) -> Result<MutterSession, MutterError
         .build()
         .await
         .map_err(step("RemoteDesktop.Session proxy"))?;
-    match set_up(&connection, &rd, &sc, &rd_session, &monitors, options).await {
+    match set_up(&connection, &rd, &sc, &rd_session, &targets, options).await {
         Ok((streams, stream_paths, watch)) => {
             let (tx, ended) = watch::channel(None);
             let watcher = tokio::spawn(watch.run(tx)).abort_handle();
             info!(
                 streams = ?streams,
                 cursor = ?options.cursor,
+                recording = ?options.recording,
                 session = %rd_path.as_str(),
                 "Mutter remote-desktop session started"
             );
@@ -564,12 +591,28 @@ impl EndWatch {
 
 type SetUp = (Vec<MutterStream>, Vec<OwnedObjectPath>, EndWatch);
 
+/// One stream to record.
+#[derive(Debug)]
+enum Target {
+    Monitor(LayoutMonitor),
+    Virtual,
+}
+
+impl Target {
+    fn connector(&self) -> &str {
+        match self {
+            Self::Monitor(m) => &m.connector,
+            Self::Virtual => VIRTUAL_CONNECTOR,
+        }
+    }
+}
+
 async fn set_up(
     connection: &zbus::Connection,
     rd: &RemoteDesktopProxy<'static>,
     sc: &ScreenCastProxy<'static>,
     rd_session: &RemoteDesktopSessionProxy<'static>,
-    monitors: &[LayoutMonitor],
+    targets: &[Target],
     options: &MutterOptions,
 ) -> Result<SetUp, MutterError> {
     let session_id = rd_session
@@ -592,18 +635,22 @@ async fn set_up(
         .map_err(step("ScreenCast.Session proxy"))?;
 
     // Every subscription before Start: Mutter sends PipeWireStreamAdded once, right after it.
-    let mut recordings = Vec::with_capacity(monitors.len());
-    for monitor in monitors {
-        let path = sc_session
-            .record_monitor(
-                &monitor.connector,
-                HashMap::from([("cursor-mode", Value::U32(options.cursor.to_mutter()))]),
-            )
-            .await
-            .map_err(|e| MutterError::Step {
-                step: "ScreenCast.Session.RecordMonitor",
-                message: format!("{}: {e}", monitor.connector),
-            })?;
+    let mut recordings = Vec::with_capacity(targets.len());
+    for target in targets {
+        let cursor_mode = ("cursor-mode", Value::U32(options.cursor.to_mutter()));
+        let path = match target {
+            Target::Monitor(monitor) => sc_session
+                .record_monitor(&monitor.connector, HashMap::from([cursor_mode]))
+                .await
+                .map_err(|e| MutterError::Step {
+                    step: "ScreenCast.Session.RecordMonitor",
+                    message: format!("{}: {e}", monitor.connector),
+                })?,
+            Target::Virtual => sc_session
+                .record_virtual(HashMap::from([cursor_mode, ("is-platform", Value::Bool(true))]))
+                .await
+                .map_err(step("ScreenCast.Session.RecordVirtual"))?,
+        };
         let stream = ScreenCastStreamProxy::builder(connection)
             .path(path.clone())
             .map_err(step("ScreenCast.Stream proxy"))?
@@ -615,7 +662,7 @@ async fn set_up(
             .receive_pipewire_stream_added()
             .await
             .map_err(step("PipeWireStreamAdded subscription"))?;
-        recordings.push((monitor, path, stream, added));
+        recordings.push((target, path, stream, added));
     }
     let mut closed = rd_session
         .receive_closed()
@@ -635,7 +682,7 @@ async fn set_up(
     let deadline = tokio::time::Instant::now() + STREAM_TIMEOUT;
     let mut streams = Vec::with_capacity(recordings.len());
     let mut paths = Vec::with_capacity(recordings.len());
-    for (monitor, path, stream, mut added) in recordings {
+    for (target, path, stream, mut added) in recordings {
         let node_id = tokio::select! {
             signal = tokio::time::timeout_at(deadline, added.next()) => match signal {
                 Ok(Some(signal)) => signal
@@ -643,7 +690,7 @@ async fn set_up(
                     .map_err(step("PipeWireStreamAdded arguments"))?
                     .node_id,
                 Ok(None) => return Err(MutterError::ClosedWhileStarting("the bus connection ended")),
-                Err(_) => return Err(MutterError::StreamTimeout { connector: monitor.connector.clone() }),
+                Err(_) => return Err(MutterError::StreamTimeout { connector: target.connector().to_owned() }),
             },
             _ = closed.next() => return Err(MutterError::ClosedWhileStarting("Closed signal")),
             _ = owner_changed.next() => return Err(MutterError::ClosedWhileStarting("Mutter left the bus")),
@@ -651,11 +698,14 @@ async fn set_up(
         let parameters = match stream.parameters().await {
             Ok(p) => p,
             Err(e) => {
-                debug!(error = %e, connector = %monitor.connector, "no stream parameters: using DisplayConfig's layout");
+                debug!(error = %e, connector = %target.connector(), "no stream parameters: using DisplayConfig's layout");
                 HashMap::new()
             }
         };
-        streams.push(describe_stream(node_id, monitor, &parameters));
+        streams.push(match target {
+            Target::Monitor(monitor) => describe_stream(node_id, monitor, &parameters),
+            Target::Virtual => describe_virtual_stream(node_id, &parameters),
+        });
         paths.push(path);
     }
     // Mutter 43 puts the cursor image into the metadata only when the image changes; a
@@ -699,6 +749,26 @@ fn describe_stream(
         connector: connector.to_owned(),
         position: pair("position").or(Some(monitor.position)),
         size: pair("size").or(monitor.size),
+    }
+}
+
+/// A virtual monitor's stream: Mutter knows its place and size only once a consumer
+/// negotiated one (before that, its `Parameters` are empty).
+fn describe_virtual_stream(node_id: u32, parameters: &HashMap<String, OwnedValue>) -> MutterStream {
+    let pair = |key: &str| {
+        parameters
+            .get(key)
+            .and_then(|v| <(i32, i32)>::try_from(&**v).ok())
+    };
+    MutterStream {
+        node_id,
+        connector: parameters
+            .get("output-name")
+            .and_then(|v| <&str>::try_from(v).ok())
+            .unwrap_or(VIRTUAL_CONNECTOR)
+            .to_owned(),
+        position: pair("position"),
+        size: pair("size"),
     }
 }
 
@@ -752,6 +822,20 @@ mod tests {
         assert_eq!(s.position, Some((1280, 0)));
         assert_eq!(s.size, Some((800, 600)));
         assert_eq!(s.connector, "Meta-1");
+    }
+
+    #[test]
+    fn a_virtual_monitor_has_no_size_before_negotiation() {
+        let s = describe_virtual_stream(9, &HashMap::new());
+        assert_eq!(
+            s,
+            MutterStream {
+                node_id: 9,
+                connector: VIRTUAL_CONNECTOR.into(),
+                position: None,
+                size: None,
+            }
+        );
     }
 
     #[test]

@@ -95,6 +95,12 @@ pub(crate) trait ScreenCastSession {
         connector: &str,
         properties: HashMap<&str, Value<'_>>,
     ) -> zbus::Result<OwnedObjectPath>;
+
+    /// A new virtual monitor, made when the stream's consumer negotiates a format, at the size
+    /// negotiated (and re-made at a new size on a re-negotiation); properties: `cursor-mode`
+    /// (u), `is-platform` (b: a monitor of the session, as a physical one would be, not an
+    /// extra screen to cast).
+    fn record_virtual(&self, properties: HashMap<&str, Value<'_>>) -> zbus::Result<OwnedObjectPath>;
 }
 
 #[zbus::proxy(

@@ -4,7 +4,9 @@
 //! own session bus, so the part that talks to it runs inside the stack as that user:
 //! `wrd-mutter-probe`, the crate's diagnostic binary, which starts sessions with this crate's
 //! API, consumes the streams with the PipeWire thread (`Remote::Default`) and prints JSON
-//! lines, the way wrd-pipewire's portal test uses `wrd-pw-probe`.
+//! lines, the way wrd-pipewire's portal test uses `wrd-pw-probe`. A recorded virtual monitor
+//! (`RecordVirtual`) is checked to take the size its stream asks for, and a new one asked for
+//! while it streams (`SetSize`).
 
 // Test code: a failed expectation is the test failing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -176,6 +178,48 @@ fn one_monitor_one_stream_showing_the_screen() {
     assert!(summary["frames"].as_u64().unwrap() >= 1, "{summary}");
     assert_eq!(summary["width"], 1280);
     assert_eq!(summary["height"], 720);
+}
+
+#[test]
+fn a_virtual_monitor_takes_the_streams_size_and_follows_a_new_one() {
+    let dir = TestDir::new("mutter-virtual").unwrap();
+    let (stack, probe) = start(&dir, &[(1280, 720)]);
+    let lines = run_probe_ok(
+        &stack,
+        &probe,
+        &[
+            "capture",
+            "--virtual",
+            "800x600",
+            "--resize-to",
+            "1024x768",
+            "--seconds",
+            "4",
+        ],
+    );
+    let session = lines.iter().find(|l| l["event"] == "session").unwrap();
+    // One stream, of a monitor Mutter makes only once the stream has a size.
+    assert_eq!(session["streams"].as_array().unwrap().len(), 1, "{lines:#?}");
+    let sizes: Vec<(u64, u64)> = lines
+        .iter()
+        .filter(|l| l["event"] == "frame")
+        .map(|l| (l["width"].as_u64().unwrap(), l["height"].as_u64().unwrap()))
+        .collect();
+    let resized_at = lines
+        .iter()
+        .position(|l| l["event"] == "resize")
+        .expect("the resize");
+    let first = lines.iter().position(|l| l["event"] == "frame").expect("a frame");
+    assert!(first < resized_at, "no frame before the resize: {lines:#?}");
+    assert_eq!(sizes.first(), Some(&(800, 600)), "{lines:#?}");
+    assert_eq!(sizes.last(), Some(&(1024, 768)), "{lines:#?}");
+    // Every frame after the resize's re-negotiation has the new size.
+    let after: Vec<_> = lines[resized_at..]
+        .iter()
+        .filter(|l| l["event"] == "frame")
+        .map(|l| (l["width"].as_u64().unwrap(), l["height"].as_u64().unwrap()))
+        .collect();
+    assert!(after.contains(&(1024, 768)), "{lines:#?}");
 }
 
 #[test]

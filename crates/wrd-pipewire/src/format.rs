@@ -98,10 +98,14 @@ pub fn enum_format_object(cfg: &StreamConfig, modifier: Option<u64>) -> Object {
         ),
         prop(
             FormatProperties::VideoSize,
-            Value::Choice(ChoiceValue::Rectangle(Choice(
-                ChoiceFlags::empty(),
-                range(pref, rect(minw, minh), rect(maxw, maxh)),
-            ))),
+            match cfg.fixed_size {
+                // A plain value, no choice: the producer's range must contain it.
+                Some((w, h)) => Value::Rectangle(rect(w, h)),
+                None => Value::Choice(ChoiceValue::Rectangle(Choice(
+                    ChoiceFlags::empty(),
+                    range(pref, rect(minw, minh), rect(maxw, maxh)),
+                ))),
+            },
         ),
         // variable frame rate (0/1) with a maximum, or any fixed rate up to the maximum
         prop(
@@ -433,6 +437,55 @@ mod tests {
             ..StreamConfig::default()
         };
         assert_eq!(consumer_enum_formats(&no_dmabuf).unwrap().len(), 1);
+    }
+
+    /// The `VideoSize` property of an `EnumFormat` pod.
+    fn offered_size(bytes: &[u8]) -> Value {
+        let (_, value) = spa::pod::deserialize::PodDeserializer::deserialize_any_from(bytes).unwrap();
+        let Value::Object(object) = value else {
+            panic!("not an object: {value:?}");
+        };
+        object
+            .properties
+            .into_iter()
+            .find(|p| p.key == FormatProperties::VideoSize.as_raw())
+            .unwrap()
+            .value
+    }
+
+    #[test]
+    fn a_fixed_size_is_offered_alone() {
+        let cfg = StreamConfig {
+            fixed_size: Some((1280, 720)),
+            ..StreamConfig::default()
+        };
+        let pods = consumer_enum_formats(&cfg).unwrap();
+        assert_eq!(pods.len(), 2);
+        for pod in &pods {
+            assert_eq!(offered_size(pod), Value::Rectangle(rect(1280, 720)));
+            let info = parse_format(pod).unwrap();
+            assert_eq!((info.width, info.height), (1280, 720));
+        }
+        // Without it: the range, the preferred size as its default.
+        let ranged = consumer_enum_formats(&StreamConfig::default()).unwrap();
+        assert_eq!(
+            offered_size(&ranged[0]),
+            Value::Choice(ChoiceValue::Rectangle(Choice(
+                ChoiceFlags::empty(),
+                range(rect(1920, 1080), rect(1, 1), rect(8192, 8192)),
+            )))
+        );
+    }
+
+    #[test]
+    fn fixed_sizes_are_validated() {
+        let sized = |w, h| StreamConfig {
+            fixed_size: Some((w, h)),
+            ..StreamConfig::default()
+        };
+        assert!(sized(1600, 900).validate().is_ok());
+        assert!(sized(0, 900).validate().unwrap_err().contains("fixed size 0x900"));
+        assert!(sized(1600, 20000).validate().is_err());
     }
 
     #[test]

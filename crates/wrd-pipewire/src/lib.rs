@@ -7,7 +7,8 @@
 //!  ──────────────────                          ─────────────────────────────────────────
 //!  PipeWireConnection ── PipeWireCommand ──►   pipewire::channel receiver attached to the
 //!    (CommandSender)     (pipe wakes the loop)  MainLoop: CreateStream / DestroyStream /
-//!          ▲                                    StartStream / StopStream / Shutdown,
+//!          ▲                                    StartStream / StopStream / SetSize /
+//!          │                                    Shutdown,
 //!          └──── oneshot reply ◄──────────────  each answered with a typed Result
 //!  next_event() ◄─ unbounded mpsc ◄──────────  state / format changes, errors, disconnect
 //!  FrameReceiver ◄─ latest-wins slot ◄───────  process callback: copy once into a pooled
@@ -20,6 +21,9 @@
 //!   modifier (MemFd/MemPtr buffers), size and frame-rate ranges (variable rate 0/1 up to a
 //!   maximum), and, unless disabled, the same with the LINEAR modifier for DMA-BUF (mapped by
 //!   the CPU, plane offset honoured). Header, damage and cursor metadata are requested.
+//!   A stream can instead offer one fixed size and change it while it runs (`SetSize`): the
+//!   link re-negotiates, and a producer that takes its consumer's size (Mutter's virtual
+//!   monitor) follows.
 //! - The thread never waits for the async side: each stream's frames go to a one-frame slot;
 //!   an unread frame is replaced and its damage merged into the newer one ([`FrameReceiver`]).
 //!   Events go on an unbounded channel (they are rare: no frame goes there).

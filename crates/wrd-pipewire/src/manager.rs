@@ -52,6 +52,14 @@ pub enum PipeWireCommand {
         stream_id: StreamId,
         reply: Reply<PipeWireStream>,
     },
+    /// Offer only `size` from now on (`pw_stream_update_params` with new `EnumFormat`s): the
+    /// link re-negotiates, and a producer that takes the consumer's size (Mutter's virtual
+    /// monitor) resizes; a [`crate::PipeWireEvent::FormatChanged`] follows with the size agreed.
+    SetSize {
+        stream_id: StreamId,
+        size: (u32, u32),
+        reply: Reply<PipeWireStream>,
+    },
     /// End every stream and leave the loop; the thread then exits.
     Shutdown { reply: Reply<()> },
 }
@@ -219,6 +227,20 @@ impl CommandSender {
             .await
     }
 
+    /// See [`PipeWireCommand::SetSize`].
+    pub async fn set_size(
+        &self,
+        stream_id: StreamId,
+        size: (u32, u32),
+    ) -> Result<PipeWireStream, PipeWireError> {
+        self.request(|reply| PipeWireCommand::SetSize {
+            stream_id,
+            size,
+            reply,
+        })
+        .await
+    }
+
     /// Asks the thread to end every stream and exit; returns once it acknowledged (or is gone).
     pub async fn shutdown(&self) -> Result<(), PipeWireError> {
         match self.request(|reply| PipeWireCommand::Shutdown { reply }).await {
@@ -263,6 +285,15 @@ impl PipeWireConnection {
 
     pub async fn stop_stream(&self, stream_id: StreamId) -> Result<PipeWireStream, PipeWireError> {
         self.commands.stop_stream(stream_id).await
+    }
+
+    /// See [`PipeWireCommand::SetSize`].
+    pub async fn set_size(
+        &self,
+        stream_id: StreamId,
+        size: (u32, u32),
+    ) -> Result<PipeWireStream, PipeWireError> {
+        self.commands.set_size(stream_id, size).await
     }
 
     pub async fn shutdown(&self) -> Result<(), PipeWireError> {

@@ -160,7 +160,8 @@ fn reject(cmd: PipeWireCommand) {
         }
         PipeWireCommand::DestroyStream { reply, .. }
         | PipeWireCommand::StartStream { reply, .. }
-        | PipeWireCommand::StopStream { reply, .. } => {
+        | PipeWireCommand::StopStream { reply, .. }
+        | PipeWireCommand::SetSize { reply, .. } => {
             let _ = reply.send(Err(PipeWireError::ThreadGone));
         }
         PipeWireCommand::Shutdown { reply } => {
@@ -175,6 +176,8 @@ struct StreamEntry {
     stream: StreamRc,
     slot: Arc<FrameSlot>,
     info: Rc<RefCell<PipeWireStream>>,
+    /// What the stream offers (its `EnumFormat`s are rebuilt from it on `SetSize`).
+    config: StreamConfig,
 }
 
 struct PwThread {
@@ -244,6 +247,17 @@ impl PwThread {
             PipeWireCommand::StopStream { stream_id, reply } => {
                 let _ = reply.send(self.set_active(stream_id, false));
             }
+            PipeWireCommand::SetSize {
+                stream_id,
+                size,
+                reply,
+            } => {
+                let r = self.set_size(stream_id, size);
+                if let Err(e) = &r {
+                    tracing::warn!(stream = %stream_id, ?size, error = %e, "SetSize failed");
+                }
+                let _ = reply.send(r);
+            }
             PipeWireCommand::Shutdown { reply } => {
                 self.shutdown_replies.borrow_mut().push(reply);
                 self.mainloop.quit();
@@ -290,7 +304,7 @@ impl PwThread {
         }
         let ctx = StreamCtx {
             id,
-            config,
+            config: config.clone(),
             slot: slot.clone(),
             info: info.clone(),
             events: self.events.clone(),
@@ -325,6 +339,7 @@ impl PwThread {
                 stream,
                 slot,
                 info,
+                config,
             },
         );
         tracing::debug!(stream = %id, node_id, "stream created");
@@ -345,6 +360,7 @@ impl PwThread {
             stream,
             slot,
             info,
+            config: _,
         } = entry;
         drop(listener);
         if let Err(e) = stream.disconnect() {
@@ -375,6 +391,28 @@ impl PwThread {
         Ok(snap)
     }
 
+    fn set_size(&self, id: StreamId, size: (u32, u32)) -> Result<PipeWireStream, PipeWireError> {
+        crate::types::validate_fixed_size(size.0, size.1).map_err(PipeWireError::InvalidConfig)?;
+        let (stream, info, pods) = {
+            let mut streams = self.streams.borrow_mut();
+            let entry = streams.get_mut(&id).ok_or(PipeWireError::NoSuchStream(id))?;
+            let mut config = entry.config.clone();
+            config.fixed_size = Some(size);
+            let pods = format::consumer_enum_formats(&config).map_err(PipeWireError::InvalidConfig)?;
+            entry.config = config;
+            (entry.stream.clone(), entry.info.clone(), pods)
+        };
+        let mut params: Vec<&spa::pod::Pod> =
+            pods.iter().filter_map(|b| spa::pod::Pod::from_bytes(b)).collect();
+        // Replaces the EnumFormat params: the link sees them change and re-negotiates.
+        stream
+            .update_params(&mut params)
+            .map_err(|e| PipeWireError::pw("pw_stream_update_params", e))?;
+        tracing::debug!(stream = %id, ?size, "offering a new size");
+        let snap = info.borrow().clone();
+        Ok(snap)
+    }
+
     /// After the loop stopped: end every stream, report, and answer Shutdown.
     fn finish(&self) {
         let reason = self.disconnected.borrow().clone();
@@ -385,6 +423,7 @@ impl PwThread {
                 stream,
                 slot,
                 info,
+                config: _,
             } = entry;
             drop(listener);
             if reason.is_none() {

@@ -41,6 +41,10 @@ pub struct StreamConfig {
     pub preferred_size: (u32, u32),
     pub min_size: (u32, u32),
     pub max_size: (u32, u32),
+    /// The only size offered, instead of the range: for producers that take the consumer's
+    /// size (Mutter's virtual monitor is created, and later resized, at the size negotiated).
+    /// Change it on a running stream with [`crate::PipeWireConnection::set_size`].
+    pub fixed_size: Option<(u32, u32)>,
     /// Maximum frame rate (frames per second) of the variable-rate (0/1) range offered.
     pub max_framerate: u32,
     /// Also offer DMA-BUF with the LINEAR modifier (mapped by the CPU, plane offset honoured).
@@ -65,6 +69,7 @@ impl Default for StreamConfig {
             preferred_size: (1920, 1080),
             min_size: (1, 1),
             max_size: (8192, 8192),
+            fixed_size: None,
             max_framerate: 60,
             allow_dmabuf: true,
             buffers: 4,
@@ -109,6 +114,9 @@ impl StreamConfig {
         if maxw > 16384 || maxh > 16384 {
             return Err(format!("max_size {maxw}x{maxh} exceeds 16384x16384"));
         }
+        if let Some((w, h)) = self.fixed_size {
+            validate_fixed_size(w, h)?;
+        }
         if self.max_framerate == 0 || self.max_framerate > 1000 {
             return Err(format!("max_framerate {} not in 1..=1000", self.max_framerate));
         }
@@ -120,6 +128,16 @@ impl StreamConfig {
         }
         Ok(())
     }
+}
+
+/// A size a stream can be fixed to (see [`StreamConfig::fixed_size`]).
+pub(crate) fn validate_fixed_size(width: u32, height: u32) -> Result<(), String> {
+    if !(1..=16384).contains(&width) || !(1..=16384).contains(&height) {
+        return Err(format!(
+            "fixed size {width}x{height} not within 1x1..=16384x16384"
+        ));
+    }
+    Ok(())
 }
 
 /// Where a stream is in its life, as PipeWire reports it.

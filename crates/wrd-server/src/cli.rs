@@ -154,8 +154,8 @@ pub struct ServeArgs {
     #[arg(long)]
     pub view_only: bool,
 
-    /// Test pattern size [default: 1280x720]; for `headless`, the virtual monitor's size
-    /// [default: 1920x1080]
+    /// Test pattern size [default: 1280x720]; for `headless`, the monitor's size until a
+    /// client connects (it then takes the client's) [default: 1920x1080]
     #[arg(long, value_name = "WxH")]
     pub size: Option<String>,
 

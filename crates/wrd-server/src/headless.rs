@@ -19,7 +19,7 @@ use wrd_session::{ChildExit, Compositor, MonitorResizer, PreparedSession, Sessio
 
 use crate::cli::{CompositorArg, HeadlessArgs, SourceArg};
 use crate::config::{ConfigError, Env, Settings, parse_size};
-use crate::{SessionHooks, config_error, run, serve};
+use crate::{SessionHooks, SizedMonitorHook, config_error, run, serve};
 
 /// Default of `--idle-timeout`.
 const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -137,19 +137,30 @@ pub fn run_headless(args: HeadlessArgs) -> ExitCode {
         return ExitCode::from(1);
     };
 
-    // Clients' sizes, when the compositor can change its monitor's (sway).
-    let resizer = session.monitor_resizer();
-    let (resize_route, resize_requests) = match &resizer {
-        Some(_) => {
-            let (tx, rx) = mpsc::unbounded_channel::<DesktopResize>();
-            (Some(tx), Some(rx))
+    // Clients' sizes go to the monitor: sway's output is resized (swaymsg), Mutter's virtual
+    // monitor follows its capture stream's size (the capture re-negotiates it).
+    let (resize_route, resize_requests) = mpsc::unbounded_channel::<DesktopResize>();
+    let mut sized_monitor = None;
+    let resizes = match (compositor, session.monitor_resizer()) {
+        (Compositor::Sway, Some(resizer)) => Some(Resizes::Sway(resizer, resize_requests)),
+        (Compositor::Gnome, _) => {
+            let (sizes, stream_sizes) = mpsc::unbounded_channel();
+            sized_monitor = Some(SizedMonitorHook {
+                size,
+                resizes: stream_sizes,
+            });
+            Some(Resizes::Stream(resize_requests, sizes))
         }
+        (Compositor::Sway, None) => None,
+    };
+    let resize_route = match resizes {
+        Some(_) => Some(resize_route),
         None => {
             info!(
-                "the session's monitor keeps its size (Mutter's virtual monitor is fixed): clients get {}x{}",
+                "the session's monitor keeps its size: clients get {}x{}",
                 size.0, size.1
             );
-            (None, None)
+            None
         }
     };
 
@@ -164,8 +175,14 @@ pub fn run_headless(args: HeadlessArgs) -> ExitCode {
         let session_ref = &mut session;
         let exits_ref = &mut exits;
         run(async move {
-            if let (Some(resizer), Some(requests)) = (resizer, resize_requests) {
-                tokio::spawn(apply_resizes(resizer, requests));
+            match resizes {
+                Some(Resizes::Sway(resizer, requests)) => {
+                    tokio::spawn(apply_resizes(resizer, requests));
+                }
+                Some(Resizes::Stream(requests, sizes)) => {
+                    tokio::spawn(forward_sizes(requests, sizes));
+                }
+                None => {}
             }
             let hooks = SessionHooks {
                 on_ready: Box::new(move || {
@@ -177,6 +194,7 @@ pub fn run_headless(args: HeadlessArgs) -> ExitCode {
                     connected,
                     resize: resize_route,
                 },
+                sized_monitor,
             };
             serve(settings, Some(hooks)).await
         })
@@ -189,9 +207,42 @@ pub fn run_headless(args: HeadlessArgs) -> ExitCode {
     code
 }
 
+/// Where clients' sizes go.
+enum Resizes {
+    /// To sway's output, through swaymsg.
+    Sway(MonitorResizer, mpsc::UnboundedReceiver<DesktopResize>),
+    /// To the capture, whose stream's size the monitor (Mutter's virtual one) takes.
+    Stream(
+        mpsc::UnboundedReceiver<DesktopResize>,
+        mpsc::UnboundedSender<(u32, u32)>,
+    ),
+}
+
+/// Passes clients' sizes, bounded, to the capture (which keeps only the latest of those that
+/// queue up while a re-negotiation is under way).
+async fn forward_sizes(
+    mut requests: mpsc::UnboundedReceiver<DesktopResize>,
+    sizes: mpsc::UnboundedSender<(u32, u32)>,
+) {
+    while let Some(wanted) = requests.recv().await {
+        if sizes.send(bounded(wanted)).is_err() {
+            // The capture ended; the session ends with it.
+            return;
+        }
+    }
+}
+
+/// A client's size within what we give a monitor.
+fn bounded(wanted: DesktopResize) -> (u32, u32) {
+    (
+        u32::from(wanted.width.clamp(MIN_SIDE, MAX_SIDE)),
+        u32::from(wanted.height.clamp(MIN_SIDE, MAX_SIDE)),
+    )
+}
+
 /// How long one resize (swaymsg) may take.
 const RESIZE_TIMEOUT: Duration = Duration::from_secs(5);
-/// The monitor sizes we set (sway takes any, RDP clients ask within this).
+/// The monitor sizes we set (sway and Mutter take any, RDP clients ask within this).
 const MIN_SIDE: u16 = 200;
 const MAX_SIDE: u16 = 8192;
 
@@ -202,8 +253,7 @@ async fn apply_resizes(resizer: MonitorResizer, mut requests: mpsc::UnboundedRec
         while let Ok(newer) = requests.try_recv() {
             wanted = newer;
         }
-        let width = u32::from(wanted.width.clamp(MIN_SIDE, MAX_SIDE));
-        let height = u32::from(wanted.height.clamp(MIN_SIDE, MAX_SIDE));
+        let (width, height) = bounded(wanted);
         let mut cmd = tokio::process::Command::from(resizer.command(width, height));
         cmd.kill_on_drop(true);
         match tokio::time::timeout(RESIZE_TIMEOUT, cmd.output()).await {

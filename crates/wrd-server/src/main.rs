@@ -108,6 +108,14 @@ pub(crate) struct SessionHooks<'a> {
     pub end: std::pin::Pin<Box<dyn Future<Output = Result<String, String>> + 'a>>,
     /// The client count the idle timeout watches, and where clients' sizes go.
     pub desktop: wrd_rdp::OwnedDesktop,
+    /// `Some` for a headless GNOME: the capture records a virtual monitor of its own and sizes it.
+    pub sized_monitor: Option<SizedMonitorHook>,
+}
+
+/// A virtual monitor the capture makes at `size` and resizes to each size from `resizes`.
+pub(crate) struct SizedMonitorHook {
+    pub size: (u32, u32),
+    pub resizes: tokio::sync::mpsc::UnboundedReceiver<(u32, u32)>,
 }
 
 async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<(), RunError> {
@@ -147,9 +155,9 @@ async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<()
         }
     };
 
-    let (on_ready, session_end, desktop) = match hooks {
-        Some(h) => (Some(h.on_ready), Some(h.end), Some(h.desktop)),
-        None => (None, None, None),
+    let (on_ready, session_end, desktop, sized_monitor) = match hooks {
+        Some(h) => (Some(h.on_ready), Some(h.end), Some(h.desktop), h.sized_monitor),
+        None => (None, None, None, None),
     };
     let shutdown = CancellationToken::new();
     let (publisher, bus) = FrameBus::new();
@@ -196,6 +204,13 @@ async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<()
                 Capture::portal(&options)
                     .await
                     .context("starting the portal screen cast")?
+            } else if let Some(monitor) = sized_monitor {
+                info!(
+                    "source: a virtual monitor of GNOME's through Mutter's remote-desktop API, sized by the client"
+                );
+                Capture::mutter_virtual_monitor(monitor.size, monitor.resizes)
+                    .await
+                    .context("starting the Mutter screen cast of a virtual monitor")?
             } else {
                 info!("source: GNOME desktop through Mutter's remote-desktop API (no consent dialog)");
                 Capture::mutter()

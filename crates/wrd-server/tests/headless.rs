@@ -9,6 +9,9 @@
 //!   `--idle-timeout`;
 //! - a program of the session dying (Mutter killed) ends the session: the connected client is
 //!   disconnected, the log names the program, exit 1, nothing left behind;
+//! - `--compositor gnome`: Mutter's monitor (a virtual one its screen cast made) takes the
+//!   client's size at connect and follows the client's window growing to 1600x900 (Display
+//!   Control): Mutter's monitor, the client's picture; the client still types into its terminal;
 //! - `--compositor sway` (headless sway, xdg-desktop-portal-wlr, wlroots virtual devices): the
 //!   monitor takes the client's size at connect and follows the client's window growing to
 //!   1600x900 (Display Control), the client's picture equal to the compositor's; the client
@@ -426,6 +429,151 @@ fn root_needs_user_and_missing_programs_name_their_packages() {
             "{line}"
         );
     }
+}
+
+/// The sizes of Mutter's current monitor modes (DisplayConfig, on the session's bus, asked as
+/// the session's user: the bus lets in only its owner).
+fn mutter_monitor_sizes(runtime_dir: &Path) -> Vec<(u32, u32)> {
+    let bus = format!("unix:path={}", runtime_dir.join("bus").display());
+    let mut cmd = if is_root() {
+        let mut cmd = Command::new("runuser");
+        cmd.args(["-u", STACK_USER, "--", "dbus-send"]);
+        cmd
+    } else {
+        Command::new("dbus-send")
+    };
+    cmd.env("DBUS_SESSION_BUS_ADDRESS", &bus).args([
+        "--session",
+        "--print-reply",
+        "--dest=org.gnome.Mutter.DisplayConfig",
+        "/org/gnome/Mutter/DisplayConfig",
+        "org.gnome.Mutter.DisplayConfig.GetCurrentState",
+    ]);
+    let out = output_with_timeout(&mut cmd, STEP).unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    current_mode_sizes(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The sizes of the modes marked `is-current` in dbus-send's print of `GetCurrentState`: a
+/// mode is `struct { string "WxH@R" int32 W int32 H ... array [ dict entry( string
+/// "is-current" variant boolean true ) ... ] }`.
+fn current_mode_sizes(reply: &str) -> Vec<(u32, u32)> {
+    let mut sizes = Vec::new();
+    let mut last_mode: Option<(u32, u32)> = None;
+    let mut lines = reply.lines().map(str::trim).peekable();
+    while let Some(line) = lines.next() {
+        if let Some(id) = line.strip_prefix("string \"").and_then(|l| l.strip_suffix('"'))
+            && let Some((size, _rate)) = id.split_once('@')
+            && let Some((w, h)) = size.split_once('x')
+            && let (Ok(w), Ok(h)) = (w.parse(), h.parse())
+        {
+            last_mode = Some((w, h));
+        }
+        if line == "string \"is-current\""
+            && lines
+                .peek()
+                .is_some_and(|next| next.starts_with("variant") && next.ends_with("boolean true"))
+            && let Some(size) = last_mode
+        {
+            sizes.push(size);
+        }
+    }
+    sizes
+}
+
+#[test]
+fn a_gnome_session_takes_the_clients_size_follows_its_resize_and_types_into_its_terminal() {
+    let dir = TestDir::new("headless-gnome-resize").unwrap();
+    let shared = shared_dir(&dir);
+    // The session starts at another size than the client's: the client's wins at connect.
+    let mut headless = Headless::start_sized(&dir, (1024, 768), &["--compositor", "gnome"]);
+    let log = headless.server.log();
+    assert!(log.contains("a virtual monitor of GNOME's"), "{log}");
+    assert_eq!(mutter_monitor_sizes(&headless.runtime_dir), vec![(1024, 768)]);
+
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    let (mut rdp, _) = headless.client_with(&xvfb, &dir, &["/dynamic-resolution"]);
+    poll_until(
+        STEP,
+        Duration::from_millis(100),
+        "Mutter's monitor at the client's 1280x720",
+        || Ok((mutter_monitor_sizes(&headless.runtime_dir) == [(WIDTH, HEIGHT)]).then_some(())),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}; server log:\n{}", headless.server.log_tail(30)));
+    rdp.wait_for_window(STEP).unwrap();
+    assert_eq!(rdp.client_area_screenshot().unwrap().size(), (WIDTH, HEIGHT));
+    click_middle(&xvfb, &rdp);
+    let marker = shared.join("marker");
+    type_line(&xvfb, &format!("echo on-gnome > {}", marker.display()));
+    wait_for_file(&marker, "on-gnome\n", &rdp, &dir);
+    let before = settled_picture(&mut rdp);
+
+    // The client's window grows: it asks for 1600x900 (Display Control), Mutter's monitor and
+    // the picture follow.
+    xdotool(
+        &xvfb,
+        &[
+            "search",
+            "--onlyvisible",
+            "--classname",
+            "xfreerdp",
+            "windowsize",
+            "%@",
+            "1600",
+            "900",
+        ],
+    );
+    poll_until(
+        STEP,
+        Duration::from_millis(100),
+        "Mutter's monitor at 1600x900",
+        || Ok((mutter_monitor_sizes(&headless.runtime_dir) == [(1600, 900)]).then_some(())),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}; server log:\n{}", headless.server.log_tail(30)));
+    poll_until(
+        STEP,
+        Duration::from_millis(300),
+        "the client's picture at 1600x900",
+        || {
+            rdp.wait_for_window(STEP)?;
+            Ok((rdp.client_area_screenshot()?.size() == (1600, 900)).then_some(()))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e:#}; server log:\n{}", headless.server.log_tail(30)));
+    let after = settled_picture(&mut rdp);
+    before.save_png(dir.join("before-resize.png")).unwrap();
+    after.save_png(dir.join("resized.png")).unwrap();
+    // The same desktop on a larger monitor, not a blank or stretched one: the terminal (in
+    // the middle of the first picture, where Mutter put it) keeps its size in pixels, so as
+    // many pixels have its background colour as before.
+    let terminal = before.pixel(WIDTH / 2, HEIGHT / 2).unwrap();
+    let pixels_like_the_terminal = |image: &Image| {
+        let (w, h) = image.size();
+        image.fraction_matching(terminal, 4) * f64::from(w * h)
+    };
+    let (was, is) = (
+        pixels_like_the_terminal(&before),
+        pixels_like_the_terminal(&after),
+    );
+    assert!(
+        was > 10_000.0 && (0.9..1.1).contains(&(is / was)),
+        "the terminal's {terminal:?} pixels went from {was} to {is}; see before-resize.png, resized.png"
+    );
+
+    // Still the same terminal, still typing (the pointer and keyboard map to the new size).
+    click_middle(&xvfb, &rdp);
+    let again = shared.join("again");
+    type_line(&xvfb, &format!("echo after-resize > {}", again.display()));
+    wait_for_file(&again, "after-resize\n", &rdp, &dir);
+
+    headless.server.signal(libc::SIGTERM).unwrap();
+    assert_eq!(
+        headless.wait_exit(Duration::from_secs(10)),
+        0,
+        "{}",
+        headless.server.log_tail(30)
+    );
+    headless.assert_nothing_left();
 }
 
 /// sway's output size and the path of its IPC socket in the session's runtime directory.

@@ -1,6 +1,8 @@
 //! A private headless desktop session, owned by the process that starts it: a session bus,
-//! PipeWire + WirePlumber, a headless compositor (Mutter, or sway with xdg-desktop-portal-wlr)
-//! with one virtual monitor, and the session's apps (a terminal by default).
+//! PipeWire + WirePlumber, a headless compositor (Mutter, or sway with xdg-desktop-portal-wlr),
+//! and the session's apps (a terminal by default). sway has one headless output; Mutter starts
+//! with no monitor: its one monitor is the virtual one its screen cast makes (see
+//! [`Compositor::Gnome`]).
 //!
 //! Every program is a child in a process group of its own, with a private `XDG_RUNTIME_DIR`
 //! (nothing of a running desktop of the same user is touched) and a clean environment (nothing
@@ -52,8 +54,11 @@ const MUTTER_SERVICES: [&str; 2] = ["org.gnome.Mutter.ScreenCast", "org.gnome.Mu
 /// Which compositor runs the desktop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compositor {
-    /// `mutter --headless` with a virtual monitor, captured and driven through Mutter's own
-    /// D-Bus API (no consent dialog). Runs without a GPU.
+    /// `mutter --headless`, captured and driven through Mutter's own D-Bus API (no consent
+    /// dialog). Runs without a GPU. It starts with no monitor (Mutter 43 runs fine so): the
+    /// capture records a virtual monitor (`RecordVirtual`), which Mutter makes at the size the
+    /// capture's stream asks for and resizes when the stream asks for another, so the monitor
+    /// follows the client (a `--virtual-monitor` would keep its size for Mutter's life).
     Gnome,
     /// sway with the headless backend and the pixman renderer, captured through
     /// xdg-desktop-portal-wlr (its shared-memory build) and driven through wlroots' virtual
@@ -108,7 +113,8 @@ fn packages(programs: &[Program]) -> String {
 #[derive(Debug, Clone)]
 pub struct SessionOptions {
     pub compositor: Compositor,
-    /// The virtual monitor's size.
+    /// sway's output's size at the start. Mutter's monitor is the capture's to size (see
+    /// [`Compositor::Gnome`]).
     pub size: (u32, u32),
 }
 
@@ -322,9 +328,9 @@ impl Session {
         self.options.compositor
     }
 
-    /// What changes the monitor's size while the session runs, when the compositor can:
-    /// sway (its headless output takes any size; the screen cast follows). `None` for Mutter:
-    /// its `--virtual-monitor` keeps its size for Mutter's life.
+    /// What changes the monitor's size while the session runs, through the compositor: sway
+    /// (its headless output takes any size; the screen cast follows). `None` for Mutter: its
+    /// monitor follows the size of the capture's stream (see [`Compositor::Gnome`]).
     pub fn monitor_resizer(&self) -> Option<MonitorResizer> {
         match self.options.compositor {
             Compositor::Gnome => None,
@@ -383,13 +389,10 @@ impl Session {
     }
 
     fn start_mutter(&mut self) -> Result<(), SessionError> {
-        let (w, h) = self.options.size;
         let mut mutter = self.command("mutter");
         mutter
             .args(["--headless", "--wayland", "--no-x11"])
             .arg(format!("--wayland-display={MUTTER_SOCKET}"))
-            .arg("--virtual-monitor")
-            .arg(format!("{w}x{h}"))
             // Mutter must make its own display, not nest in ours.
             .env_remove("WAYLAND_DISPLAY")
             // GNOME's defaults: no dconf service is activated on the private bus.

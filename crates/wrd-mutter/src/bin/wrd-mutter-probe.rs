@@ -35,10 +35,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use wrd_mutter::{CursorMode, MutterOptions, MutterSession, ScrollAxis};
+use wrd_mutter::{CursorMode, MutterOptions, MutterSession, Recording, ScrollAxis};
 use wrd_pipewire::{CapturedFrame, PipeWireThreadManager, Remote, StreamConfig};
 
-const USAGE: &str = "usage: wrd-mutter-probe probe\n       wrd-mutter-probe capture [--cursor hidden|embedded|metadata] [--seconds S] [--dump-dir DIR] [--move-pointer] [--input-check] [--wait-closed S]\n       wrd-mutter-probe click X,Y [X,Y ...]";
+const USAGE: &str = "usage: wrd-mutter-probe probe\n       wrd-mutter-probe capture [--cursor hidden|embedded|metadata] [--seconds S] [--dump-dir DIR] [--move-pointer] [--input-check] [--wait-closed S] [--virtual WxH [--resize-to WxH]]\n       wrd-mutter-probe click X,Y [X,Y ...]";
 /// Time for the desktop to act on a click before the next one.
 const CLICK_PAUSE: Duration = Duration::from_millis(300);
 /// From the first move of a click session's new pointer to its first click.
@@ -60,6 +60,16 @@ struct CaptureArgs {
     move_pointer: bool,
     input_check: bool,
     wait_closed: Option<f64>,
+    /// Record a virtual monitor of the session's own at this size (instead of every monitor).
+    virtual_size: Option<(u32, u32)>,
+    /// Halfway through, ask the virtual monitor for this size.
+    resize_to: Option<(u32, u32)>,
+}
+
+fn parse_size(text: &str) -> Result<(u32, u32), String> {
+    text.split_once('x')
+        .and_then(|(w, h)| Some((w.parse().ok()?, h.parse().ok()?)))
+        .ok_or_else(|| format!("{text:?} is not WxH"))
 }
 
 enum Command {
@@ -104,6 +114,8 @@ fn parse_args() -> Result<Command, String> {
                 move_pointer: false,
                 input_check: false,
                 wait_closed: None,
+                virtual_size: None,
+                resize_to: None,
             };
             while let Some(arg) = it.next() {
                 let mut val = || it.next().ok_or_else(|| format!("{arg} needs a value"));
@@ -120,6 +132,8 @@ fn parse_args() -> Result<Command, String> {
                     "--dump-dir" => a.dump_dir = Some(PathBuf::from(val()?)),
                     "--move-pointer" => a.move_pointer = true,
                     "--input-check" => a.input_check = true,
+                    "--virtual" => a.virtual_size = Some(parse_size(&val()?)?),
+                    "--resize-to" => a.resize_to = Some(parse_size(&val()?)?),
                     "--wait-closed" => {
                         a.wait_closed = Some(val()?.parse().map_err(|e| format!("--wait-closed: {e}"))?);
                     }
@@ -128,6 +142,9 @@ fn parse_args() -> Result<Command, String> {
             }
             if !(a.seconds.is_finite() && a.seconds > 0.0) {
                 return Err("--seconds must be positive".into());
+            }
+            if a.resize_to.is_some() && a.virtual_size.is_none() {
+                return Err("--resize-to needs --virtual".into());
             }
             Ok(Command::Capture(a))
         }
@@ -189,6 +206,7 @@ async fn probe() -> Result<bool, String> {
 async fn click(points: &[(f64, f64)]) -> Result<bool, String> {
     let session = wrd_mutter::start(&MutterOptions {
         cursor: CursorMode::Hidden,
+        recording: Recording::Monitors,
     })
     .await
     .map_err(|e| e.to_string())?;
@@ -226,14 +244,22 @@ struct StreamTally {
     cursor_bitmaps: u64,
     last_cursor: Option<(i32, i32)>,
     last_picture: Option<CapturedFrame>,
+    /// The size of the last frame (a frame of a new size is always reported).
+    last_size: Option<(u32, u32)>,
 }
 
 async fn capture(args: CaptureArgs) -> Result<bool, String> {
     let t0 = Instant::now();
     let ms = move || t0.elapsed().as_secs_f64() * 1000.0;
-    let session = wrd_mutter::start(&MutterOptions { cursor: args.cursor })
-        .await
-        .map_err(|e| e.to_string())?;
+    let session = wrd_mutter::start(&MutterOptions {
+        cursor: args.cursor,
+        recording: match args.virtual_size {
+            Some(_) => Recording::VirtualMonitor,
+            None => Recording::Monitors,
+        },
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     emit(&json!({
         "event": "session",
         "ms": ms(),
@@ -252,6 +278,7 @@ async fn capture(args: CaptureArgs) -> Result<bool, String> {
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
     let (frames_tx, mut frames_rx) = mpsc::unbounded_channel();
+    let mut stream_ids = Vec::new();
     for (index, stream) in session.streams.iter().enumerate() {
         let mut config = StreamConfig {
             name: format!("wrd-mutter-probe-{index}"),
@@ -264,10 +291,12 @@ async fn capture(args: CaptureArgs) -> Result<bool, String> {
                 u32::try_from(h).unwrap_or(1080).max(1),
             );
         }
+        config.fixed_size = args.virtual_size;
         let mut handle = pw
             .create_stream(stream.node_id, config)
             .await
             .map_err(|e| format!("connecting to node {}: {e}", stream.node_id))?;
+        stream_ids.push(handle.stream.id);
         let tx = frames_tx.clone();
         tokio::spawn(async move {
             while let Ok(frame) = handle.frames.recv().await {
@@ -292,9 +321,17 @@ async fn capture(args: CaptureArgs) -> Result<bool, String> {
     let mut pointer_step: u32 = 0;
     let mut last_pointer = None;
     let pointer_area = session.streams[0].size.unwrap_or((640, 480));
+    let halfway = tokio::time::Instant::now() + Duration::from_secs_f64(args.seconds / 2.0);
+    let mut resize_to = args.resize_to;
     loop {
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => break,
+            () = tokio::time::sleep_until(halfway), if resize_to.is_some() => {
+                if let (Some(size), Some(&id)) = (resize_to.take(), stream_ids.first()) {
+                    pw.set_size(id, size).await.map_err(|e| format!("asking for {size:?}: {e}"))?;
+                    emit(&json!({"event": "resize", "ms": ms(), "size": [size.0, size.1]}));
+                }
+            }
             event = pw.next_event() => {
                 let Some(event) = event else { break };
                 emit(&json!({"event": "pw", "ms": ms(), "what": format!("{event:?}")}));
@@ -384,7 +421,8 @@ fn tally(t: &mut StreamTally, index: usize, frame: CapturedFrame, now_ms: f64) {
     if t.first_frame_ms.is_none() {
         t.first_frame_ms = Some(now_ms);
     }
-    if t.frames <= REPORTED_FRAMES {
+    let new_size = t.last_size.replace((frame.width, frame.height)) != Some((frame.width, frame.height));
+    if t.frames <= REPORTED_FRAMES || new_size {
         emit(&json!({
             "event": "frame", "stream": index, "ms": now_ms, "seq": frame.seq,
             "width": frame.width, "height": frame.height, "stride": frame.stride,
