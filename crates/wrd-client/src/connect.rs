@@ -157,12 +157,11 @@ pub(crate) async fn run(config: &ClientConfig) -> Result<Connected, ClientError>
         let shared = crate::gfx::Shared::default();
         let pipeline = crate::gfx::pipeline(&shared)
             .map_err(|e| ClientError::Protocol(format!("starting the H.264 decoder: {e}")))?;
-        let channels = ironrdp_dvc::DrdynvcClient::new();
-        let channels = if config.acknowledge_frames {
-            channels.with_dynamic_channel(pipeline)
-        } else {
-            channels.with_dynamic_channel(crate::gfx::Unacknowledging(pipeline))
-        };
+        crate::gfx::lock(&shared).acks.acknowledging = config.acknowledge_frames;
+        let channels = ironrdp_dvc::DrdynvcClient::new().with_dynamic_channel(crate::gfx::Acknowledging {
+            pipeline,
+            shared: std::sync::Arc::clone(&shared),
+        });
         connector = connector.with_static_channel(channels);
         Some(shared)
     } else {

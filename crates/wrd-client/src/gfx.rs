@@ -44,7 +44,40 @@ pub(crate) struct GfxState {
     pub reset: Option<(u32, u32)>,
     /// AVC420 frames decoded.
     pub avc420_frames: u64,
+    /// Of them, IDR pictures (decodable on their own).
+    pub avc420_idr_frames: u64,
+    /// Frame acknowledgements: sent, or held back.
+    pub acks: AckGate,
 }
+
+/// Whether the client acknowledges frames, and the acknowledgements it held back.
+pub(crate) struct AckGate {
+    pub acknowledging: bool,
+    /// FrameAcknowledge PDUs not sent while not acknowledging, oldest first.
+    pub held: Vec<DvcMessage>,
+}
+
+impl Default for AckGate {
+    fn default() -> Self {
+        Self {
+            acknowledging: true,
+            held: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for AckGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AckGate")
+            .field("acknowledging", &self.acknowledging)
+            .field("held", &self.held.len())
+            .finish()
+    }
+}
+
+/// Acknowledgements a stuck client holds back at most: a server that sends far more frames
+/// than it may have in flight gets only the newest acknowledgements when the client resumes.
+const MAX_HELD_ACKS: usize = 1024;
 
 /// One changed rectangle of a surface (exclusive right and bottom, surface coordinates).
 #[derive(Debug)]
@@ -68,40 +101,61 @@ pub(crate) fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, GfxState> {
 /// `RDPGFX_CMDID_FRAMEACKNOWLEDGE` ([MS-RDPEGFX] 2.2.1.1), the first field of the PDU.
 const CMDID_FRAME_ACKNOWLEDGE: u16 = 0x000D;
 
-/// The pipeline with its frame acknowledgements held back: a client that has stopped
-/// acknowledging (stuck, or on a link that lost them), to test a server's flow control.
-pub(crate) struct Unacknowledging(pub GraphicsPipelineClient);
+/// The pipeline with a switch on its frame acknowledgements ([`AckGate`]): while off, they are
+/// held back (a client that is stuck, to test a server's flow control), and sent all at once
+/// when it is turned on again (see `Session::set_acknowledging`).
+pub(crate) struct Acknowledging {
+    pub pipeline: GraphicsPipelineClient,
+    pub shared: Shared,
+}
 
-ironrdp::core::impl_as_any!(Unacknowledging);
+ironrdp::core::impl_as_any!(Acknowledging);
 
-impl DvcProcessor for Unacknowledging {
+/// Whether `message` is a FrameAcknowledge PDU.
+fn is_frame_acknowledge(message: &DvcMessage) -> bool {
+    let cmd = ironrdp::core::encode_vec(message.as_ref())
+        .ok()
+        .and_then(|b| b.get(..2).map(|c| u16::from_le_bytes([c[0], c[1]])));
+    cmd == Some(CMDID_FRAME_ACKNOWLEDGE)
+}
+
+impl DvcProcessor for Acknowledging {
     fn channel_name(&self) -> &str {
-        self.0.channel_name()
+        self.pipeline.channel_name()
     }
 
     fn start(&mut self, channel_id: u32) -> PduResult<Vec<DvcMessage>> {
-        self.0.start(channel_id)
+        self.pipeline.start(channel_id)
     }
 
     fn process(&mut self, channel_id: u32, payload: &[u8]) -> PduResult<Vec<DvcMessage>> {
-        let messages = self.0.process(channel_id, payload)?;
-        Ok(messages
-            .into_iter()
-            .filter(|m| {
-                let cmd = ironrdp::core::encode_vec(m.as_ref())
-                    .ok()
-                    .and_then(|b| b.get(..2).map(|c| u16::from_le_bytes([c[0], c[1]])));
-                cmd != Some(CMDID_FRAME_ACKNOWLEDGE)
-            })
-            .collect())
+        let messages = self.pipeline.process(channel_id, payload)?;
+        let mut state = lock(&self.shared);
+        if state.acks.acknowledging {
+            return Ok(messages);
+        }
+        let (acks, others): (Vec<_>, Vec<_>) = messages.into_iter().partition(is_frame_acknowledge);
+        let held = &mut state.acks.held;
+        held.extend(acks);
+        if held.len() > MAX_HELD_ACKS {
+            held.drain(..held.len() - MAX_HELD_ACKS);
+        }
+        Ok(others)
     }
 
     fn close(&mut self, channel_id: u32) {
-        self.0.close(channel_id);
+        self.pipeline.close(channel_id);
     }
 }
 
-impl DvcClientProcessor for Unacknowledging {}
+impl DvcClientProcessor for Acknowledging {}
+
+/// Whether an Annex-B access unit holds an IDR slice (NAL unit type 5).
+fn has_idr_slice(annex_b: &[u8]) -> bool {
+    annex_b
+        .windows(4)
+        .any(|w| w[..3] == [0, 0, 1] && w[3] & 0x1F == 5)
+}
 
 /// The channel's client with our decoder and handler; `shared` is where they leave their work.
 pub(crate) fn pipeline(shared: &Shared) -> Result<GraphicsPipelineClient, wrd_h264::H264Error> {
@@ -138,6 +192,9 @@ impl H264Decoder for Decoder {
         let frame = DecodedFrame::new(picture.bgrx.clone(), width, height);
         let mut state = lock(&self.shared);
         state.avc420_frames += 1;
+        if has_idr_slice(data) {
+            state.avc420_idr_frames += 1;
+        }
         state.last_decoded = Some(Picture {
             width: picture.width,
             height: picture.height,

@@ -37,7 +37,8 @@ pub enum SessionEvent {
     GraphicsUpdate { region: Rect },
     /// The server changed the pointer (never drawn into the framebuffer).
     PointerChanged(PointerUpdate),
-    /// The server ran a deactivation-reactivation sequence (desktop resize); the framebuffer was
+    /// The desktop has a new size: the server ran a deactivation-reactivation sequence, or
+    /// reset the graphics pipeline (ResetGraphics); the framebuffer was
     /// reallocated (black) at the new size.
     Resized { width: u16, height: u16 },
     /// The server ended the session (error info / disconnect ultimatum). Later calls fail with
@@ -94,8 +95,13 @@ pub struct Stats {
     pub bitmap_update_pdus: u64,
     /// H.264 (AVC420) frames decoded from the graphics pipeline.
     pub avc420_frames: u64,
+    /// Of them, IDR pictures (decodable on their own: a start, a resize, a recovery).
+    pub avc420_idr_frames: u64,
     /// Input events sent.
     pub input_events_sent: u64,
+    /// Deactivation-reactivation sequences run (classic resizes; the graphics pipeline resizes
+    /// with ResetGraphics instead).
+    pub reactivations: u64,
     /// TCP connect start → RDP session active.
     pub connect_duration: Duration,
     /// Breakdown of `connect_duration`.
@@ -569,6 +575,7 @@ impl Session {
             }
         }
         self.stats.avc420_frames = state.avc420_frames;
+        self.stats.avc420_idr_frames = state.avc420_idr_frames;
         if state.updates.is_empty() {
             return;
         }
@@ -703,6 +710,7 @@ impl Session {
                 self.image =
                     DecodedImage::new(pixel_format(self.layout), desktop_size.width, desktop_size.height);
                 debug!(?desktop_size, "reactivation done");
+                self.stats.reactivations += 1;
                 self.pending.push_back(SessionEvent::Resized {
                     width: desktop_size.width,
                     height: desktop_size.height,
@@ -846,6 +854,38 @@ impl Session {
             .encode_static(&mut buf, pdu)
             .map_err(|e| ClientError::Protocol(format!("{step}: {e}")))?;
         self.write(buf.filled(), step).await
+    }
+
+    /// Turns the graphics pipeline's frame acknowledgements off (a client that is stuck: they
+    /// are held back) or on again (the held ones are sent at once, in order, as a client that
+    /// catches up would). Without the graphics pipeline there is nothing to acknowledge.
+    pub async fn set_acknowledging(&mut self, on: bool) -> Result<(), ClientError> {
+        let Some(shared) = &self.gfx else {
+            return Ok(());
+        };
+        let held = {
+            let mut state = crate::gfx::lock(shared);
+            state.acks.acknowledging = on;
+            if !on {
+                return Ok(());
+            }
+            std::mem::take(&mut state.acks.held)
+        };
+        if held.is_empty() {
+            return Ok(());
+        }
+        let channel_id = self
+            .stage
+            .get_dvc::<crate::gfx::Acknowledging>()
+            .and_then(|channel| channel.channel_id())
+            .ok_or_else(|| ClientError::Protocol("the graphics pipeline channel is not open".to_owned()))?;
+        let messages = ironrdp_dvc::encode_dvc_messages(channel_id, held, ironrdp_svc::ChannelFlags::empty())
+            .map_err(|e| ClientError::Protocol(format!("encoding frame acknowledgements: {e}")))?;
+        let bytes = self
+            .stage
+            .encode_dvc_messages(messages)
+            .map_err(|e| ClientError::Protocol(format!("encoding frame acknowledgements: {}", e.report())))?;
+        self.write(&bytes, "sending held frame acknowledgements").await
     }
 
     /// Graceful shutdown: send a Shutdown Request, wait (bounded by the write timeout) for the

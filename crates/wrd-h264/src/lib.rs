@@ -9,6 +9,7 @@
 //!   so a slow client never builds a queue of frames.
 //! - [`H264Decoder`] decodes the access units back to BGRx (the test client, tests, the bench).
 //! - [`psnr_bgrx`] measures how close a decoded picture is to its source.
+//! - [`self_test`] checks that H.264 works in this build (`doctor`).
 //!
 //! No RDP here: the caller maps the [`EncodedFrame`]'s regions to its protocol.
 
@@ -17,6 +18,7 @@ mod decoder;
 mod encoder;
 mod quality;
 mod regions;
+mod self_test;
 mod settings;
 pub mod synthetic;
 mod thread;
@@ -25,6 +27,7 @@ pub use crate::decoder::{DecodedPicture, H264Decoder};
 pub use crate::encoder::{EncodedFrame, FrameKind, H264Encoder};
 pub use crate::quality::psnr_bgrx;
 pub use crate::regions::{MACROBLOCK, align_to_macroblocks};
+pub use crate::self_test::{SelfTest, self_test};
 pub use crate::settings::{EncoderSettings, NetworkProfile};
 pub use crate::thread::{EncoderInput, EncoderOutput, EncoderStats, EncoderThread};
 

@@ -27,6 +27,7 @@ use tracing::{debug, info, trace, warn};
 use wrd_frame::{Cursor, CursorShape, CursorSubscriber, Frame, FrameBus, FrameSubscriber, PixelFormat, Rect};
 use wrd_h264::{EncodedFrame, EncoderInput, EncoderOutput, EncoderSettings, EncoderThread, FrameKind};
 
+use crate::flow::Verdict;
 use crate::gfx::{GfxLink, GfxStatus, lock_server};
 use crate::stats::DisplayStats;
 
@@ -377,12 +378,19 @@ struct GfxStream {
     handle: ironrdp_server::GfxServerHandle,
     events: tokio::sync::mpsc::UnboundedSender<ironrdp_server::ServerEvent>,
     surface: u16,
+    /// The surface's size, the desktop's as the client knows it through the pipeline (the
+    /// activation's `size` stays what IronRDP negotiated; a resize does not reactivate).
+    surface_size: (u16, u16),
     input: EncoderInput,
     output: EncoderOutput,
-    /// An encoded frame the pipeline could not take yet (too many frames unacknowledged).
-    /// Encoded frames are never dropped (the next ones depend on them); while one waits here
-    /// the encoder's output fills and its input keeps only the newest frame.
+    /// An encoded frame the pipeline could not take yet (the flow-control window is full).
+    /// While one waits here the encoder's output fills and its input keeps only the newest
+    /// frame. Encoded frames are dropped only all together, after a stall (see
+    /// `crate::flow`), and then the stream restarts from an IDR.
     waiting: Option<EncodedFrame>,
+    /// After a stall: encoded frames are dropped until the IDR asked for arrives (a predicted
+    /// frame would refer to pictures the client never got).
+    awaiting_idr: bool,
     epoch: std::time::Instant,
     refine_qp: u8,
 }
@@ -390,6 +398,24 @@ struct GfxStream {
 impl Drop for DisplayUpdates {
     fn drop(&mut self) {
         self.stats.log();
+        if let (GfxState::Active(_), Some(link)) = (&self.gfx, &self.gfx_link) {
+            let now = std::time::Instant::now();
+            let (rtt, window, in_flight, suspended) = link.with_flow(|flow| {
+                (
+                    flow.rtt(),
+                    flow.window(now),
+                    flow.in_flight(),
+                    flow.is_suspended(),
+                )
+            });
+            info!(
+                rtt_ms = rtt.map(|rtt| rtt.as_secs_f64() * 1000.0),
+                window,
+                in_flight,
+                acknowledgements_suspended = suspended,
+                "graphics pipeline flow control"
+            );
+        }
     }
 }
 
@@ -480,14 +506,27 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                 return Ok(None);
             };
             let frame = &update.frame;
-            if (frame.width, frame.height) != self.size {
+            if let GfxState::Active(stream) = &mut self.gfx
+                && (frame.width, frame.height) != stream.surface_size
+                && !stream.reset_graphics(frame.width, frame.height)?
+            {
+                info!(
+                    width = frame.width,
+                    height = frame.height,
+                    "the graphics pipeline cannot take the new size: classic updates"
+                );
+                self.gfx = GfxState::Declined;
+                self.subscriber.request_full_refresh();
+            }
+            if !matches!(self.gfx, GfxState::Active(_)) && (frame.width, frame.height) != self.size {
                 debug!(
                     width = frame.width,
                     height = frame.height,
                     "source size changed: resizing the client"
                 );
                 // IronRDP reactivates the client at the new size and asks for a fresh update
-                // stream, whose first update repaints everything.
+                // stream, whose first update repaints everything. (A client on the graphics
+                // pipeline gets ResetGraphics instead, above.)
                 return Ok(Some(DisplayUpdate::Resize(DesktopSize {
                     width: frame.width,
                     height: frame.height,
@@ -497,6 +536,10 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
             if let GfxState::Active(stream) = &self.gfx {
                 if update.skipped > 0 {
                     self.stats.frames_coalesced += update.skipped;
+                }
+                if let Some(link) = &self.gfx_link {
+                    let now = std::time::Instant::now();
+                    link.with_flow(|flow| flow.source_frame(now));
                 }
                 stream.input.submit(Arc::clone(&update.frame), &update.damage);
                 continue;
@@ -582,9 +625,11 @@ impl DisplayUpdates {
             handle,
             events,
             surface,
+            surface_size: (width, height),
             input,
             output,
             waiting: None,
+            awaiting_idr: false,
             epoch: std::time::Instant::now(),
             refine_qp,
         }));
@@ -596,7 +641,22 @@ impl DisplayUpdates {
             return;
         };
         match encoded {
-            Some(Ok(frame)) => stream.waiting = Some(frame),
+            Some(Ok(frame)) if (frame.width, frame.height) != stream.surface_size => {
+                trace!(
+                    source_seq = frame.source_seq,
+                    "frame of the size before a reset: dropped"
+                );
+            }
+            Some(Ok(frame)) if stream.awaiting_idr && frame.kind == FrameKind::Predicted => {
+                trace!(
+                    source_seq = frame.source_seq,
+                    "predicted frame before the IDR: dropped"
+                );
+            }
+            Some(Ok(frame)) => {
+                stream.awaiting_idr = false;
+                stream.waiting = Some(frame);
+            }
             // The encoder logged it; the next frame is encoded afresh.
             Some(Err(_)) => {}
             None => {
@@ -607,18 +667,40 @@ impl DisplayUpdates {
         }
     }
 
-    /// Hands the waiting encoded frame to the pipeline unless too many are unacknowledged.
+    /// Hands the waiting encoded frame to the pipeline if the flow-control window allows; after
+    /// a stall, drops what was encoded meanwhile and asks for an IDR instead.
     fn flush_gfx(&mut self) -> anyhow::Result<()> {
-        let GfxState::Active(stream) = &mut self.gfx else {
+        let (GfxState::Active(stream), Some(link)) = (&mut self.gfx, &self.gfx_link) else {
             return Ok(());
         };
         let Some(frame) = stream.waiting.take() else {
             return Ok(());
         };
         let mut server = lock_server(&stream.handle);
-        if server.should_backpressure() {
-            stream.waiting = Some(frame);
-            return Ok(());
+        let now = std::time::Instant::now();
+        match link.with_flow(|flow| flow.try_send(now)) {
+            Verdict::Send => {}
+            Verdict::Wait => {
+                stream.waiting = Some(frame);
+                return Ok(());
+            }
+            Verdict::Resync => {
+                drop(server);
+                // Everything encoded while the client was stuck shows an old picture: the
+                // client gets the current one as an IDR instead.
+                let mut dropped = 1;
+                while stream.output.try_recv().is_some() {
+                    dropped += 1;
+                }
+                stream.input.request_idr();
+                stream.awaiting_idr = true;
+                self.stats.frames_coalesced += dropped;
+                info!(
+                    dropped,
+                    "the client acknowledges frames again after a stall: going on from an IDR"
+                );
+                return Ok(());
+            }
         }
         let (qp, quality) = match frame.kind {
             FrameKind::Refinement => (stream.refine_qp, 100),
@@ -637,13 +719,12 @@ impl DisplayUpdates {
             })
             .collect();
         let timestamp = u32::try_from(stream.epoch.elapsed().as_millis()).unwrap_or(u32::MAX);
-        if server
-            .send_avc420_frame(stream.surface, &frame.data, &regions, timestamp)
-            .is_none()
-        {
+        let Some(frame_id) = server.send_avc420_frame(stream.surface, &frame.data, &regions, timestamp)
+        else {
             stream.waiting = Some(frame);
             return Ok(());
-        }
+        };
+        link.with_flow(|flow| flow.sent(frame_id, now));
         let messages = server.drain_output();
         let channel = server.channel_id();
         drop(server);
@@ -687,6 +768,40 @@ impl DisplayUpdates {
             }
         }
         self.stats.pointer_updates += u64::try_from(self.pending.len() - before).unwrap_or(0);
+    }
+}
+
+impl GfxStream {
+    /// The desktop took a new size: ResetGraphics at that size (which deletes the surface) and
+    /// a new surface, without deactivating the client (some clients loop on a reactivation;
+    /// every EGFX client follows ResetGraphics). What was encoded at the old size is dropped;
+    /// the encoder starts the new size with an IDR. `false` if the pipeline refused.
+    fn reset_graphics(&mut self, width: u16, height: u16) -> anyhow::Result<bool> {
+        let mut server = lock_server(&self.handle);
+        server.resize(width, height);
+        let surface = server.create_surface(width, height);
+        if let Some(surface) = surface {
+            server.map_surface_to_output(surface, 0, 0);
+        }
+        let messages = server.drain_output();
+        let channel = server.channel_id();
+        drop(server);
+        // The reset goes out even without a surface: the old one is gone on both sides.
+        send_gfx(&self.events, channel, messages)?;
+        let Some(surface) = surface else {
+            return Ok(false);
+        };
+        debug!(
+            surface,
+            width, height, "graphics pipeline reset to the desktop's new size"
+        );
+        self.surface = surface;
+        self.surface_size = (width, height);
+        self.waiting = None;
+        while self.output.try_recv().is_some() {}
+        self.input.request_idr();
+        self.awaiting_idr = true;
+        Ok(true)
     }
 }
 

@@ -5,7 +5,9 @@
 //! the `GraphicsPipelineServer` on the dynamic-channel layer (capabilities, frame
 //! acknowledgements) and writes whatever we hand it as `ServerEvent::Egfx`. The display
 //! (`display.rs`) learns through the [`GfxLink`] when the pipeline is ready, creates the surface
-//! and sends H.264 frames through the shared server handle.
+//! and sends H.264 frames through the shared server handle. How many frames may be in flight is
+//! ours to decide ([`FlowControl`], fed here with the client's acknowledgements): IronRDP's own
+//! fixed window is set out of the way.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -14,6 +16,8 @@ use ironrdp_egfx::server::{GraphicsPipelineHandler, GraphicsPipelineServer};
 use ironrdp_server::{GfxDvcBridge, GfxServerFactory, GfxServerHandle, ServerEvent, ServerEventSender};
 use tokio::sync::{Notify, mpsc};
 use tracing::{debug, info};
+
+use crate::flow::FlowControl;
 
 /// What the display needs from the EGFX channel, shared with IronRDP's side of it.
 #[derive(Debug, Default)]
@@ -30,6 +34,9 @@ struct LinkState {
     events: Option<mpsc::UnboundedSender<ServerEvent>>,
     ready: bool,
     closed: bool,
+    /// Frames in flight, round trip and frame rate; lives as long as the connection (frames
+    /// sent before a resize are still acknowledged after it).
+    flow: FlowControl,
 }
 
 impl std::fmt::Debug for LinkState {
@@ -73,6 +80,12 @@ impl GfxLink {
         }
     }
 
+    /// Runs `f` on the connection's flow control. Lock order: the pipeline server's lock (if
+    /// held) before this one, as IronRDP's callbacks take them.
+    pub(crate) fn with_flow<R>(&self, f: impl FnOnce(&mut FlowControl) -> R) -> R {
+        f(&mut self.lock().flow)
+    }
+
     /// Waits for the next change (ready, closed, a frame acknowledged). Cancel-safe.
     pub(crate) async fn changed(&self) {
         self.changed.notified().await;
@@ -110,7 +123,10 @@ impl GfxServerFactory for GfxFactory {
     }
 
     fn build_server_with_handle(&self) -> Option<(GfxDvcBridge, GfxServerHandle)> {
-        let handle = Arc::new(Mutex::new(GraphicsPipelineServer::new(self.build_gfx_handler())));
+        let mut server = GraphicsPipelineServer::new(self.build_gfx_handler());
+        // Our window (crate::flow) decides; IronRDP's fixed one would cap it at 3.
+        server.set_max_frames_in_flight(u32::MAX);
+        let handle = Arc::new(Mutex::new(server));
         self.link.lock().handle = Some(Arc::clone(&handle));
         Some((GfxDvcBridge::new(Arc::clone(&handle)), handle))
     }
@@ -132,7 +148,10 @@ impl GraphicsPipelineHandler for GfxHandler {
         self.link.changed.notify_one();
     }
 
-    fn on_frame_ack(&mut self, _frame_id: u32, _queue_depth: u32, _total_frames_decoded: u32) {
+    fn on_frame_ack(&mut self, frame_id: u32, queue_depth: u32, _total_frames_decoded: u32) {
+        let now = std::time::Instant::now();
+        self.link
+            .with_flow(|flow| flow.acknowledged(frame_id, queue_depth, now));
         self.link.changed.notify_one();
     }
 

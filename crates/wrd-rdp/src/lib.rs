@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod clipboard;
 pub mod display;
+mod flow;
 mod gfx;
 pub mod input;
 pub mod server;

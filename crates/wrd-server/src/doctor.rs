@@ -181,6 +181,14 @@ pub struct MachineReport {
     /// `Found(None)`: Mutter's API is not on the bus.
     pub mutter: Probed<Option<MutterFacts>>,
     pub wayland: Probed<WaylandFacts>,
+    /// H.264 in this build (the self-test: one picture encoded and decoded).
+    pub h264: Probed<H264Facts>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct H264Facts {
+    /// The library and how it is linked.
+    pub library: String,
 }
 
 /// Where `serve` gets the desktop's picture.
@@ -696,14 +704,27 @@ pub async fn gather(env: &Env, config: Option<&Path>) -> Result<MachineReport, c
         })
         .await
     };
-    let (portal, pipewire, wayland, mutter) =
-        tokio::join!(portal_task, pipewire_task, wayland_task, probe_mutter());
+    let h264_task = blocking(|| {
+        wrd_h264::self_test()
+            .map(|t| H264Facts {
+                library: t.library.to_owned(),
+            })
+            .map_err(|e| e.to_string())
+    });
+    let (portal, pipewire, wayland, mutter, h264) = tokio::join!(
+        portal_task,
+        pipewire_task,
+        wayland_task,
+        probe_mutter(),
+        h264_task
+    );
     Ok(MachineReport {
         session,
         pipewire,
         portal,
         mutter,
         wayland,
+        h264,
     })
 }
 
@@ -934,6 +955,17 @@ pub fn render_text(report: &MachineReport, decision: &Decision) -> String {
         Probed::Skipped(why) => format!("not checked: {why}"),
     };
     line(&mut out, "wayland", &wayland);
+
+    let codecs = match &report.h264 {
+        Probed::Found(h) => format!(
+            "H.264 (AVC420, {}; self-test passed) to clients whose graphics pipeline offers it, \
+             else RemoteFX, else bitmaps",
+            h.library
+        ),
+        Probed::Failed(e) => format!("RemoteFX, else bitmaps; no H.264: its self-test failed: {e}"),
+        Probed::Skipped(why) => format!("RemoteFX, else bitmaps; H.264 not checked: {why}"),
+    };
+    line(&mut out, "codecs", &codecs);
 
     for m in &decision.missing {
         line(&mut out, "missing", m);
@@ -1273,7 +1305,14 @@ mod tests {
             portal: Probed::Found(wlr_portal("none")),
             mutter: Probed::Found(None),
             wayland: sway_wayland(),
+            h264: h264(),
         }
+    }
+
+    fn h264() -> Probed<H264Facts> {
+        Probed::Found(H264Facts {
+            library: "openh264, built into this binary".into(),
+        })
     }
 
     fn gnome(mutter: Probed<Option<MutterFacts>>) -> MachineReport {
@@ -1287,6 +1326,7 @@ mod tests {
             portal: Probed::Found(gnome_portal()),
             mutter,
             wayland: mutter_wayland(),
+            h264: h264(),
         }
     }
 
@@ -1306,6 +1346,7 @@ mod tests {
             portal: Probed::Failed("DBUS_SESSION_BUS_ADDRESS is not set".into()),
             mutter: Probed::Skipped("no session bus".into()),
             wayland: Probed::Skipped("WAYLAND_DISPLAY is not set".into()),
+            h264: Probed::Failed("openh264 encoder creation failed: unsupported".into()),
         }
     }
 
@@ -1542,6 +1583,7 @@ wlr config   chooser_type=none, output_name=HEADLESS-1 (/home/u/.config/xdg-desk
 grant        no restore token stored yet (/home/u/.local/state/wrd-server/portal-restore-token)
 mutter api   absent (not a GNOME session)
 wayland      sway (pid 42, wlroots) on wayland-1: zwlr_virtual_pointer_manager_v1 v2, zwp_virtual_keyboard_manager_v1 v1, zwlr_screencopy_manager_v1 v3, data-control: zwlr_data_control_manager_v1 v2; 1 output
+codecs       H.264 (AVC420, openh264, built into this binary; self-test passed) to clients whose graphics pipeline offers it, else RemoteFX, else bitmaps
 → serve would use: portal (xdg-desktop-portal ScreenCast): `wrd-server serve --source portal`
 → input: wlroots virtual pointer v2 + keyboard v1, with each client's keyboard layout
 → clipboard: wlroots data control v2: text, HTML and pictures both ways, fetched when pasted (64 MB per item; off with --view-only)
@@ -1559,6 +1601,10 @@ wayland      sway (pid 42, wlroots) on wayland-1: zwlr_virtual_pointer_manager_v
             "{text}"
         );
         assert!(text.contains("→ no desktop to serve here"), "{text}");
+        assert!(
+            text.contains("codecs       RemoteFX, else bitmaps; no H.264: its self-test failed: openh264"),
+            "{text}"
+        );
         assert!(
             text.contains("`wrd-server serve --source test-pattern`"),
             "{text}"
@@ -1581,6 +1627,7 @@ wayland      sway (pid 42, wlroots) on wayland-1: zwlr_virtual_pointer_manager_v
         assert_eq!(value["report"]["pipewire"]["status"], "found");
         assert_eq!(value["report"]["portal"]["value"]["screencast"]["version"], 4);
         assert_eq!(value["report"]["wayland"]["value"]["virtual_pointer"], 2);
+        assert_eq!(value["report"]["h264"]["status"], "found");
         assert_eq!(value["exit_code"], 0);
     }
 }

@@ -88,6 +88,12 @@ fn inside_the_sway_stack_doctor_finds_the_portal_and_wlroots_input() {
     assert!(wl.contains("zwlr_virtual_pointer_manager_v1 v2"), "{all}");
     assert!(wl.contains("zwp_virtual_keyboard_manager_v1 v1"), "{all}");
     assert!(wl.contains("zwlr_screencopy_manager_v1 v3"), "{all}");
+    // The H.264 self-test ran in this binary.
+    assert!(
+        line(&report, "codecs")
+            .starts_with("codecs       H.264 (AVC420, openh264, built into this binary; self-test passed)"),
+        "{all}"
+    );
     assert!(
         report.contains(
             "→ serve would use: portal (xdg-desktop-portal ScreenCast): `wrd-server serve --source portal`"
@@ -125,6 +131,7 @@ fn inside_the_sway_stack_doctor_finds_the_portal_and_wlroots_input() {
     assert_eq!(portal["screencast_backend"]["bus"], "running");
     assert_eq!(portal["wlr"]["chooser_type"], "none");
     assert_eq!(json["report"]["pipewire"]["status"], "found");
+    assert_eq!(json["report"]["h264"]["status"], "found");
     assert_eq!(json["report"]["wayland"]["value"]["family"], "wlroots");
     assert_eq!(json["report"]["wayland"]["value"]["virtual_pointer"], 2);
     assert_eq!(json["report"]["wayland"]["value"]["virtual_keyboard"], 1);

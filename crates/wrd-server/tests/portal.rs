@@ -180,6 +180,79 @@ fn an_avc420_client_sees_the_compositor_picture() {
     assert!(rdp.is_running(), "{}", rdp.log_tail(20));
 }
 
+/// The real FreeRDP client on the graphics pipeline follows desktop resizes sent as
+/// ResetGraphics and a new surface (its window takes each new size) without a
+/// deactivation-reactivation: the server starts the H.264 stream once, for the whole session.
+#[test]
+fn xfreerdp_follows_resizes_through_reset_graphics() {
+    let dir = TestDir::new("h264-reset-graphics").unwrap();
+    let stack = SwayStack::start(
+        dir.path(),
+        &StackOptions {
+            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
+            wallpaper: None,
+            animate: true,
+        },
+    )
+    .unwrap();
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+    let port = free_port();
+    let mut server = start_server(&stack, &binary, port, &dir);
+    server
+        .wait_for_log("portal screen cast started", Duration::from_secs(20))
+        .unwrap();
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    let mut rdp = client_with(&xvfb, port, &dir, &["/gfx:avc420"]);
+    server
+        .wait_for_log("graphics pipeline: H.264 (AVC420)", Duration::from_secs(30))
+        .unwrap();
+    rdp.wait_for_content(Duration::from_secs(30)).unwrap();
+    for (w, h) in [(1024u32, 768u32), (800, 600), (1280, 720)] {
+        let out = stack
+            .output(stack.command("swaymsg").args([
+                "output",
+                "HEADLESS-1",
+                "resolution",
+                &format!("{w}x{h}"),
+            ]))
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "swaymsg: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let started = std::time::Instant::now();
+        loop {
+            let window = rdp.wait_for_window(Duration::from_secs(5)).unwrap();
+            if (window.width, window.height) == (w, h) {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the xfreerdp window stays {}x{} after the desktop became {w}x{h}\n{}\n{}",
+                window.width,
+                window.height,
+                rdp.log_tail(20),
+                server.log_tail(20)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        rdp.wait_for_content(Duration::from_secs(30)).unwrap();
+    }
+    assert!(rdp.is_running(), "{}", rdp.log_tail(20));
+    server.ensure_running().unwrap();
+    let log = server.log_tail(100_000);
+    let starts = log.matches("graphics pipeline: H.264 (AVC420)").count();
+    assert_eq!(
+        starts,
+        1,
+        "the H.264 stream was restarted (a reactivation?):\n{}",
+        server.log_tail(40)
+    );
+}
+
 /// H.264 through ten desktop resizes in a row (sway's output resized under the screen cast,
 /// on a desktop whose content keeps changing): the session lives on, each new size reaches the
 /// client, and H.264 frames follow each one. (On a still desktop, xdg-desktop-portal-wlr can
