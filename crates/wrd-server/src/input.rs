@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, trace, warn};
 use wrd_frame::{DesktopLayout, FrameBus};
 use wrd_input::{Axis, DesktopInput, LockState, MonitorArea, PointerMap, Translator, xkb_layout_for_klid};
 use wrd_mutter::{MutterInput, ScrollAxis};
@@ -24,8 +24,10 @@ pub enum InputBackend {
     Mutter(MutterInput),
     /// xdg-desktop-portal's RemoteDesktop session (the one that also gives us the screen cast).
     Portal(PortalInput),
-    /// wlroots compositors: our own virtual pointer and keyboard.
-    Wlroots(VirtualInput),
+    /// wlroots compositors: our own virtual pointer and keyboard, and where each captured
+    /// monitor sits in the compositor's layout, as the capture reported it (in the desktop
+    /// layout's order; `None` where it did not say).
+    Wlroots(VirtualInput, Vec<Option<(i32, i32)>>),
 }
 
 impl InputBackend {
@@ -33,7 +35,7 @@ impl InputBackend {
         match self {
             Self::Mutter(_) => "Mutter RemoteDesktop",
             Self::Portal(_) => "the portal's RemoteDesktop",
-            Self::Wlroots(_) => "wlroots virtual pointer and keyboard",
+            Self::Wlroots(..) => "wlroots virtual pointer and keyboard",
         }
     }
 }
@@ -84,7 +86,7 @@ pub async fn run(
                 .keyboard_keycode(key, pressed)
                 .await
                 .map_err(|e| e.to_string()),
-            InputBackend::Wlroots(_) => Ok(()),
+            InputBackend::Wlroots(..) => Ok(()),
         };
         if let Err(e) = result {
             warn!(error = %e, "preparing the desktop's virtual keyboard");
@@ -101,7 +103,7 @@ pub async fn run(
         router.handle(message).await;
     }
     router.release_everything().await;
-    if let InputBackend::Wlroots(virtual_input) = router.backend
+    if let InputBackend::Wlroots(virtual_input, _) = router.backend
         && let Err(e) = virtual_input.stop()
     {
         debug!(error = %e, "stopping the virtual input devices");
@@ -127,7 +129,7 @@ struct Router {
 impl Router {
     fn new(backend: InputBackend, bus: FrameBus) -> Self {
         let desktop_locks = match backend {
-            InputBackend::Wlroots(_) => Some(LockState::default()),
+            InputBackend::Wlroots(..) => Some(LockState::default()),
             // Mutter's API is for unattended machines, whose seat starts with nothing locked
             // and is typed on by our clients alone: the state is what our taps made it. (A
             // local keyboard toggling Caps Lock meanwhile would invert it until it is pressed
@@ -270,7 +272,7 @@ impl Router {
         let result = match &self.backend {
             InputBackend::Mutter(mutter) => send_to_mutter(mutter, input).await,
             InputBackend::Portal(portal) => send_to_portal(portal, input).await,
-            InputBackend::Wlroots(virtual_input) => {
+            InputBackend::Wlroots(virtual_input, monitor_places) => {
                 let mut result = Ok(());
                 if matches!(input, DesktopInput::Key { .. } | DesktopInput::Keysym { .. })
                     && keymap != self.loaded_keymap
@@ -292,7 +294,7 @@ impl Router {
                     }
                 }
                 match result {
-                    Ok(()) => send_to_wlroots(virtual_input, &self.bus, input),
+                    Ok(()) => send_to_wlroots(virtual_input, monitor_places, &self.bus, input),
                     Err(e) => Err(e),
                 }
             }
@@ -302,7 +304,7 @@ impl Router {
                 debug!(session, ?input, %error, "input not delivered");
             } else {
                 warn!(session, ?input, %error, "the desktop did not take this input");
-                if matches!(&self.backend, InputBackend::Wlroots(v) if v.error().is_some()) {
+                if matches!(&self.backend, InputBackend::Wlroots(v, _) if v.error().is_some()) {
                     self.backend_lost = true;
                 }
             }
@@ -404,23 +406,42 @@ async fn send_to_portal(portal: &PortalInput, input: DesktopInput) -> Result<(),
     result.map_err(|e| e.to_string())
 }
 
-fn send_to_wlroots(virtual_input: &VirtualInput, bus: &FrameBus, input: DesktopInput) -> Result<(), String> {
+fn send_to_wlroots(
+    virtual_input: &VirtualInput,
+    monitor_places: &[Option<(i32, i32)>],
+    bus: &FrameBus,
+    input: DesktopInput,
+) -> Result<(), String> {
     let command = match input {
         DesktopInput::Key { evdev, pressed } => VirtualInputCommand::Key { evdev, pressed },
         DesktopInput::Keysym { keysym, pressed } => VirtualInputCommand::Keysym { keysym, pressed },
         DesktopInput::PointerAbsolute { monitor, x, y } => {
-            // wlroots maps an absolute position against the bounding box of all outputs: the
-            // desktop we capture (one output through xdg-desktop-portal-wlr).
             let layout = bus.layout().ok_or("no desktop layout yet")?;
             let area = layout
                 .monitors
                 .get(monitor)
                 .ok_or_else(|| format!("monitor {monitor} is not in the layout"))?;
-            VirtualInputCommand::PointerAbsolute {
-                x: u32::from(area.x) + pixel(x),
-                y: u32::from(area.y) + pixel(y),
-                extent_w: u32::from(layout.width),
-                extent_h: u32::from(layout.height),
+            match monitor_places.get(monitor).copied().flatten() {
+                // The capture said where its monitor is: the position lands on that output,
+                // whatever other outputs the compositor has (xdg-desktop-portal-wlr casts
+                // one output of several).
+                Some(output_at) if monitor_places.len() == layout.monitors.len() => {
+                    VirtualInputCommand::PointerOnOutput {
+                        output_at,
+                        x: pixel(x),
+                        y: pixel(y),
+                        extent_w: u32::from(area.width),
+                        extent_h: u32::from(area.height),
+                    }
+                }
+                // Otherwise the desktop we capture is taken for the whole output layout,
+                // which wlroots maps absolute positions onto.
+                _ => VirtualInputCommand::PointerAbsolute {
+                    x: u32::from(area.x) + pixel(x),
+                    y: u32::from(area.y) + pixel(y),
+                    extent_w: u32::from(layout.width),
+                    extent_h: u32::from(layout.height),
+                },
             }
         }
         DesktopInput::PointerRelative { dx, dy } => VirtualInputCommand::PointerRelative { dx, dy },
@@ -441,6 +462,7 @@ fn send_to_wlroots(virtual_input: &VirtualInput, bus: &FrameBus, input: DesktopI
             discrete,
         },
     };
+    trace!(?command, "to the wlroots virtual devices");
     virtual_input.send(command).map_err(|e| e.to_string())
 }
 

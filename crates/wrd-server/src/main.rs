@@ -15,7 +15,7 @@ use clap::Parser as _;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 use wrd_capture::{Capture, CaptureEnd};
 use wrd_frame::FrameBus;
 use wrd_portal::{CursorDelivery, RestoreTokenStore, ScreencastOptions};
@@ -374,7 +374,14 @@ async fn input_backend(capture: &Capture) -> Result<input::InputBackend, String>
     )
     .map_err(|e| format!("starting the virtual pointer and keyboard: {e}"))?;
     match tokio::time::timeout(VIRTUAL_INPUT_READY_TIMEOUT, devices.ready()).await {
-        Ok(Ok(())) => Ok(input::InputBackend::Wlroots(devices)),
+        Ok(Ok(())) => {
+            let places: Vec<_> = capture.session().streams().iter().map(|s| s.position).collect();
+            debug!(
+                ?places,
+                "the captured monitors' places in the compositor's layout"
+            );
+            Ok(input::InputBackend::Wlroots(devices, places))
+        }
         Ok(Err(e)) => Err(format!("starting the virtual pointer and keyboard: {e}")),
         Err(_) => Err(format!(
             "the compositor did not set up the virtual pointer and keyboard within {} s",

@@ -242,3 +242,85 @@ fn mutter_keys_unicode_and_lock_sync() {
     });
     drop(server);
 }
+
+/// `swaymsg ARGS` in the stack, its output.
+fn swaymsg(stack: &SwayStack, args: &[&str]) -> String {
+    let out = stack.output(stack.command("swaymsg").args(args)).unwrap();
+    assert!(out.status.success(), "swaymsg {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The app id of the window sway has focused, if any.
+fn focused_app(stack: &SwayStack) -> Option<String> {
+    fn find(node: &serde_json::Value) -> Option<String> {
+        if node["focused"].as_bool() == Some(true) {
+            return node["app_id"].as_str().map(str::to_owned);
+        }
+        ["nodes", "floating_nodes"]
+            .iter()
+            .flat_map(|key| node[*key].as_array().into_iter().flatten())
+            .find_map(find)
+    }
+    find(&serde_json::from_str(&swaymsg(stack, &["-t", "get_tree"])).unwrap())
+}
+
+fn wait_for_focus(stack: &SwayStack, app_id: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while focused_app(stack).as_deref() != Some(app_id) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{app_id} never got the focus (focused: {:?})",
+            focused_app(stack)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A desktop with two outputs of which the screen cast shows one (xdg-desktop-portal-wlr casts
+/// a single output): a client's click lands on the output it sees, not on the place of the
+/// same fraction of both outputs together.
+#[test]
+fn sway_clicks_land_on_the_captured_output_of_two() {
+    let dir = TestDir::new("input-sway-two-outputs").unwrap();
+    let mut stack = sway(&dir);
+    let port = free_port();
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+    // The cast is of the only output there is at the start, HEADLESS-1 at (0, 0).
+    let server = start_server(stack.command(&binary), "portal", port, &dir, &[]);
+    let mut left = stack.command("foot");
+    left.args(["--app-id=left", "sh"]);
+    stack.spawn_client(left, "left-terminal").unwrap();
+    wait_for_focus(&stack, "left");
+    // A second output to its right, with a window of its own that takes the focus.
+    swaymsg(&stack, &["create_output"]);
+    swaymsg(
+        &stack,
+        &["output", "HEADLESS-2", "position", &WIDTH.to_string(), "0"],
+    );
+    swaymsg(&stack, &["focus", "output", "HEADLESS-2"]);
+    let mut right = stack.command("foot");
+    right.args(["--app-id=right", "sh"]);
+    stack.spawn_client(right, "right-terminal").unwrap();
+    wait_for_focus(&stack, "right");
+
+    runtime().block_on(async {
+        let mut session = connect(port).await;
+        assert_eq!(session.desktop_size(), (WIDTH, HEIGHT));
+        // The middle of what the client sees: the left window. Over the layout of both
+        // outputs the same fraction is on the right output.
+        session.send_mouse_move(WIDTH / 2, HEIGHT / 2).await.unwrap();
+        session
+            .send_mouse_button(wrd_client::MouseButton::Left, true)
+            .await
+            .unwrap();
+        session
+            .send_mouse_button(wrd_client::MouseButton::Left, false)
+            .await
+            .unwrap();
+        wait_for_focus(&stack, "left");
+        session.disconnect().await.unwrap();
+    });
+    drop(server);
+}

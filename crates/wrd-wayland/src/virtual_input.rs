@@ -15,12 +15,16 @@
 //! pointer at `(x, y)` within `extent_w × extent_h` lands at `layout.x + x / extent_w *
 //! layout.width`. A caller whose desktop picture is the whole layout (every monitor at its
 //! place) passes the picture's size as the extent and picture coordinates as the position.
+//! A caller that captures one output of several (xdg-desktop-portal-wlr casts one) names the
+//! output by its place in the layout ([`VirtualInputCommand::PointerOnOutput`]): the thread
+//! knows every output's logical place and size (`zxdg_output_v1`, kept up to date as outputs
+//! come and go) and maps the position onto that output alone.
 //!
 //! Scrolling: `value` is in `wl_pointer.axis` units (a wheel notch is 15 on libinput
 //! desktops), positive is down or right; `discrete` is the number of notches (0 for smooth
 //! scrolling).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::os::fd::{AsFd as _, AsRawFd as _, FromRawFd as _, OwnedFd};
 use std::path::PathBuf;
@@ -32,8 +36,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 use wayland_client::globals::{BindError, GlobalListContents, registry_queue_init};
 use wayland_client::protocol::wl_pointer::{Axis, AxisSource, ButtonState};
-use wayland_client::protocol::{wl_callback, wl_registry, wl_seat};
-use wayland_client::{Connection, Dispatch, QueueHandle, WEnum, delegate_noop};
+use wayland_client::protocol::{wl_callback, wl_output, wl_registry, wl_seat};
+use wayland_client::{Connection, Dispatch, Proxy as _, QueueHandle, WEnum, delegate_noop};
+use wayland_protocols::xdg::xdg_output::zv1::client::{
+    zxdg_output_manager_v1::ZxdgOutputManagerV1,
+    zxdg_output_v1::{self, ZxdgOutputV1},
+};
 use wayland_protocols_misc::zwp_virtual_keyboard_v1::client::{
     zwp_virtual_keyboard_manager_v1::ZwpVirtualKeyboardManagerV1,
     zwp_virtual_keyboard_v1::ZwpVirtualKeyboardV1,
@@ -69,6 +77,18 @@ pub enum VirtualInputCommand {
     },
     /// A position within `extent_w × extent_h`, mapped onto the whole output layout.
     PointerAbsolute {
+        x: u32,
+        y: u32,
+        extent_w: u32,
+        extent_h: u32,
+    },
+    /// A position within `extent_w × extent_h`, mapped onto the one output whose top-left
+    /// corner is at `output_at` in the compositor's layout (logical coordinates, as a screen
+    /// cast reports its monitor's position), whatever other outputs there are. With no output
+    /// there (or no xdg-output), it is mapped onto the whole layout as `PointerAbsolute` is,
+    /// and that is logged once.
+    PointerOnOutput {
+        output_at: (i32, i32),
         x: u32,
         y: u32,
         extent_w: u32,
@@ -380,6 +400,54 @@ fn ended_reason(status: &watch::Receiver<Status>) -> VirtualInputError {
 #[derive(Default)]
 struct Dispatcher {
     seat_has_keyboard: bool,
+    /// Present when the compositor has xdg-output (every wlroots compositor does).
+    output_manager: Option<ZxdgOutputManagerV1>,
+    /// The outputs by their registry name.
+    outputs: BTreeMap<u32, OutputPlace>,
+}
+
+/// One output and where it sits in the layout (logical coordinates, from xdg-output).
+struct OutputPlace {
+    output: wl_output::WlOutput,
+    xdg: Option<ZxdgOutputV1>,
+    position: Option<(i32, i32)>,
+    size: Option<(i32, i32)>,
+}
+
+impl Dispatcher {
+    fn add_output(
+        &mut self,
+        registry: &wl_registry::WlRegistry,
+        name: u32,
+        version: u32,
+        qh: &QueueHandle<Self>,
+    ) {
+        let output: wl_output::WlOutput = registry.bind(name, version.min(4), qh, ());
+        let xdg = self
+            .output_manager
+            .as_ref()
+            .map(|manager| manager.get_xdg_output(&output, qh, name));
+        self.outputs.insert(
+            name,
+            OutputPlace {
+                output,
+                xdg,
+                position: None,
+                size: None,
+            },
+        );
+    }
+
+    /// The outputs' places in the layout: (x, y, width, height) of each output that has told.
+    fn output_rects(&self) -> Vec<(i32, i32, i32, i32)> {
+        self.outputs
+            .values()
+            .filter_map(|o| match (o.position, o.size) {
+                (Some((x, y)), Some((w, h))) if w > 0 && h > 0 => Some((x, y, w, h)),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 /// The reply of an [`VirtualInput::execute`], sent when its `wl_display.sync` is done.
@@ -404,14 +472,55 @@ impl Dispatch<wl_callback::WlCallback, SyncReply> for Dispatcher {
 
 impl Dispatch<wl_registry::WlRegistry, GlobalListContents> for Dispatcher {
     fn event(
-        _: &mut Self,
-        _: &wl_registry::WlRegistry,
-        _: wl_registry::Event,
+        state: &mut Self,
+        registry: &wl_registry::WlRegistry,
+        event: wl_registry::Event,
         _: &GlobalListContents,
+        _: &Connection,
+        qh: &QueueHandle<Self>,
+    ) {
+        // Outputs come and go (monitors plugged, headless outputs made): their places decide
+        // where absolute positions land.
+        match event {
+            wl_registry::Event::Global {
+                name,
+                interface,
+                version,
+            } if interface == wl_output::WlOutput::interface().name => {
+                state.add_output(registry, name, version, qh);
+            }
+            wl_registry::Event::GlobalRemove { name } => {
+                if let Some(place) = state.outputs.remove(&name) {
+                    if let Some(xdg) = place.xdg {
+                        xdg.destroy();
+                    }
+                    if place.output.version() >= 3 {
+                        place.output.release();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Dispatch<ZxdgOutputV1, u32> for Dispatcher {
+    fn event(
+        state: &mut Self,
+        _: &ZxdgOutputV1,
+        event: zxdg_output_v1::Event,
+        name: &u32,
         _: &Connection,
         _: &QueueHandle<Self>,
     ) {
-        // Globals appearing later (a new monitor) do not concern the input devices.
+        let Some(place) = state.outputs.get_mut(name) else {
+            return;
+        };
+        match event {
+            zxdg_output_v1::Event::LogicalPosition { x, y } => place.position = Some((x, y)),
+            zxdg_output_v1::Event::LogicalSize { width, height } => place.size = Some((width, height)),
+            _ => {}
+        }
     }
 }
 
@@ -433,7 +542,10 @@ impl Dispatch<wl_seat::WlSeat, ()> for Dispatcher {
     }
 }
 
-// The virtual devices and their managers have no events.
+// The virtual devices and their managers have no events; the outputs' own events are not
+// needed (xdg-output says where they are).
+delegate_noop!(Dispatcher: ignore wl_output::WlOutput);
+delegate_noop!(Dispatcher: ignore ZxdgOutputManagerV1);
 delegate_noop!(Dispatcher: ignore ZwlrVirtualPointerManagerV1);
 delegate_noop!(Dispatcher: ignore ZwlrVirtualPointerV1);
 delegate_noop!(Dispatcher: ignore ZwpVirtualKeyboardManagerV1);
@@ -488,6 +600,15 @@ fn run(
     let keyboard_manager: ZwpVirtualKeyboardManagerV1 = globals
         .bind(&qh, 1..=1, ())
         .map_err(|e| bind_error(VIRTUAL_KEYBOARD, e))?;
+    // Without xdg-output the outputs' places are unknown: positions on one output of several
+    // are refused then (positions over the whole layout still work).
+    dispatcher.output_manager = globals.bind(&qh, 1..=3, ()).ok();
+    let output_interface = wl_output::WlOutput::interface().name;
+    for global in globals.contents().clone_list() {
+        if global.interface == output_interface {
+            dispatcher.add_output(globals.registry(), global.name, global.version, &qh);
+        }
+    }
     let (model, first_actions) = KeyboardModel::new(names)?;
     let mut devices = Devices {
         pointer: pointer_manager.create_virtual_pointer(Some(&seat), &qh, ()),
@@ -495,6 +616,7 @@ fn run(
         model,
         buttons: BTreeSet::new(),
         epoch: Instant::now(),
+        warned_missing_outputs: BTreeSet::new(),
     };
     devices.apply(first_actions)?;
     // The compositor has the devices and the keymap once this round trip is done (a manager
@@ -512,7 +634,7 @@ fn run(
     loop {
         loop {
             match inbox.try_recv() {
-                Ok(Request::Command { command, reply }) => match devices.execute(&command) {
+                Ok(Request::Command { command, reply }) => match devices.execute(&command, &dispatcher) {
                     Ok(()) => {
                         if let Some(reply) = reply {
                             connection.display().sync(&qh, SyncReply(Mutex::new(Some(reply))));
@@ -535,6 +657,9 @@ fn run(
                 Err(TryRecvError::Empty) => break,
             }
         }
+        // Events first: handling them may make requests (binding a new output), which the
+        // flush below must send before we sleep.
+        queue.dispatch_pending(&mut dispatcher).map_err(lost)?;
         let want_write = match connection.flush() {
             Ok(()) => false,
             // The socket is full: wait until it drains.
@@ -545,7 +670,6 @@ fn run(
             }
             Err(e) => return Err(lost(e)),
         };
-        queue.dispatch_pending(&mut dispatcher).map_err(lost)?;
         let Some(guard) = queue.prepare_read() else {
             continue; // events arrived meanwhile: dispatch them first
         };
@@ -593,6 +717,8 @@ struct Devices {
     model: KeyboardModel,
     buttons: BTreeSet<u32>,
     epoch: Instant,
+    /// Output places asked for that the layout does not have (said once each).
+    warned_missing_outputs: BTreeSet<(i32, i32)>,
 }
 
 impl Devices {
@@ -603,7 +729,11 @@ impl Devices {
         u32::try_from(ms).unwrap_or(0)
     }
 
-    fn execute(&mut self, command: &VirtualInputCommand) -> Result<(), VirtualInputError> {
+    fn execute(
+        &mut self,
+        command: &VirtualInputCommand,
+        outputs: &Dispatcher,
+    ) -> Result<(), VirtualInputError> {
         match command {
             VirtualInputCommand::Key { evdev, pressed } => {
                 let actions = self.model.key(*evdev, *pressed)?;
@@ -632,6 +762,43 @@ impl Devices {
                 }
                 self.pointer
                     .motion_absolute(self.time(), *x, *y, *extent_w, *extent_h);
+                self.pointer.frame();
+                Ok(())
+            }
+            VirtualInputCommand::PointerOnOutput {
+                output_at,
+                x,
+                y,
+                extent_w,
+                extent_h,
+            } => {
+                let rects = outputs.output_rects();
+                let Some(target) = rects.iter().find(|r| (r.0, r.1) == *output_at) else {
+                    if self.warned_missing_outputs.insert(*output_at) {
+                        tracing::warn!(
+                            ?output_at,
+                            outputs = ?rects,
+                            "no output at this place in the layout: pointer positions span the whole layout"
+                        );
+                    }
+                    return self.execute(
+                        &VirtualInputCommand::PointerAbsolute {
+                            x: *x,
+                            y: *y,
+                            extent_w: *extent_w,
+                            extent_h: *extent_h,
+                        },
+                        outputs,
+                    );
+                };
+                let (lx, ly) = place_on_output(*target, (*x, *y), (*extent_w, *extent_h))?;
+                let (bx, by, bw, bh) = bounding_box(&rects);
+                tracing::trace!(?rects, at = ?(lx, ly), "pointer position on one output");
+                // Integer layout coordinates over the layout's own size: wlroots lands the
+                // pointer on exactly that logical pixel.
+                let rel = |v: i32, origin: i32| u32::try_from(i64::from(v) - i64::from(origin)).unwrap_or(0);
+                self.pointer
+                    .motion_absolute(self.time(), rel(lx, bx), rel(ly, by), bw, bh);
                 self.pointer.frame();
                 Ok(())
             }
@@ -729,7 +896,7 @@ impl Devices {
     /// Releases what is still pressed and destroys the devices (a keyboard destroyed with
     /// keys down could leave them down in clients).
     fn close(&mut self) {
-        if let Err(e) = self.execute(&VirtualInputCommand::ReleaseAll) {
+        if let Err(e) = self.execute(&VirtualInputCommand::ReleaseAll, &Dispatcher::default()) {
             tracing::warn!("releasing the keys on stop: {e}");
         }
         self.keyboard.destroy();
@@ -739,6 +906,49 @@ impl Devices {
 
 /// The keymap in a sealed memfd, NUL-terminated as the compositor reads it (wlroots hands the
 /// mapping to `xkb_keymap_new_from_string`).
+/// The logical layout point for position `(x, y)` within `extent` on an output at `rect`
+/// (x, y, width, height), inside the output.
+fn place_on_output(
+    rect: (i32, i32, i32, i32),
+    (x, y): (u32, u32),
+    (extent_w, extent_h): (u32, u32),
+) -> Result<(i32, i32), VirtualInputError> {
+    if extent_w == 0 || extent_h == 0 || x > extent_w || y > extent_h {
+        return Err(VirtualInputError::InvalidCommand(format!(
+            "pointer position ({x}, {y}) outside its extent {extent_w}x{extent_h}"
+        )));
+    }
+    let (ox, oy, ow, oh) = rect;
+    let along = |v: u32, extent: u32, origin: i32, size: i32| {
+        let offset = (f64::from(v) * f64::from(size) / f64::from(extent)).floor();
+        // The far edge (v == extent) is the output's last pixel, not the next output's first.
+        let offset = offset.min(f64::from(size - 1)).max(0.0);
+        // In range: 0 ≤ offset < size ≤ i32::MAX.
+        #[allow(clippy::cast_possible_truncation)]
+        let offset = offset as i32;
+        origin.saturating_add(offset)
+    };
+    Ok((along(x, extent_w, ox, ow), along(y, extent_h, oy, oh)))
+}
+
+/// The bounding box of the outputs (x, y, width, height); width and height at least 1.
+fn bounding_box(rects: &[(i32, i32, i32, i32)]) -> (i32, i32, u32, u32) {
+    let x0 = rects.iter().map(|r| r.0).min().unwrap_or(0);
+    let y0 = rects.iter().map(|r| r.1).min().unwrap_or(0);
+    let x1 = rects
+        .iter()
+        .map(|r| i64::from(r.0) + i64::from(r.2))
+        .max()
+        .unwrap_or(1);
+    let y1 = rects
+        .iter()
+        .map(|r| i64::from(r.1) + i64::from(r.3))
+        .max()
+        .unwrap_or(1);
+    let side = |a: i64, b: i32| u32::try_from(a - i64::from(b)).unwrap_or(1).max(1);
+    (x0, y0, side(x1, x0), side(y1, y0))
+}
+
 fn keymap_file(text: &str) -> Result<(std::fs::File, u32), VirtualInputError> {
     let failed = |e: std::io::Error| VirtualInputError::Keymap {
         layout: String::new(),
@@ -824,5 +1034,34 @@ mod tests {
         let mut back = Vec::new();
         file.read_to_end(&mut back).unwrap();
         assert_eq!(back, b"xkb_keymap {};\0");
+    }
+
+    #[test]
+    fn positions_land_on_the_named_output_within_the_layout() {
+        // Two outputs side by side, the second scaled (a 2560x1440 picture, 1280x720 logical).
+        let first = (0, 0, 1024, 768);
+        let second = (1024, 0, 1280, 720);
+        assert_eq!(bounding_box(&[first, second]), (0, 0, 2304, 768));
+        assert_eq!(
+            place_on_output(first, (512, 384), (1024, 768)).unwrap(),
+            (512, 384)
+        );
+        assert_eq!(
+            place_on_output(second, (1280, 720), (2560, 1440)).unwrap(),
+            (1664, 360)
+        );
+        // The far edge is the output's last pixel, not the neighbour's first.
+        assert_eq!(
+            place_on_output(first, (1024, 768), (1024, 768)).unwrap(),
+            (1023, 767)
+        );
+        // Outputs left of and above the origin.
+        assert_eq!(
+            bounding_box(&[(-800, -600, 800, 600), first]),
+            (-800, -600, 1824, 1368)
+        );
+        assert!(place_on_output(first, (1025, 0), (1024, 768)).is_err());
+        assert!(place_on_output(first, (0, 0), (0, 768)).is_err());
+        assert_eq!(bounding_box(&[]), (0, 0, 1, 1));
     }
 }

@@ -361,6 +361,20 @@ fn await_focus(stack: &SwayStack, app_id: &str) {
     .unwrap();
 }
 
+/// An output's place in the layout: (x, y, width, height).
+fn output_rect(stack: &SwayStack, name: &str) -> (i64, i64, i64, i64) {
+    let outputs: Value = serde_json::from_str(&swaymsg(stack, &["-t", "get_outputs", "-r"])).unwrap();
+    let output = outputs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no output {name}"));
+    let r = &output["rect"];
+    let v = |k: &str| r[k].as_i64().unwrap();
+    (v("x"), v("y"), v("width"), v("height"))
+}
+
 /// The bounding box of all outputs: (x, y, width, height).
 fn layout_box(stack: &SwayStack) -> (i64, i64, i64, i64) {
     let outputs: Value = serde_json::from_str(&swaymsg(stack, &["-t", "get_outputs", "-r"])).unwrap();
@@ -455,6 +469,50 @@ fn clicks_move_the_focus_and_absolute_positions_span_the_whole_output_layout() {
         .unwrap();
     click(&rt, &input);
     await_focus(&stack, "second");
+
+    // One output of the two, as a screen cast of it sees it: positions in that picture land
+    // on that output, not on the layout's bounding box.
+    let on_first = |x: u32, y: u32| Cmd::PointerOnOutput {
+        output_at: (0, 0),
+        x,
+        y,
+        extent_w: WIDTH,
+        extent_h: HEIGHT,
+    };
+    input.send(on_first(lx, ly)).unwrap();
+    click(&rt, &input);
+    await_focus(&stack, "left");
+    // The second output's own picture (its logical size, its place in the layout), near its
+    // left edge: the same fraction of the whole layout would be on the first output.
+    let (ox, oy, ow, oh) = output_rect(&stack, "HEADLESS-2");
+    let (ow, oh) = (u32::try_from(ow).unwrap(), u32::try_from(oh).unwrap());
+    input
+        .send(Cmd::PointerOnOutput {
+            output_at: (i32::try_from(ox).unwrap(), i32::try_from(oy).unwrap()),
+            x: ow / 20,
+            y: oh / 2,
+            extent_w: ow,
+            extent_h: oh,
+        })
+        .unwrap();
+    click(&rt, &input);
+    await_focus(&stack, "second");
+    // On an output that is not there, positions span the whole layout, as before: the first
+    // window's place in layout coordinates reaches it.
+    wait(
+        &rt,
+        "a position on a missing output",
+        input.execute(Cmd::PointerOnOutput {
+            output_at: (5000, 0),
+            x: lx,
+            y: ly,
+            extent_w: extent.0,
+            extent_h: extent.1,
+        }),
+    )
+    .unwrap();
+    click(&rt, &input);
+    await_focus(&stack, "left");
 
     // Positions outside the extent are refused with a clear error.
     let err = wait(
