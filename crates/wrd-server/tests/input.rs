@@ -243,34 +243,13 @@ fn mutter_keys_unicode_and_lock_sync() {
     drop(server);
 }
 
-/// `swaymsg ARGS` in the stack, its output.
-fn swaymsg(stack: &SwayStack, args: &[&str]) -> String {
-    let out = stack.output(stack.command("swaymsg").args(args)).unwrap();
-    assert!(out.status.success(), "swaymsg {args:?}: {out:?}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The app id of the window sway has focused, if any.
-fn focused_app(stack: &SwayStack) -> Option<String> {
-    fn find(node: &serde_json::Value) -> Option<String> {
-        if node["focused"].as_bool() == Some(true) {
-            return node["app_id"].as_str().map(str::to_owned);
-        }
-        ["nodes", "floating_nodes"]
-            .iter()
-            .flat_map(|key| node[*key].as_array().into_iter().flatten())
-            .find_map(find)
-    }
-    find(&serde_json::from_str(&swaymsg(stack, &["-t", "get_tree"])).unwrap())
-}
-
 fn wait_for_focus(stack: &SwayStack, app_id: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while focused_app(stack).as_deref() != Some(app_id) {
+    while stack.focused_app().unwrap().as_deref() != Some(app_id) {
         assert!(
             std::time::Instant::now() < deadline,
             "{app_id} never got the focus (focused: {:?})",
-            focused_app(stack)
+            stack.focused_app().unwrap()
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -294,12 +273,14 @@ fn sway_clicks_land_on_the_captured_output_of_two() {
     stack.spawn_client(left, "left-terminal").unwrap();
     wait_for_focus(&stack, "left");
     // A second output to its right, with a window of its own that takes the focus.
-    swaymsg(&stack, &["create_output"]);
-    swaymsg(
-        &stack,
-        &["output", "HEADLESS-2", "position", &WIDTH.to_string(), "0"],
-    );
-    swaymsg(&stack, &["focus", "output", "HEADLESS-2"]);
+    let position = WIDTH.to_string();
+    for args in [
+        &["create_output"][..],
+        &["output", "HEADLESS-2", "position", &position, "0"],
+        &["focus", "output", "HEADLESS-2"],
+    ] {
+        stack.swaymsg(args).unwrap();
+    }
     let mut right = stack.command("foot");
     right.args(["--app-id=right", "sh"]);
     stack.spawn_client(right, "right-terminal").unwrap();

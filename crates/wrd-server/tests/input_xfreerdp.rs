@@ -115,16 +115,7 @@ impl Desktop {
 
     /// sway's window tree (`swaymsg -t get_tree`, run as the stack user).
     fn tree(&self) -> serde_json::Value {
-        let out = self
-            .stack
-            .output(self.stack.command("swaymsg").args(["-t", "get_tree"]))
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "swaymsg -t get_tree: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        serde_json::from_str(&self.stack.swaymsg(&["-t", "get_tree"]).unwrap()).unwrap()
     }
 
     /// The title of the window sway has focused, if a window has the focus.

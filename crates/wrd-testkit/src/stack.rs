@@ -475,6 +475,47 @@ impl SwayStack {
         self.core.output(cmd)
     }
 
+    /// `swaymsg ARGS` in this stack: its output, or an error with what it said.
+    pub fn swaymsg(&self, args: &[&str]) -> Result<String> {
+        let out = self.output(self.command("swaymsg").args(args))?;
+        ensure!(
+            out.status.success(),
+            "swaymsg {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Every window of sway's tree (`get_tree` nodes with an `app_id`, tiled or floating),
+    /// depth first, as sway describes them (`app_id`, `name`, `rect`, `focused`, ...).
+    pub fn windows(&self) -> Result<Vec<serde_json::Value>> {
+        fn walk(node: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+            if node.get("app_id").is_some_and(|a| !a.is_null()) {
+                out.push(node.clone());
+            }
+            for key in ["nodes", "floating_nodes"] {
+                for child in node[key].as_array().into_iter().flatten() {
+                    walk(child, out);
+                }
+            }
+        }
+        let tree: serde_json::Value = serde_json::from_str(&self.swaymsg(&["-t", "get_tree", "-r"])?)
+            .context("parsing swaymsg -t get_tree")?;
+        let mut out = Vec::new();
+        walk(&tree, &mut out);
+        Ok(out)
+    }
+
+    /// The app id of the window sway has focused, if any.
+    pub fn focused_app(&self) -> Result<Option<String>> {
+        Ok(self
+            .windows()?
+            .into_iter()
+            .find(|w| w["focused"].as_bool() == Some(true))
+            .and_then(|w| w["app_id"].as_str().map(str::to_owned)))
+    }
+
     /// A screenshot of the output with `grim` (PNG bytes).
     pub fn grim_png(&self) -> Result<Vec<u8>> {
         let out = self.output(self.command("grim").args(["-t", "png", "-"]))?;

@@ -77,39 +77,15 @@ fn start_input(stack: &SwayStack, layout: &str) -> VirtualInput {
 }
 
 fn swaymsg(stack: &SwayStack, args: &[&str]) -> String {
-    let out = stack.output(stack.command("swaymsg").args(args)).unwrap();
-    assert!(
-        out.status.success(),
-        "swaymsg {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stack.swaymsg(args).unwrap()
 }
 
-/// Every window of sway's tree (nodes with an app_id), depth first.
 fn windows(stack: &SwayStack) -> Vec<Value> {
-    fn walk(node: &Value, out: &mut Vec<Value>) {
-        if node.get("app_id").is_some_and(|a| !a.is_null()) {
-            out.push(node.clone());
-        }
-        for key in ["nodes", "floating_nodes"] {
-            for child in node[key].as_array().into_iter().flatten() {
-                walk(child, out);
-            }
-        }
-    }
-    let tree: Value = serde_json::from_str(&swaymsg(stack, &["-t", "get_tree", "-r"])).unwrap();
-    let mut out = Vec::new();
-    walk(&tree, &mut out);
-    out
+    stack.windows().unwrap()
 }
 
 fn focused_app(stack: &SwayStack) -> Option<String> {
-    windows(stack)
-        .into_iter()
-        .find(|w| w["focused"].as_bool() == Some(true))
-        .and_then(|w| w["app_id"].as_str().map(str::to_owned))
+    stack.focused_app().unwrap()
 }
 
 /// The centre of a window, in layout coordinates.
