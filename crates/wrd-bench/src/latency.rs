@@ -430,23 +430,18 @@ fn xfreerdp_client(
     scene_bin: &Path,
     scene: &mut Option<ChildGuard>,
 ) -> Result<Vec<Press>> {
-    use wrd_testkit::{XFreeRdp, XFreeRdpOptions, Xvfb, XvfbOptions};
+    use wrd_testkit::XFreeRdp;
 
     let (width, height) = size;
     let keycode = crate::x11::keycode_for_scancode(KEY_SCANCODE).context("the key's X keycode")?;
-    let xvfb = Xvfb::start_with(
-        &XvfbOptions::default().size(u32::from(width), u32::from(height)),
+    let (xvfb, options) = crate::xfreerdp::client_setup(
+        target.addr,
+        (targets::USER, &target.password),
+        (width, height),
+        target.security.into(),
         &target.log_dir,
     )?;
-    let options = XFreeRdpOptions::new(target.addr.port())
-        .credentials(targets::USER, &target.password)
-        .size(u32::from(width), u32::from(height))
-        .security(match target.security {
-            Security::Nla => wrd_testkit::Security::Nla,
-            Security::Tls => wrd_testkit::Security::Tls,
-        })
-        .log_level("WARN")
-        .arg("/rfx");
+    let options = options.arg("/rfx");
     let mut xf = XFreeRdp::spawn(&xvfb, &options, &target.log_dir)?;
     xf.wait_for_content(plan.timeout)
         .context("waiting for xfreerdp to show a picture")?;

@@ -35,6 +35,40 @@ use crate::output::{Output, ms};
 use crate::relay::Relay;
 use crate::stats::Summary;
 
+/// What every measurement that drives the real client sets up: a private Xvfb of exactly the
+/// desktop's size (xfreerdp's window fills it at (0, 0), so the root window is the client area)
+/// and xfreerdp's options for the server at `addr` (credentials, size, security, quiet log).
+/// Callers add their codec or extra arguments.
+pub(crate) fn client_setup(
+    addr: SocketAddr,
+    (username, password): (&str, &str),
+    (width, height): (u16, u16),
+    security: wrd_testkit::Security,
+    log_dir: &std::path::Path,
+) -> Result<(Xvfb, XFreeRdpOptions)> {
+    let xvfb = Xvfb::start_with(
+        &XvfbOptions::default().size(u32::from(width), u32::from(height)),
+        log_dir,
+    )?;
+    let mut options = XFreeRdpOptions::new(addr.port());
+    options.host = addr.ip().to_string();
+    let options = options
+        .credentials(username, password)
+        .size(u32::from(width), u32::from(height))
+        .security(security)
+        .log_level("WARN");
+    Ok((xvfb, options))
+}
+
+impl From<SecurityArg> for wrd_testkit::Security {
+    fn from(security: SecurityArg) -> Self {
+        match security {
+            SecurityArg::Nla => Self::Nla,
+            SecurityArg::Tls => Self::Tls,
+        }
+    }
+}
+
 /// Longest one screenshot may take.
 const SHOT_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long the previous run's picture may take to leave the screen.
@@ -172,29 +206,20 @@ fn run_in(
     dir: &TestDir,
     out: &mut Output,
 ) -> Result<()> {
-    let (width, height) = (args.connect.width, args.connect.height);
-    let xvfb = Xvfb::start_with(
-        &XvfbOptions::default().size(u32::from(width), u32::from(height)),
-        dir.path(),
-    )?;
-    let version = xfreerdp_version(xvfb.display());
     let relay = if args.direct {
         None
     } else {
         Some(Relay::start(addr, timeout)?)
     };
     let target = relay.as_ref().map_or(addr, Relay::local_addr);
-
-    let mut options = XFreeRdpOptions::new(target.port());
-    options.host = target.ip().to_string();
-    options = options
-        .credentials(&args.connect.username, password)
-        .size(u32::from(width), u32::from(height))
-        .security(match args.connect.security {
-            SecurityArg::Nla => wrd_testkit::Security::Nla,
-            SecurityArg::Tls => wrd_testkit::Security::Tls,
-        })
-        .log_level("WARN");
+    let (xvfb, mut options) = client_setup(
+        target,
+        (&args.connect.username, password),
+        (args.connect.width, args.connect.height),
+        args.connect.security.into(),
+        dir.path(),
+    )?;
+    let version = xfreerdp_version(xvfb.display());
     options.domain.clone_from(&args.connect.domain);
     options.extra_args.clone_from(&args.xfreerdp_arg);
 
@@ -453,20 +478,13 @@ fn press_in(
             args.region
         )
     })?;
-    let xvfb = Xvfb::start_with(
-        &XvfbOptions::default().size(u32::from(width), u32::from(height)),
+    let (xvfb, mut options) = client_setup(
+        addr,
+        (&args.connect.username, password),
+        (width, height),
+        args.connect.security.into(),
         dir.path(),
     )?;
-    let mut options = XFreeRdpOptions::new(addr.port());
-    options.host = addr.ip().to_string();
-    options = options
-        .credentials(&args.connect.username, password)
-        .size(u32::from(width), u32::from(height))
-        .security(match args.connect.security {
-            SecurityArg::Nla => wrd_testkit::Security::Nla,
-            SecurityArg::Tls => wrd_testkit::Security::Tls,
-        })
-        .log_level("WARN");
     options.domain.clone_from(&args.connect.domain);
     options.extra_args.clone_from(&args.xfreerdp_arg);
     let started = Instant::now();

@@ -42,6 +42,15 @@ pub enum Security {
     Tls,
 }
 
+impl From<Security> for wrd_testkit::Security {
+    fn from(security: Security) -> Self {
+        match security {
+            Security::Nla => Self::Nla,
+            Security::Tls => Self::Tls,
+        }
+    }
+}
+
 /// The desktop a server runs in.
 #[derive(Debug)]
 enum Desktop {

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use wrd_scene::counter::{self, FrameCounter};
-use wrd_testkit::{XFreeRdp, XFreeRdpOptions, Xvfb, XvfbOptions};
+use wrd_testkit::XFreeRdp;
 
 use super::start_scene;
 use super::table::Row;
-use super::targets::{self, Security, Target};
+use super::targets::{self, Target};
 use crate::cli::{Region, SceneArg};
 use crate::output::Output;
 
@@ -42,19 +42,14 @@ pub(super) fn animate_row(
         width: u16::try_from(bw)?,
         height: u16::try_from(bh)?,
     };
-    let xvfb = Xvfb::start_with(
-        &XvfbOptions::default().size(u32::from(width), u32::from(height)),
+    let (xvfb, options) = crate::xfreerdp::client_setup(
+        target.addr,
+        (targets::USER, &target.password),
+        (width, height),
+        target.security.into(),
         &target.log_dir,
     )?;
-    let options = XFreeRdpOptions::new(target.addr.port())
-        .credentials(targets::USER, &target.password)
-        .size(u32::from(width), u32::from(height))
-        .security(match target.security {
-            Security::Nla => wrd_testkit::Security::Nla,
-            Security::Tls => wrd_testkit::Security::Tls,
-        })
-        .log_level("WARN")
-        .arg("/rfx");
+    let options = options.arg("/rfx");
     out.text(format!(
         "{} / animate with xfreerdp: connecting, starting the scene, {:.1} s to settle, {:.1} s window",
         target.label(),
