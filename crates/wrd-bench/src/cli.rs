@@ -73,6 +73,22 @@ pub enum Command {
     /// markdown table (printed, and with `--update` written between its markers in
     /// BENCHMARKS.md). `scripts/bench-peers.sh` runs everything and calls this.
     PeersTable(PeersTableArgs),
+    /// Time from a copy on one side to the pasted content on the other: 1 KiB of text and a
+    /// 1920x1080 picture, desktop -> client and client -> desktop, through wrd-server on headless
+    /// sway and xfreerdp `+clipboard` (xclip and an X selection owner on its Xvfb, wl-copy and
+    /// wl-paste in the sway session); median, min and max over `--rounds`. Needs root or the
+    /// stack user's rights and the programs of scripts/install-deps.sh
+    Clipboard(ClipboardArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ClipboardArgs {
+    /// The wrd-server binary to measure
+    #[arg(long, value_name = "PATH")]
+    pub wrd_server: PathBuf,
+    /// Rounds of the four cases (each round copies new content)
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    pub rounds: usize,
 }
 
 #[derive(Debug, Clone, Args)]

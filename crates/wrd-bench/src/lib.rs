@@ -19,6 +19,7 @@
 //! wrapper around [`run`].
 
 pub mod cli;
+pub mod clipboard;
 pub mod coverage;
 pub mod desktop;
 pub mod first_frame;
@@ -54,5 +55,6 @@ pub fn run(cli: &Cli) -> Result<()> {
         Command::Latency(args) => latency::run(args, &mut out),
         Command::Press(args) => press::run(args, &mut out),
         Command::PeersTable(args) => peers::run(args, &mut out),
+        Command::Clipboard(args) => clipboard::run(args, &mut out),
     }
 }

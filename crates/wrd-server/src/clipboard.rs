@@ -130,7 +130,7 @@ impl Hub {
                     );
                 }
                 _ => {
-                    debug!(request, %mime, "clipboard: a paste from our selection, whose client is gone");
+                    warn!(request, %mime, "clipboard: a paste on the desktop failed: the client that copied is gone");
                     self.command(ClipboardCommand::Refuse { request });
                 }
             },
@@ -142,6 +142,11 @@ impl Hub {
                             request: bridge_request,
                             data: result,
                         },
+                    );
+                } else {
+                    debug!(
+                        request,
+                        "clipboard: a desktop read for a client that left; dropped"
                     );
                 }
             }
@@ -181,8 +186,18 @@ impl Hub {
                 self.feed(session, BridgeInput::ClientPaste { format_id });
             }
             ClientClipboard::DataResponse { data } => {
-                if let Some(slot) = self.sessions.get_mut(&session) {
-                    slot.answer_deadline = None;
+                let awaited = self
+                    .sessions
+                    .get_mut(&session)
+                    .is_some_and(|slot| slot.answer_deadline.take().is_some());
+                if !awaited {
+                    // Late (we gave up at the timeout and failed that paste) or unasked.
+                    warn!(
+                        session,
+                        bytes = data.as_ref().map(Vec::len),
+                        "clipboard: the client sent data nobody waits for any more; dropped"
+                    );
+                    return;
                 }
                 self.feed(session, BridgeInput::ClientData { data });
             }
@@ -197,6 +212,10 @@ impl Hub {
                     .collect();
                 for request in orphaned {
                     self.pastes.remove(&request);
+                    warn!(
+                        session,
+                        "clipboard: a paste on the desktop failed: the client left before sending its data"
+                    );
                     self.command(ClipboardCommand::Refuse { request });
                 }
                 self.reads.retain(|_, (owner, _)| *owner != session);

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use wrd_clipboard::Limits;
 use wrd_clipboard::image::{DibKind, RgbaImage, dib_to_rgba, png_to_rgba, rgba_to_dib, rgba_to_png};
 use wrd_testkit::{
-    ChildGuard, Security, StackOptions, SwayStack, TestDir, XFreeRdp, XFreeRdpOptions, Xvfb,
+    ChildGuard, Security, StackOptions, SwayStack, TestDir, XClipboardOwner, XFreeRdp, XFreeRdpOptions, Xvfb,
     output_with_timeout, poll_until,
 };
 
@@ -266,4 +266,70 @@ fn an_image_both_ways_with_its_pixels() {
         png_to_rgba(data, &Limits::default()).is_ok_and(|got| got.width == 90)
     });
     assert_eq!(png_to_rgba(&pasted, &Limits::default()).unwrap(), other);
+}
+
+/// Users close the program they copied from: the desktop's selection is then cleared (an
+/// empty Format List to the client), and a copy on the client afterwards must still reach the
+/// desktop.
+#[test]
+fn a_client_copy_after_the_desktop_owner_exited() {
+    let mut setup = start("clipboard-owner-exit");
+
+    let from_desktop = "vom Desktop, dessen Programm gleich endet";
+    setup.desktop_copies(TEXT_MIME, from_desktop.as_bytes());
+    setup.client_pastes("UTF8_STRING", |data| data == from_desktop.as_bytes());
+
+    assert_eq!(setup.stack.signal_programs("wl-copy", libc::SIGTERM), 1);
+    setup.desktop_clipboard_empties();
+
+    let from_client = "vom Client danach: ä\nzweite Zeile";
+    let _owner = setup.client_copies("UTF8_STRING", from_client.as_bytes());
+    let pasted = setup.desktop_pastes(TEXT_MIME, |data| data == from_client.as_bytes());
+    assert_eq!(String::from_utf8(pasted).unwrap(), from_client);
+}
+
+impl Setup {
+    /// Waits until the desktop's clipboard offers nothing (its owner is gone).
+    fn desktop_clipboard_empties(&self) {
+        poll_until(
+            STEP,
+            Duration::from_millis(100),
+            "an empty desktop clipboard",
+            || {
+                let out = self
+                    .stack
+                    .output(self.stack.command("wl-paste").arg("--list-types"))
+                    .unwrap();
+                Ok((!out.status.success() || out.stdout.is_empty()).then_some(()))
+            },
+        )
+        .unwrap();
+    }
+}
+
+/// A 1920x1080 picture (8 MB as a DIB, more than one X request: the X side moves it with
+/// `INCR`) both ways. The client's copy comes from an owner that does `INCR` as toolkits do
+/// ([`XClipboardOwner`]; xclip's `INCR` is not understood by xfreerdp 2.11, see there).
+#[test]
+fn a_full_hd_picture_both_ways() {
+    let mut setup = start("clipboard-full-hd");
+
+    let image = picture(1920, 1080);
+    setup.desktop_copies("image/png", &rgba_to_png(&image).unwrap());
+    let pasted = setup.client_pastes("image/bmp", |data| {
+        bmp_to_rgba(data).is_some_and(|got| got.width == 1920)
+    });
+    assert_eq!(bmp_to_rgba(&pasted).unwrap(), image);
+
+    let mut other = picture(1920, 1080);
+    other.pixels.reverse();
+    for pixel in other.pixels.chunks_exact_mut(4) {
+        pixel[3] = 255;
+    }
+    let owner = XClipboardOwner::start(setup.xvfb.display(), "image/bmp", rgba_to_bmp(&other)).unwrap();
+    let pasted = setup.desktop_pastes("image/png", |data| {
+        png_to_rgba(data, &Limits::default()).is_ok_and(|got| got.pixels == other.pixels)
+    });
+    assert_eq!(png_to_rgba(&pasted, &Limits::default()).unwrap(), other);
+    owner.stop().unwrap();
 }
