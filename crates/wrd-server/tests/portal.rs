@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wrd_testkit::{
@@ -49,6 +49,61 @@ fn start_server(stack: &SwayStack, binary: &Path, port: u16, dir: &TestDir) -> C
     guard
 }
 
+/// What the desktop shows.
+enum Content {
+    /// A still picture (the test pattern's frame 4242), which the client's can be compared with.
+    Wallpaper,
+    /// `wrd-scene animate`, a picture that changes every frame.
+    Animation,
+}
+
+/// A headless sway desktop with `wrd-server serve --source portal` on it, its screen cast
+/// started. Bind every field (`_name` for unused ones: `_` would drop it at once); they drop
+/// in reverse order: the server, then the desktop, then its directory.
+struct PortalDesktop {
+    dir: TestDir,
+    stack: SwayStack,
+    binary: PathBuf,
+    port: u16,
+    server: ChildGuard,
+}
+
+fn portal_desktop(name: &str, content: Content) -> PortalDesktop {
+    let dir = TestDir::new(name).unwrap();
+    let wallpaper = match content {
+        Content::Wallpaper => {
+            let wall = dir.join("wallpaper.png");
+            wallpaper().save_png(&wall).unwrap();
+            Some(wall)
+        }
+        Content::Animation => None,
+    };
+    let stack = SwayStack::start(
+        dir.path(),
+        &StackOptions {
+            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
+            animate: wallpaper.is_none(),
+            wallpaper,
+        },
+    )
+    .unwrap();
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+    let port = free_port();
+    let mut server = start_server(&stack, &binary, port, &dir);
+    server
+        .wait_for_log("portal screen cast started", Duration::from_secs(20))
+        .unwrap();
+    PortalDesktop {
+        dir,
+        stack,
+        binary,
+        port,
+        server,
+    }
+}
+
 fn client(xvfb: &Xvfb, port: u16, dir: &TestDir) -> XFreeRdp {
     client_with(xvfb, port, dir, &[])
 }
@@ -67,26 +122,13 @@ fn client_with(xvfb: &Xvfb, port: u16, dir: &TestDir, args: &[&str]) -> XFreeRdp
 
 #[test]
 fn the_client_sees_the_compositor_and_the_grant_is_remembered() {
-    let dir = TestDir::new("portal-xfreerdp").unwrap();
-    let wall = dir.join("wallpaper.png");
-    wallpaper().save_png(&wall).unwrap();
-    let stack = SwayStack::start(
-        dir.path(),
-        &StackOptions {
-            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
-            wallpaper: Some(wall),
-            animate: false,
-        },
-    )
-    .unwrap();
-    let binary = stack
-        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
-        .unwrap();
-    let port = free_port();
-    let mut server = start_server(&stack, &binary, port, &dir);
-    server
-        .wait_for_log("portal screen cast started", Duration::from_secs(20))
-        .unwrap();
+    let PortalDesktop {
+        dir,
+        stack,
+        binary,
+        port,
+        mut server,
+    } = portal_desktop("portal-xfreerdp", Content::Wallpaper);
 
     let compositor = Image::decode_png(&stack.grim_png().unwrap()).unwrap();
     assert_eq!(compositor.size(), (u32::from(WIDTH), u32::from(HEIGHT)));
@@ -142,26 +184,13 @@ fn the_client_sees_the_compositor_and_the_grant_is_remembered() {
 
 #[test]
 fn an_avc420_client_sees_the_compositor_picture() {
-    let dir = TestDir::new("h264-desktop").unwrap();
-    let wall = dir.join("wallpaper.png");
-    wallpaper().save_png(&wall).unwrap();
-    let stack = SwayStack::start(
-        dir.path(),
-        &StackOptions {
-            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
-            wallpaper: Some(wall),
-            animate: false,
-        },
-    )
-    .unwrap();
-    let binary = stack
-        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
-        .unwrap();
-    let port = free_port();
-    let mut server = start_server(&stack, &binary, port, &dir);
-    server
-        .wait_for_log("portal screen cast started", Duration::from_secs(20))
-        .unwrap();
+    let PortalDesktop {
+        dir,
+        stack,
+        binary: _binary,
+        port,
+        mut server,
+    } = portal_desktop("h264-desktop", Content::Wallpaper);
 
     let compositor = Image::decode_png(&stack.grim_png().unwrap()).unwrap();
     assert_eq!(compositor.size(), (u32::from(WIDTH), u32::from(HEIGHT)));
@@ -185,24 +214,13 @@ fn an_avc420_client_sees_the_compositor_picture() {
 /// deactivation-reactivation: the server starts the H.264 stream once, for the whole session.
 #[test]
 fn xfreerdp_follows_resizes_through_reset_graphics() {
-    let dir = TestDir::new("h264-reset-graphics").unwrap();
-    let stack = SwayStack::start(
-        dir.path(),
-        &StackOptions {
-            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
-            wallpaper: None,
-            animate: true,
-        },
-    )
-    .unwrap();
-    let binary = stack
-        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
-        .unwrap();
-    let port = free_port();
-    let mut server = start_server(&stack, &binary, port, &dir);
-    server
-        .wait_for_log("portal screen cast started", Duration::from_secs(20))
-        .unwrap();
+    let PortalDesktop {
+        dir,
+        stack,
+        binary: _binary,
+        port,
+        mut server,
+    } = portal_desktop("h264-reset-graphics", Content::Animation);
     let xvfb = Xvfb::start(dir.path()).unwrap();
     let mut rdp = client_with(&xvfb, port, &dir, &["/gfx:avc420"]);
     server
@@ -250,24 +268,13 @@ fn xfreerdp_follows_resizes_through_reset_graphics() {
 /// something changes; a desktop in use always changes.)
 #[test]
 fn an_h264_session_survives_ten_resizes() {
-    let dir = TestDir::new("h264-resizes").unwrap();
-    let stack = SwayStack::start(
-        dir.path(),
-        &StackOptions {
-            size: Some((u32::from(WIDTH), u32::from(HEIGHT))),
-            wallpaper: None,
-            animate: true,
-        },
-    )
-    .unwrap();
-    let binary = stack
-        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
-        .unwrap();
-    let port = free_port();
-    let mut server = start_server(&stack, &binary, port, &dir);
-    server
-        .wait_for_log("portal screen cast started", Duration::from_secs(20))
-        .unwrap();
+    let PortalDesktop {
+        dir: _dir,
+        stack,
+        binary: _binary,
+        port,
+        mut server,
+    } = portal_desktop("h264-resizes", Content::Animation);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
