@@ -197,6 +197,28 @@ fn xdotool(xvfb: &Xvfb, args: &[&str]) {
     );
 }
 
+/// Grows xfreerdp's window to 1600x900 (xfreerdp asks for the size through Display Control)
+/// and waits until `resized` says the session's monitor has it (`what` names that).
+fn grow_client_window(xvfb: &Xvfb, headless: &Headless, what: &str, resized: impl Fn() -> bool) {
+    xdotool(
+        xvfb,
+        &[
+            "search",
+            "--onlyvisible",
+            "--classname",
+            "xfreerdp",
+            "windowsize",
+            "%@",
+            "1600",
+            "900",
+        ],
+    );
+    poll_until(STEP, Duration::from_millis(100), what, || {
+        Ok(resized().then_some(()))
+    })
+    .unwrap_or_else(|e| panic!("{e:#}; server log:\n{}", headless.server.log_tail(30)));
+}
+
 /// Clicks the middle of the remote desktop (where Mutter put the terminal): Mutter maps new
 /// windows without focusing them on a desktop nobody used yet.
 fn click_middle(xvfb: &Xvfb, rdp: &XFreeRdp) {
@@ -510,26 +532,9 @@ fn a_gnome_session_takes_the_clients_size_follows_its_resize_and_types_into_its_
 
     // The client's window grows: it asks for 1600x900 (Display Control), Mutter's monitor and
     // the picture follow.
-    xdotool(
-        &xvfb,
-        &[
-            "search",
-            "--onlyvisible",
-            "--classname",
-            "xfreerdp",
-            "windowsize",
-            "%@",
-            "1600",
-            "900",
-        ],
-    );
-    poll_until(
-        STEP,
-        Duration::from_millis(100),
-        "Mutter's monitor at 1600x900",
-        || Ok((mutter_monitor_sizes(&headless.runtime_dir) == [(1600, 900)]).then_some(())),
-    )
-    .unwrap_or_else(|e| panic!("{e:#}; server log:\n{}", headless.server.log_tail(30)));
+    grow_client_window(&xvfb, &headless, "Mutter's monitor at 1600x900", || {
+        mutter_monitor_sizes(&headless.runtime_dir) == [(1600, 900)]
+    });
     poll_until(
         STEP,
         Duration::from_millis(300),
@@ -640,26 +645,9 @@ fn a_sway_session_takes_the_clients_size_follows_its_resize_and_types_into_its_t
 
     // The client's window grows: it asks for 1600x900 (Display Control), the monitor and the
     // picture follow.
-    xdotool(
-        &xvfb,
-        &[
-            "search",
-            "--onlyvisible",
-            "--classname",
-            "xfreerdp",
-            "windowsize",
-            "%@",
-            "1600",
-            "900",
-        ],
-    );
-    poll_until(
-        STEP,
-        Duration::from_millis(100),
-        "sway's output at 1600x900",
-        || Ok((sway_output_size(&headless.runtime_dir) == (1600, 900)).then_some(())),
-    )
-    .unwrap_or_else(|e| panic!("{e:#}; server log:\n{}", headless.server.log_tail(30)));
+    grow_client_window(&xvfb, &headless, "sway's output at 1600x900", || {
+        sway_output_size(&headless.runtime_dir) == (1600, 900)
+    });
     let mut last = None;
     let followed = poll_until(
         STEP,
