@@ -189,14 +189,23 @@ pub fn run_headless(args: HeadlessArgs) -> ExitCode {
                     session_ref.start_app(&exec)?;
                     Ok(())
                 }),
-                end: Box::pin(session_end(exits_ref, clients, idle)),
+                end: Box::pin(session_end(&mut *exits_ref, clients, idle)),
                 desktop: OwnedDesktop {
                     connected,
                     resize: resize_route,
                 },
                 sized_monitor,
             };
-            serve(settings, Some(hooks)).await
+            let result = serve(settings, Some(hooks)).await;
+            if result.is_err() {
+                // The capture often ends first when a session program dies (the compositor
+                // takes its screen cast along), and the program's exit report follows a moment
+                // later, once its last output is read: wait for it, so the log says which.
+                if let Ok(Some(exit)) = tokio::time::timeout(EXIT_REPORT_WAIT, exits_ref.recv()).await {
+                    log_exit(&exit);
+                }
+            }
+            result
         })
     };
     // A program that died while the source or the server was ending first: say which.
@@ -239,6 +248,9 @@ fn bounded(wanted: DesktopResize) -> (u32, u32) {
         u32::from(wanted.height.clamp(MIN_SIDE, MAX_SIDE)),
     )
 }
+
+/// How long a failed session waits for the exit report of a program that may have caused it.
+const EXIT_REPORT_WAIT: Duration = Duration::from_secs(1);
 
 /// How long one resize (swaymsg) may take.
 const RESIZE_TIMEOUT: Duration = Duration::from_secs(5);
