@@ -30,10 +30,12 @@ async fn exact_pixels_stride_offset_and_damage() {
 
     // frame 1: no damage information -> whole frame
     let p1 = pattern(w, h, 1);
-    rig.source
-        .push_retry(TestFrame::new(p1.clone(), vec![]), WAIT)
-        .unwrap();
-    let f1 = next_frame(&mut rig.handle.frames).await;
+    let f1 = push_first(
+        &rig.source,
+        &mut rig.handle.frames,
+        TestFrame::new(p1.clone(), vec![]),
+    )
+    .await;
     assert_eq!((f1.width, f1.height), (w, h));
     assert_eq!(f1.format, PixelFormat::Bgrx);
     assert_eq!(f1.stride, (w * 4 + 64) as usize);
@@ -110,11 +112,9 @@ async fn every_format_negotiates_and_matches() {
         assert_eq!((negotiated.width, negotiated.height), (w, h));
         assert_eq!(negotiated.framerate, (0, 1), "variable frame rate");
         assert_eq!(negotiated.modifier, None);
+        wait_streaming(&mut conn, id).await;
         let p = pattern(w, h, i as u32);
-        source
-            .push_retry(TestFrame::new(p.clone(), vec![]), WAIT)
-            .unwrap();
-        let f = next_frame(&mut handle.frames).await;
+        let f = push_first(&source, &mut handle.frames, TestFrame::new(p.clone(), vec![])).await;
         assert_eq!(f.format, fmt, "{fmt:?}");
         assert_eq!(tight_pixels(&f), p, "{fmt:?}");
         conn.destroy_stream(id).await.unwrap();
@@ -134,10 +134,12 @@ async fn linear_dmabuf_is_mapped_with_its_offset() {
     let st = rig.handle.stream.clone();
     let _ = st;
     let p = pattern(w, h, 7);
-    rig.source
-        .push_retry(TestFrame::new(p.clone(), vec![Rect::new(0, 0, 8, 8)]), WAIT)
-        .unwrap();
-    let f = next_frame(&mut rig.handle.frames).await;
+    let f = push_first(
+        &rig.source,
+        &mut rig.handle.frames,
+        TestFrame::new(p.clone(), vec![Rect::new(0, 0, 8, 8)]),
+    )
+    .await;
     assert_eq!(f.format, PixelFormat::Bgra);
     assert_eq!(f.stride, (w * 4 + 128) as usize);
     assert_eq!(tight_pixels(&f), p);
@@ -206,8 +208,7 @@ async fn cursor_metadata_and_cursor_only_updates() {
         hotspot_y: 4,
         bitmap: Some((16, 16, bitmap.clone())),
     });
-    rig.source.push_retry(frame, WAIT).unwrap();
-    let f = next_frame(&mut rig.handle.frames).await;
+    let f = push_first(&rig.source, &mut rig.handle.frames, frame).await;
     let c = f.cursor.clone().expect("cursor metadata");
     assert_eq!((c.id, c.x, c.y, c.hotspot_x, c.hotspot_y), (5, 40, 30, 3, 4));
     let bm = c.bitmap.expect("bitmap");
@@ -249,10 +250,12 @@ async fn slow_consumer_gets_merged_damage_and_memory_stays_bounded() {
     )
     .await;
     // one frame read, to start from a known point
-    rig.source
-        .push_retry(TestFrame::new(pattern(w, h, 0), vec![]), WAIT)
-        .unwrap();
-    next_frame(&mut rig.handle.frames).await;
+    push_first(
+        &rig.source,
+        &mut rig.handle.frames,
+        TestFrame::new(pattern(w, h, 0), vec![]),
+    )
+    .await;
     let base_stats = rig.handle.frames.stats();
 
     // the async side stops reading for 2 s while the source publishes ~100 frames/s
@@ -334,10 +337,12 @@ async fn killing_the_daemon_is_reported_within_a_second() {
         .await
         .unwrap();
     let mut other_frames = other.frames;
-    rig.source
-        .push_retry(TestFrame::new(pattern(w, h, 1), vec![]), WAIT)
-        .unwrap();
-    next_frame(&mut rig.handle.frames).await;
+    push_first(
+        &rig.source,
+        &mut rig.handle.frames,
+        TestFrame::new(pattern(w, h, 1), vec![]),
+    )
+    .await;
 
     let killed = Instant::now();
     rig.daemon.kill().unwrap();
@@ -398,10 +403,12 @@ async fn shutdown_joins_fast_and_drop_shuts_down() {
         StreamConfig::default(),
     )
     .await;
-    rig.source
-        .push_retry(TestFrame::new(pattern(w, h, 1), vec![]), WAIT)
-        .unwrap();
-    next_frame(&mut rig.handle.frames).await;
+    push_first(
+        &rig.source,
+        &mut rig.handle.frames,
+        TestFrame::new(pattern(w, h, 1), vec![]),
+    )
+    .await;
     let commands = rig.manager.commands();
     let t = Instant::now();
     rig.manager.shutdown().unwrap();
@@ -536,10 +543,7 @@ async fn inactive_streams_start_on_command() {
     })
     .await;
     let p = pattern(w, h, 3);
-    source
-        .push_retry(TestFrame::new(p.clone(), vec![]), WAIT)
-        .unwrap();
-    let f = next_frame(&mut handle.frames).await;
+    let f = push_first(&source, &mut handle.frames, TestFrame::new(p.clone(), vec![])).await;
     assert_eq!(tight_pixels(&f), p);
     // stopped again: no more frames
     conn.stop_stream(id).await.unwrap();

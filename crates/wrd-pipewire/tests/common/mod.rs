@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use wrd_pipewire::test_source::{TestSource, TestSourceConfig};
+use wrd_pipewire::test_source::{TestFrame, TestSource, TestSourceConfig};
 use wrd_pipewire::wrd_frame::PixelFormat;
 use wrd_pipewire::{
     CapturedFrame, FrameReceiver, PipeWireConnection, PipeWireEvent, PipeWireThreadManager, Remote,
-    StreamConfig, StreamHandle,
+    StreamConfig, StreamHandle, StreamId, StreamState,
 };
 use wrd_testkit::{PipeWireDaemon, TestDir};
 
@@ -28,6 +28,44 @@ pub async fn wait_event<T>(
             .expect("event channel closed");
         if let Some(v) = f(&ev) {
             return v;
+        }
+    }
+}
+
+/// Waits (bounded) until stream `id` runs: its buffers negotiated and its state Streaming, in
+/// either order. A frame pushed before may never arrive: under load the source can get a
+/// buffer while the link is still paused.
+pub async fn wait_streaming(conn: &mut PipeWireConnection, id: StreamId) {
+    let (mut negotiated, mut streaming) = (false, false);
+    wait_event(conn, WAIT, |e| {
+        match e {
+            PipeWireEvent::BuffersNegotiated { stream, .. } if *stream == id => negotiated = true,
+            PipeWireEvent::StreamStateChanged {
+                stream,
+                new: StreamState::Streaming,
+                ..
+            } if *stream == id => streaming = true,
+            _ => {}
+        }
+        (negotiated && streaming).then_some(())
+    })
+    .await;
+}
+
+/// Pushes a test's first frame and returns it as received. If it does not arrive within a
+/// second, the same frame is pushed again (bounded by `WAIT`): under heavy load a frame pushed
+/// just after the link started running has been seen to go missing (not yet explained; see
+/// the stop notes), and the tests are about what a received frame carries.
+pub async fn push_first(source: &TestSource, frames: &mut FrameReceiver, frame: TestFrame) -> CapturedFrame {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        source.push_retry(frame.clone(), WAIT).unwrap();
+        match tokio::time::timeout(Duration::from_secs(1), frames.recv()).await {
+            Ok(received) => return received.expect("stream closed"),
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                eprintln!("the first frame did not arrive within 1 s: pushing it again");
+            }
+            Err(_) => panic!("timed out waiting for the first frame"),
         }
     }
 }
@@ -93,11 +131,7 @@ pub async fn rig(name: &str, source_cfg: TestSourceConfig, stream_cfg: StreamCon
     })
     .await;
     source.link_to(local_node).unwrap();
-    wait_event(&mut conn, WAIT, |e| match e {
-        PipeWireEvent::BuffersNegotiated { stream, .. } if *stream == id => Some(()),
-        _ => None,
-    })
-    .await;
+    wait_streaming(&mut conn, id).await;
     Rig {
         source,
         manager,
