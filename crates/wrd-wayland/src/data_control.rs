@@ -32,7 +32,7 @@ use wayland_protocols_wlr::data_control::v1::client::{
     zwlr_data_control_source_v1::{self, ZwlrDataControlSourceV1},
 };
 
-use crate::virtual_input::Waker;
+use crate::wake::{Waker, flush_and_wait};
 use crate::{WLR_DATA_CONTROL, WaylandSocket};
 
 /// How long a read of the desktop's selection may take (the owner writes into our pipe).
@@ -311,56 +311,13 @@ fn run(
         if state.finished {
             return Err(DataControlError::Finished);
         }
-        let want_write = match connection.flush() {
-            Ok(()) => false,
-            Err(wayland_client::backend::WaylandError::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock =>
-            {
-                true
-            }
-            Err(e) => return Err(lost(e)),
-        };
+        // Events first: handling them may make requests (destroying a replaced offer), which
+        // the flush in `flush_and_wait` must send before we sleep.
         queue.dispatch_pending(&mut state).map_err(lost)?;
         if state.finished {
             return Err(DataControlError::Finished);
         }
-        let Some(guard) = queue.prepare_read() else {
-            continue;
-        };
-        let mut fds = [
-            libc::pollfd {
-                fd: guard.connection_fd().as_raw_fd(),
-                events: libc::POLLIN | if want_write { libc::POLLOUT } else { 0 },
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: waker.0.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: fds is a live array of two initialised pollfd; its length is passed with it.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(DataControlError::ConnectionLost(format!("poll: {e}")));
-        }
-        if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
-            match guard.read() {
-                Ok(_) => {}
-                Err(wayland_client::backend::WaylandError::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(lost(e)),
-            }
-        } else {
-            drop(guard);
-        }
-        if fds[1].revents & libc::POLLIN != 0 {
-            waker.drain();
-        }
+        flush_and_wait(&connection, &mut queue, waker).map_err(DataControlError::ConnectionLost)?;
     }
 }
 

@@ -10,6 +10,7 @@
 mod data_control;
 mod keyboard;
 mod virtual_input;
+mod wake;
 
 pub use data_control::{ClipboardCommand, ClipboardEvent, DataControl, DataControlError};
 pub use keyboard::{KeymapNames, Modifiers};

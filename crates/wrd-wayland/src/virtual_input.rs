@@ -26,7 +26,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
-use std::os::fd::{AsFd as _, AsRawFd as _, FromRawFd as _, OwnedFd};
+use std::os::fd::{AsFd as _, AsRawFd as _, FromRawFd as _};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, TryRecvError};
 use std::sync::{Arc, Mutex};
@@ -52,6 +52,7 @@ use wayland_protocols_wlr::virtual_pointer::v1::client::{
 };
 
 use crate::keyboard::{KeyboardAction, KeyboardModel, KeymapNames};
+use crate::wake::{Waker, flush_and_wait};
 use crate::{VIRTUAL_KEYBOARD, VIRTUAL_POINTER, WaylandProbe};
 
 /// `wl_keyboard.keymap_format.xkb_v1`.
@@ -185,35 +186,6 @@ enum Request {
         reply: Option<oneshot::Sender<Result<(), VirtualInputError>>>,
     },
     Stop,
-}
-
-/// Wakes the thread out of `poll(2)`: an eventfd written after each command.
-#[derive(Debug)]
-pub(crate) struct Waker(pub(crate) OwnedFd);
-
-impl Waker {
-    pub(crate) fn new() -> std::io::Result<Self> {
-        // SAFETY: eventfd has no memory-safety preconditions; the result is checked.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // SAFETY: fd is a freshly created descriptor nobody else owns.
-        Ok(Self(unsafe { OwnedFd::from_raw_fd(fd) }))
-    }
-
-    pub(crate) fn wake(&self) {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from a live buffer to our own eventfd. It can only fail when
-        // the counter is about to overflow, and then the thread is awake already.
-        let _ = unsafe { libc::write(self.0.as_raw_fd(), one.as_ptr().cast(), one.len()) };
-    }
-
-    pub(crate) fn drain(&self) {
-        let mut buf = [0u8; 8];
-        // SAFETY: reads at most 8 bytes into a live buffer from our own non-blocking eventfd.
-        let _ = unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-    }
 }
 
 /// The handle of the virtual input thread (`Send`; dropping it stops and joins the thread).
@@ -658,55 +630,9 @@ fn run(
             }
         }
         // Events first: handling them may make requests (binding a new output), which the
-        // flush below must send before we sleep.
+        // flush in `flush_and_wait` must send before we sleep.
         queue.dispatch_pending(&mut dispatcher).map_err(lost)?;
-        let want_write = match connection.flush() {
-            Ok(()) => false,
-            // The socket is full: wait until it drains.
-            Err(wayland_client::backend::WaylandError::Io(e))
-                if e.kind() == std::io::ErrorKind::WouldBlock =>
-            {
-                true
-            }
-            Err(e) => return Err(lost(e)),
-        };
-        let Some(guard) = queue.prepare_read() else {
-            continue; // events arrived meanwhile: dispatch them first
-        };
-        let mut fds = [
-            libc::pollfd {
-                fd: guard.connection_fd().as_raw_fd(),
-                events: libc::POLLIN | if want_write { libc::POLLOUT } else { 0 },
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: waker.0.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: fds is a live array of two initialised pollfd; its length is passed with it.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(VirtualInputError::ConnectionLost(format!("poll: {e}")));
-        }
-        if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
-            match guard.read() {
-                Ok(_) => {}
-                Err(wayland_client::backend::WaylandError::Io(e))
-                    if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(lost(e)),
-            }
-        } else {
-            drop(guard);
-        }
-        if fds[1].revents & libc::POLLIN != 0 {
-            waker.drain();
-        }
+        flush_and_wait(&connection, &mut queue, waker).map_err(VirtualInputError::ConnectionLost)?;
     }
 }
 
