@@ -164,3 +164,90 @@ impl GraphicsPipelineHandler for GfxHandler {
         self.link.changed.notify_one();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use ironrdp_dvc::DvcProcessor as _;
+    use ironrdp_egfx::pdu::{
+        Avc420Region, CapabilitiesV107Flags, FrameAcknowledgePdu, GfxPdu, QueueDepth, RawCapabilitySet,
+    };
+
+    use super::*;
+
+    const CHANNEL: u32 = 7;
+
+    fn from_client(server: &GfxServerHandle, pdu: GfxPdu) {
+        let bytes = ironrdp_core::encode_vec(&pdu).unwrap();
+        lock_server(server).process(CHANNEL, &bytes).unwrap();
+    }
+
+    fn acknowledge(server: &GfxServerHandle, frame_id: u32, queue_depth: QueueDepth) {
+        from_client(
+            server,
+            GfxPdu::FrameAcknowledge(FrameAcknowledgePdu {
+                queue_depth,
+                frame_id,
+                total_frames_decoded: frame_id + 1,
+            }),
+        );
+    }
+
+    /// Sends one AVC420 frame (the bytes are not decoded here) and returns its id.
+    fn send_frame(server: &GfxServerHandle, surface: u16) -> u32 {
+        lock_server(server)
+            .send_avc420_frame(
+                surface,
+                &[0, 0, 0, 1, 0x65],
+                &[Avc420Region::full_frame(64, 64, 22)],
+                0,
+            )
+            .expect("the pipeline takes the frame")
+    }
+
+    /// A client that suspends frame acknowledgements sends none from then on: IronRDP's
+    /// bookkeeping (patched, see vendor/README.md) must not keep a record per frame sent, or a
+    /// long session grows for ever. (Our own flow control's side: `flow.rs` tests.)
+    #[test]
+    fn suspended_acknowledgements_leave_no_frame_tracked() {
+        let link = Arc::new(GfxLink::default());
+        let (server, _bridge) = {
+            let factory = GfxFactory::new(Arc::clone(&link));
+            let (bridge, handle) = factory.build_server_with_handle().unwrap();
+            (handle, bridge)
+        };
+        lock_server(&server).start(CHANNEL).unwrap();
+        from_client(
+            &server,
+            GfxPdu::CapabilitiesAdvertise(CapabilitiesAdvertisePdu(vec![RawCapabilitySet::from(
+                &CapabilitySet::V10_7 {
+                    flags: CapabilitiesV107Flags::SMALL_CACHE,
+                },
+            )])),
+        );
+        let surface = lock_server(&server).create_surface(64, 64).unwrap();
+        assert!(lock_server(&server).map_surface_to_output(surface, 0, 0));
+
+        let first = send_frame(&server, surface);
+        send_frame(&server, surface);
+        assert_eq!(lock_server(&server).frames_in_flight(), 2);
+
+        acknowledge(&server, first, QueueDepth::Suspend);
+        for _ in 0..500 {
+            send_frame(&server, surface);
+        }
+        assert_eq!(
+            lock_server(&server).frames_in_flight(),
+            0,
+            "frames tracked while acknowledgements are suspended"
+        );
+        // Our flow control heard the suspension through IronRDP's callback.
+        assert!(link.with_flow(|flow| flow.is_suspended()));
+
+        // Acknowledging again: frames are tracked again.
+        acknowledge(&server, first + 1, QueueDepth::AvailableBytes(1));
+        send_frame(&server, surface);
+        assert_eq!(lock_server(&server).frames_in_flight(), 1);
+    }
+}
