@@ -155,6 +155,22 @@ impl FrameBus {
         }
     }
 
+    /// Waits until the announced layout is not `seen` (a new one, sizes or monitors) and
+    /// returns it; `None` once the publisher is gone. Unlike [`Self::desktop_size`], this sees
+    /// a new size as soon as the source announces it, before any frame of that size.
+    pub async fn next_layout(&self, seen: Option<&DesktopLayout>) -> Option<DesktopLayout> {
+        let mut layout = self.layout.clone();
+        loop {
+            let current = layout.borrow_and_update().clone();
+            if current.is_some() && current.as_ref() != seen {
+                return current;
+            }
+            if layout.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+
     pub fn subscribe(&self) -> FrameSubscriber {
         let mut rx = self.rx.clone();
         // The current value counts as unseen for a new subscriber.
@@ -528,6 +544,31 @@ mod tests {
         drop(publisher);
         assert_eq!(
             bus.wait_desktop_size().await,
+            None,
+            "a gone publisher ends the wait"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_layout_is_seen_when_announced_before_its_frames() {
+        let (mut publisher, bus) = FrameBus::new();
+        publisher.announce_layout(DesktopLayout::single(640, 480));
+        publisher.publish(frame(640, 480, vec![])).unwrap();
+        let first = bus.next_layout(None).await;
+        assert_eq!(first, Some(DesktopLayout::single(640, 480)));
+        let waiter = tokio::spawn({
+            let bus = bus.clone();
+            async move { bus.next_layout(first.as_ref()).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "the layout seen is not new");
+        publisher.announce_layout(DesktopLayout::single(800, 600));
+        assert_eq!(waiter.await.unwrap(), Some(DesktopLayout::single(800, 600)));
+        // No frame of the new size yet: the desktop's size is still the frame's.
+        assert_eq!(bus.desktop_size(), Some((640, 480)));
+        drop(publisher);
+        assert_eq!(
+            bus.next_layout(Some(&DesktopLayout::single(800, 600))).await,
             None,
             "a gone publisher ends the wait"
         );

@@ -18,6 +18,8 @@ use wrd_portal::PortalInput;
 use wrd_rdp::{SessionId, SessionInput};
 use wrd_wayland::{VirtualInput, VirtualInputCommand};
 
+use crate::repaint::{self, PointerNudge};
+
 /// Where the desktop's input goes.
 pub enum InputBackend {
     /// GNOME: Mutter's RemoteDesktop session (the one that also gives us the screen cast).
@@ -92,11 +94,27 @@ pub async fn run(
             warn!(error = %e, "preparing the desktop's virtual keyboard");
         }
     }
+    // wlroots' screen cast can stay silent after a resize until something moves: see
+    // `crate::repaint`. The watcher asks, we move the pointer.
+    let (nudge_tx, mut nudges) = mpsc::unbounded_channel();
+    if matches!(backend, InputBackend::Wlroots(..)) {
+        tokio::spawn(repaint::nudge_after_resizes(
+            bus.clone(),
+            nudge_tx,
+            shutdown.clone(),
+        ));
+    } else {
+        drop(nudge_tx);
+    }
     let mut router = Router::new(backend, bus);
     loop {
         let message = tokio::select! {
             biased;
             message = inputs.recv() => message,
+            Some(PointerNudge) = nudges.recv() => {
+                router.nudge_pointer();
+                continue;
+            }
             () = shutdown.cancelled() => None,
         };
         let Some(message) = message else { break };
@@ -147,6 +165,19 @@ impl Router {
             loaded_keymap: DEFAULT_LAYOUT,
             desktop_keys_held: HashSet::new(),
             backend_lost: false,
+        }
+    }
+
+    /// Moves the pointer one pixel and back: damage for a desktop that sends frames only for
+    /// damage (see `crate::repaint`). wlroots only.
+    fn nudge_pointer(&self) {
+        if let InputBackend::Wlroots(virtual_input, _) = &self.backend {
+            for dx in [1.0, -1.0] {
+                if let Err(e) = virtual_input.send(VirtualInputCommand::PointerRelative { dx, dy: 0.0 }) {
+                    debug!(error = %e, "nudging the pointer");
+                    return;
+                }
+            }
         }
     }
 

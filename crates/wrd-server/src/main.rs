@@ -7,6 +7,7 @@ mod config;
 mod doctor;
 mod headless;
 mod input;
+mod repaint;
 
 use std::process::ExitCode;
 

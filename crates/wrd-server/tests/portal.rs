@@ -263,18 +263,30 @@ fn xfreerdp_follows_resizes_through_reset_graphics() {
 
 /// H.264 through ten desktop resizes in a row (sway's output resized under the screen cast,
 /// on a desktop whose content keeps changing): the session lives on, each new size reaches the
-/// client, and H.264 frames follow each one. (On a still desktop, xdg-desktop-portal-wlr can
-/// run out of buffers after quick renegotiations and send no frame at the new size until
-/// something changes; a desktop in use always changes.)
+/// client, and H.264 frames follow each one.
 #[test]
 fn an_h264_session_survives_ten_resizes() {
+    ten_resizes("h264-resizes", Content::Animation);
+}
+
+/// The same on a still desktop: xdg-desktop-portal-wlr 0.7 sends a frame only for damage, and
+/// the repaints of a resize come while it re-negotiates; without the server's pointer nudge
+/// (`wrd-server`'s `repaint`), 1 or 2 of these 10 sizes never reached the client.
+#[test]
+fn a_still_desktop_shows_each_of_ten_sizes() {
+    ten_resizes("still-resizes", Content::Wallpaper);
+}
+
+/// Resizes sway's output ten times under an H.264 client; each size must reach it with a
+/// new H.264 frame within 10 s.
+fn ten_resizes(name: &str, content: Content) {
     let PortalDesktop {
         dir: _dir,
         stack,
         binary: _binary,
         port,
         mut server,
-    } = portal_desktop("h264-resizes", Content::Animation);
+    } = portal_desktop(name, content);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -304,7 +316,7 @@ fn an_h264_session_survives_ten_resizes() {
                 .swaymsg(&["output", "HEADLESS-1", "resolution", &format!("{w}x{h}")])
                 .unwrap();
             let frames_before = session.stats().avc420_frames;
-            let deadline = soon(20);
+            let deadline = soon(10);
             while session.desktop_size() != (w, h) || session.stats().avc420_frames == frames_before {
                 assert!(
                     wrd_client::Instant::now() < deadline,
