@@ -275,7 +275,13 @@ impl Hub {
                 };
                 match &self.desktop_files.files {
                     Some(desktop) if self.desktop_owner.is_none() => {
-                        files::serve(session, Arc::clone(desktop), request, slot.to_client.clone());
+                        files::serve(
+                            session,
+                            Arc::clone(desktop),
+                            request,
+                            &slot.files,
+                            slot.to_client.clone(),
+                        );
                     }
                     _ => {
                         warn!(
@@ -518,7 +524,8 @@ impl Hub {
                 mimes,
                 result,
             } => {
-                if generation != self.desktop_files.generation {
+                if generation != self.desktop_files.generation || mimes != self.desktop_mimes {
+                    // A newer selection, or a client's copy, took the desktop's clipboard since.
                     debug!("clipboard: a lookup of an older desktop selection; dropped");
                     return;
                 }
@@ -533,9 +540,6 @@ impl Hub {
                     Err(reason) => {
                         warn!("clipboard: the desktop's copied files cannot be offered: {reason}");
                     }
-                }
-                if mimes != self.desktop_mimes {
-                    return;
                 }
                 let ids: Vec<SessionId> = self.sessions.keys().copied().collect();
                 for id in ids {

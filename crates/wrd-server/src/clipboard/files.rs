@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -157,15 +157,24 @@ fn add_desktop_entry(
 }
 
 /// Answers one File Contents Request of the client from the desktop's files, on a blocking
-/// thread; a failure is answered as one, with a warn line.
+/// thread; a failure is answered as one, with a warn line. At most [`SERVING_PER_SESSION`]
+/// reads of a session run at once (each holds up to [`MAX_RANGE_ANSWER`] bytes); later
+/// requests wait their turn.
 pub fn serve(
     session: SessionId,
     files: Arc<DesktopFiles>,
     request: FileRequest,
+    session_files: &SessionFiles,
     to_client: ClientClipboardSender,
 ) {
-    tokio::task::spawn_blocking(move || {
-        let answer = answer_file_request(&files, request);
+    let serving = Arc::clone(&session_files.serving);
+    tokio::spawn(async move {
+        let Ok(_permit) = serving.acquire_owned().await else {
+            return;
+        };
+        let answer = tokio::task::spawn_blocking(move || answer_file_request(&files, request))
+            .await
+            .unwrap_or_else(|error| Err(format!("the read failed: {error}")));
         match answer {
             Ok(answer) => to_client.respond_file_contents(request.stream_id, Some(answer)),
             Err(reason) => {
@@ -179,6 +188,9 @@ pub fn serve(
         }
     });
 }
+
+/// How many File Contents answers of one session are read at once.
+pub const SERVING_PER_SESSION: usize = 4;
 
 fn answer_file_request(files: &DesktopFiles, request: FileRequest) -> Result<FileAnswer, String> {
     let (Some(entry), Some(source)) = (files.entries.get(request.index), files.sources.get(request.index))
@@ -213,31 +225,41 @@ fn answer_file_request(files: &DesktopFiles, request: FileRequest) -> Result<Fil
 /// The clipboard directory of one session: `$XDG_RUNTIME_DIR/wrd-server/clip-<pid>-<session>`
 /// (the server's process id too: session numbers start again in every server). Made 0700 on
 /// the first paste of files; removed when the last holder (the session, its downloads) drops.
+/// Without `XDG_RUNTIME_DIR` there is no private place for them, and pastes of files fail.
 #[derive(Debug)]
 pub struct SessionDir {
-    path: PathBuf,
+    /// The runtime directory and the session's directory in it.
+    paths: Option<(PathBuf, PathBuf)>,
 }
 
 impl SessionDir {
     pub fn new(session: SessionId) -> Self {
-        let base = std::env::var_os("XDG_RUNTIME_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(std::env::temp_dir);
         Self {
-            path: base
-                .join("wrd-server")
-                .join(format!("clip-{}-{session}", std::process::id())),
+            paths: std::env::var_os("XDG_RUNTIME_DIR")
+                .map(PathBuf::from)
+                .filter(|runtime| runtime.is_absolute())
+                .map(|runtime| {
+                    let path = runtime
+                        .join("wrd-server")
+                        .join(format!("clip-{}-{session}", std::process::id()));
+                    (runtime, path)
+                }),
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    fn paths(&self) -> Result<(PathBuf, PathBuf), String> {
+        self.paths.clone().ok_or_else(|| {
+            "XDG_RUNTIME_DIR is not set (or not absolute): there is no private directory for pasted files"
+                .to_owned()
+        })
     }
 }
 
 impl Drop for SessionDir {
     fn drop(&mut self) {
-        let path = std::mem::take(&mut self.path);
+        let Some((_, path)) = self.paths.take() else {
+            return;
+        };
         let remove = move || match std::fs::remove_dir_all(&path) {
             Ok(()) => debug!(path = %path.display(), "clipboard: session directory removed"),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
@@ -259,6 +281,8 @@ pub struct SessionFiles {
     /// Downloads in progress: their stream id → where the client's answers go.
     downloads: HashMap<u32, mpsc::UnboundedSender<Option<Vec<u8>>>>,
     pastes: u64,
+    /// Turns of the desktop's file reads for this client.
+    serving: Arc<tokio::sync::Semaphore>,
 }
 
 impl SessionFiles {
@@ -267,6 +291,7 @@ impl SessionFiles {
             dir: Arc::new(SessionDir::new(session)),
             downloads: HashMap::new(),
             pastes: 0,
+            serving: Arc::new(tokio::sync::Semaphore::new(SERVING_PER_SESSION)),
         }
     }
 
@@ -315,24 +340,30 @@ pub fn spawn_download(
     let (answers_tx, answers) = mpsc::unbounded_channel();
     files.downloads.insert(job.stream_id, answers_tx);
     files.pastes += 1;
-    let paste_dir = files.dir.path().join(files.pastes.to_string());
+    let paste = files.pastes;
     let dir = Arc::clone(&files.dir);
     tokio::spawn(async move {
         let (session, stream_id, request) = (job.session, job.stream_id, job.request);
         let started = tokio::time::Instant::now();
-        let result = download(&dir, &paste_dir, job, &to_client, answers).await;
-        match &result {
-            Ok(_) => info!(
-                session,
-                dir = %paste_dir.display(),
-                elapsed_ms = started.elapsed().as_millis(),
-                "clipboard: the client's files were saved for a desktop paste"
-            ),
-            Err(_) => {
-                let path = paste_dir.clone();
-                let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(path)).await;
+        let result = match dir.paths() {
+            Ok((runtime, session_dir)) => {
+                let paste_dir = session_dir.join(paste.to_string());
+                let result = download(&runtime, &session_dir, &paste_dir, job, &to_client, answers).await;
+                match &result {
+                    Ok(_) => info!(
+                        session,
+                        dir = %paste_dir.display(),
+                        elapsed_ms = started.elapsed().as_millis(),
+                        "clipboard: the client's files were saved for a desktop paste"
+                    ),
+                    Err(_) => {
+                        let _ = tokio::task::spawn_blocking(move || std::fs::remove_dir_all(paste_dir)).await;
+                    }
+                }
+                result
             }
-        }
+            Err(reason) => Err(reason),
+        };
         // The session directory (`dir`) lives on while the hub's session holds it.
         drop(dir);
         report(DownloadDone {
@@ -345,7 +376,8 @@ pub fn spawn_download(
 }
 
 async fn download(
-    dir: &SessionDir,
+    runtime: &Path,
+    session_dir: &Path,
     paste_dir: &Path,
     job: DownloadJob,
     to_client: &ClientClipboardSender,
@@ -358,8 +390,8 @@ async fn download(
         bytes = plan.total_bytes(),
         "clipboard: fetching the client's files"
     );
-    let (session_dir, paste) = (dir.path().to_owned(), paste_dir.to_owned());
-    blocking(move || make_paste_dir(&session_dir, &paste)).await?;
+    let (runtime, session_dir, paste) = (runtime.to_owned(), session_dir.to_owned(), paste_dir.to_owned());
+    blocking(move || make_paste_dir(&runtime, &session_dir, &paste)).await?;
     let mut file: Option<(usize, File)> = None;
     let mut next_answer = async |what: &str| -> Result<Option<Vec<u8>>, String> {
         match tokio::time::timeout(job.answer_timeout, answers.recv()).await {
@@ -464,16 +496,27 @@ fn inside(root: &Path, relative: &Path) -> Result<PathBuf, String> {
     Ok(path)
 }
 
-fn make_paste_dir(session_dir: &Path, paste_dir: &Path) -> Result<(), String> {
-    let mut builder = DirBuilder::new();
-    builder.recursive(true).mode(0o700);
-    builder
-        .create(session_dir)
-        .map_err(|error| format!("cannot make {}: {error}", session_dir.display()))?;
-    let metadata = std::fs::symlink_metadata(session_dir)
-        .map_err(|error| format!("{}: {error}", session_dir.display()))?;
-    if !metadata.is_dir() {
-        return Err(format!("{} is not a directory", session_dir.display()));
+/// Makes the paste's directory below the session's, below `runtime` (the runtime directory:
+/// every directory in between must be a real directory of the runtime directory's owner that
+/// nobody else may write to).
+fn make_paste_dir(runtime: &Path, session_dir: &Path, paste_dir: &Path) -> Result<(), String> {
+    let owner = std::fs::metadata(runtime)
+        .map_err(|error| format!("{}: {error}", runtime.display()))?
+        .uid();
+    make_dirs(runtime, session_dir)?;
+    let mut current = session_dir;
+    while current != runtime {
+        let metadata =
+            std::fs::symlink_metadata(current).map_err(|error| format!("{}: {error}", current.display()))?;
+        if !metadata.is_dir() || metadata.uid() != owner || metadata.mode() & 0o022 != 0 {
+            return Err(format!(
+                "{} is not a private directory of the runtime directory's owner",
+                current.display()
+            ));
+        }
+        current = current
+            .parent()
+            .ok_or_else(|| format!("{} is not below {}", session_dir.display(), runtime.display()))?;
     }
     DirBuilder::new()
         .mode(0o700)
@@ -522,6 +565,8 @@ fn create_file(root: &Path, path: &Path) -> Result<File, String> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::os::unix::fs::PermissionsExt as _;
 
     use super::*;
 
@@ -605,8 +650,12 @@ mod tests {
     #[test]
     fn pasted_files_stay_inside_their_directory() {
         let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("paste");
-        make_paste_dir(dir.path(), &root).unwrap();
+        let root = dir.path().join("session/paste");
+        make_paste_dir(dir.path(), &dir.path().join("session"), &root).unwrap();
+        // A session directory others may write to is refused.
+        std::fs::create_dir(dir.path().join("open")).unwrap();
+        std::fs::set_permissions(dir.path().join("open"), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(make_paste_dir(dir.path(), &dir.path().join("open"), &dir.path().join("open/p")).is_err());
         for hostile in ["../x", "/etc/passwd", "a/../../x", ""] {
             assert!(inside(&root, Path::new(hostile)).is_err(), "{hostile:?}");
         }
@@ -631,7 +680,9 @@ mod tests {
         let path = dir.path().join("clip");
         std::fs::create_dir(&path).unwrap();
         std::fs::write(path.join("x"), b"x").unwrap();
-        let session_dir = SessionDir { path: path.clone() };
+        let session_dir = SessionDir {
+            paths: Some((dir.path().to_owned(), path.clone())),
+        };
         drop(session_dir);
         crate::clipboard::files::tests::wait_until_gone(&path).await;
     }
