@@ -225,6 +225,48 @@ fn desktop_files_and_directory_trees_reach_the_client() {
             };
             assert_eq!(files, [file("deep.bin", false, deep.len() as u64)]);
             assert_eq!(fetch(&mut session, &setup, 0, 1000).await, deep);
+
+            // Over the limit (64 MiB, sparse on disk): not offered, with the reason in the log;
+            // the client gets the rest of the offer (wl-copy adds text types to a URI list).
+            let big = source.join("big.bin");
+            std::fs::File::create(&big)
+                .unwrap()
+                .set_len(65 * 1024 * 1024)
+                .unwrap();
+            std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o644)).unwrap();
+            setup.desktop_copies(
+                "text/uri-list",
+                format!("file://{}\r\n", big.display()).as_bytes(),
+            );
+            let limit_line =
+                "the copied files together of 68157440 bytes exceeds the clipboard limit of 67108864 bytes";
+            let until = deadline();
+            while !setup.server.log_tail(40).contains(limit_line) {
+                match session
+                    .next_event(tokio::time::Instant::now() + Duration::from_millis(200))
+                    .await
+                {
+                    Ok(_) | Err(wrd_client::ClientError::Timeout(_)) => {}
+                    Err(e) => setup.fail("waiting for the limit's log line", e),
+                }
+                assert!(tokio::time::Instant::now() < until, "no limit line");
+            }
+            let started = tokio::time::Instant::now();
+            while session
+                .clipboard_formats()
+                .iter()
+                .any(|(_, name)| name.as_deref() == Some("FileGroupDescriptorW"))
+            {
+                assert!(started.elapsed() < STEP, "the big file is still offered");
+                let _ = session
+                    .next_event(tokio::time::Instant::now() + Duration::from_millis(200))
+                    .await;
+            }
+            assert!(
+                session.clipboard_formats().iter().any(|(id, _)| *id == 13),
+                "{:?}",
+                session.clipboard_formats()
+            );
             session.disconnect().await.unwrap();
         });
     let log = setup.server.log_tail(200);

@@ -407,6 +407,44 @@ fn files_from_the_client_land_in_the_session_directory() {
         String::from_utf8_lossy(&pasted)
     );
 
+    // Over the limit (64 MiB for all files of a paste, as for any item): the paste fails at
+    // once, saying so, and nothing is fetched. The file is sparse: nothing of it is on disk.
+    let big = source.join("big.bin");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(65 * 1024 * 1024)
+        .unwrap();
+    let _big_owner = setup.client_copies(
+        "text/uri-list",
+        format!("file://{}\r\n", big.display()).as_bytes(),
+    );
+    poll_until(STEP, Duration::from_millis(200), "the limit's log line", || {
+        let out = setup
+            .stack
+            .output(
+                setup
+                    .stack
+                    .command("wl-paste")
+                    .args(["--no-newline", "--type", "text/uri-list"]),
+            )
+            .unwrap();
+        assert!(
+            !uri_paths(&out.stdout)
+                .iter()
+                .any(|path| path.ends_with("big.bin")),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        Ok(setup
+            .server
+            .log_tail(40)
+            .contains(
+                "the pasted files together of 68157440 bytes exceeds the clipboard limit of 67108864 bytes",
+            )
+            .then_some(()))
+    })
+    .unwrap_or_else(|e| panic!("{e:#}; server log:\n{}", setup.server.log_tail(30)));
+
     // The session's directory goes with the session.
     drop(setup._rdp);
     poll_until(
