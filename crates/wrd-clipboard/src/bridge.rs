@@ -84,6 +84,9 @@ pub enum BridgeOutput {
         request: DesktopRequestId,
         mime: String,
         files: Vec<FileEntry>,
+        /// Which of the client's copies the files are (the same for every paste of one copy:
+        /// the caller fetches them once).
+        copy: u64,
     },
     /// Close a desktop paste's pipe without data; `reason` is for the log.
     FailDesktopPaste {
@@ -356,6 +359,7 @@ impl Bridge {
             request: paste.request,
             mime: paste.mime.clone(),
             files,
+            copy: paste.generation,
         }
     }
 

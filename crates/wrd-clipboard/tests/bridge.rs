@@ -435,7 +435,8 @@ fn client_files_are_offered_as_uri_lists_and_fetched_when_pasted() {
         [BridgeOutput::FetchClientFiles {
             request: paste,
             mime: "x-special/gnome-copied-files".to_owned(),
-            files
+            files,
+            copy: 1
         }]
     );
 

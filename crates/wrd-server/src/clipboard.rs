@@ -383,28 +383,35 @@ impl Hub {
                     request,
                     mime,
                     files: entries,
+                    copy,
                 } => {
                     self.next_stream = self.next_stream.wrapping_add(1);
-                    files::spawn_download(
+                    let work = self.file_work.clone();
+                    let started = files::paste_files(
                         &mut slot.files,
+                        *copy,
+                        *request,
+                        mime.clone(),
                         files::DownloadJob {
                             session: id,
                             stream_id: self.next_stream,
-                            request: *request,
-                            mime: mime.clone(),
                             entries: entries.clone(),
                             limits: self.limits,
                             answer_timeout: CLIENT_ANSWER_TIMEOUT,
                         },
                         slot.to_client.clone(),
-                        {
-                            let work = self.file_work.clone();
-                            move |done| {
-                                // The hub is gone only when the server is shutting down.
-                                let _ = work.send(FileWork::Downloaded(done));
-                            }
+                        move |done| {
+                            // The hub is gone only when the server is shutting down.
+                            let _ = work.send(FileWork::Downloaded(done));
                         },
                     );
+                    if let files::PasteOfFiles::Answer(result) = started {
+                        debug!(
+                            session = id,
+                            "clipboard: the client's files, fetched before, pasted again"
+                        );
+                        answer_file_paste(&self.desktop, &mut self.pastes, id, *request, result);
+                    }
                 }
                 BridgeOutput::AnnounceToDesktop(mimes) => {
                     debug!(
@@ -547,34 +554,12 @@ impl Hub {
                 }
             }
             FileWork::Downloaded(done) => {
-                if let Some(slot) = self.sessions.get_mut(&done.session) {
-                    slot.files.finished(done.stream_id);
-                }
-                if self.pastes.remove(&done.request.0).is_none() {
-                    // Already refused (the session ended).
+                let Some(slot) = self.sessions.get_mut(&done.session) else {
+                    // Its pastes were refused when the session closed.
                     return;
-                }
-                match done.result {
-                    Ok(data) => {
-                        debug!(
-                            session = done.session,
-                            bytes = data.len(),
-                            "clipboard: the client's files pasted on the desktop"
-                        );
-                        self.command(ClipboardCommand::Deliver {
-                            request: done.request.0,
-                            data,
-                        });
-                    }
-                    Err(reason) => {
-                        warn!(
-                            session = done.session,
-                            "clipboard: a paste of files on the desktop failed: {reason}"
-                        );
-                        self.command(ClipboardCommand::Refuse {
-                            request: done.request.0,
-                        });
-                    }
+                };
+                for (request, result) in slot.files.finish(&done) {
+                    answer_file_paste(&self.desktop, &mut self.pastes, done.session, request, result);
                 }
             }
         }
@@ -598,6 +583,43 @@ impl Hub {
             _ => BridgeInput::DesktopSelection(mimes),
         };
         self.feed(id, input);
+    }
+}
+
+/// Answers a desktop paste of the client's files (unless it was refused already: its session
+/// closed).
+fn answer_file_paste(
+    desktop: &DataControl,
+    pastes: &mut HashMap<u64, SessionId>,
+    session: SessionId,
+    request: DesktopRequestId,
+    result: Result<Vec<u8>, String>,
+) {
+    if pastes.remove(&request.0).is_none() {
+        return;
+    }
+    match result {
+        Ok(data) => {
+            debug!(
+                session,
+                bytes = data.len(),
+                "clipboard: the client's files pasted on the desktop"
+            );
+            send(
+                desktop,
+                ClipboardCommand::Deliver {
+                    request: request.0,
+                    data,
+                },
+            );
+        }
+        Err(reason) => {
+            warn!(
+                session,
+                "clipboard: a paste of files on the desktop failed: {reason}"
+            );
+            send(desktop, ClipboardCommand::Refuse { request: request.0 });
+        }
     }
 }
 

@@ -398,14 +398,10 @@ fn files_from_the_client_land_in_the_session_directory() {
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&session_dir).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o700);
 
-    // File managers paste from x-special/gnome-copied-files.
+    // File managers paste from x-special/gnome-copied-files: the same copy, saved once.
     let pasted = setup.desktop_pastes("x-special/gnome-copied-files", |data| data.starts_with(b"copy\n"));
-    assert_eq!(
-        uri_paths(&pasted).len(),
-        2,
-        "{}",
-        String::from_utf8_lossy(&pasted)
-    );
+    assert_eq!(uri_paths(&pasted), paths, "{}", String::from_utf8_lossy(&pasted));
+    assert_eq!(std::fs::read_dir(&session_dir).unwrap().count(), 1);
 
     // Over the limit (64 MiB for all files of a paste, as for any item): the paste fails at
     // once, saying so, and nothing is fetched. The file is sparse: nothing of it is on disk.

@@ -280,6 +280,11 @@ pub struct SessionFiles {
     dir: Arc<SessionDir>,
     /// Downloads in progress: their stream id → where the client's answers go.
     downloads: HashMap<u32, mpsc::UnboundedSender<Option<Vec<u8>>>>,
+    /// The desktop pastes each download answers, and the client's copy it fetches.
+    waiting: HashMap<u32, (u64, Vec<(DesktopRequestId, String)>)>,
+    /// The last copy fetched, and where its top-level files were saved: later pastes of the
+    /// same copy get them again without a fetch (file managers paste under several types).
+    saved: Option<(u64, Vec<PathBuf>)>,
     pastes: u64,
     /// Turns of the desktop's file reads for this client.
     serving: Arc<tokio::sync::Semaphore>,
@@ -290,6 +295,8 @@ impl SessionFiles {
         Self {
             dir: Arc::new(SessionDir::new(session)),
             downloads: HashMap::new(),
+            waiting: HashMap::new(),
+            saved: None,
             pastes: 0,
             serving: Arc::new(tokio::sync::Semaphore::new(SERVING_PER_SESSION)),
         }
@@ -303,35 +310,82 @@ impl SessionFiles {
         }
     }
 
-    /// A download ended (its answers no longer go anywhere).
-    pub fn finished(&mut self, stream_id: u32) {
-        self.downloads.remove(&stream_id);
+    /// A download ended: what each desktop paste waiting on it gets (the data as its MIME
+    /// type asks, or why it fails).
+    pub fn finish(&mut self, done: &DownloadDone) -> Vec<(DesktopRequestId, Result<Vec<u8>, String>)> {
+        self.downloads.remove(&done.stream_id);
+        let Some((copy, waiting)) = self.waiting.remove(&done.stream_id) else {
+            return Vec::new();
+        };
+        if let Ok(paths) = &done.result {
+            self.saved = Some((copy, paths.clone()));
+        }
+        waiting
+            .into_iter()
+            .map(|(request, mime)| (request, paste_data(&mime, &done.result)))
+            .collect()
     }
 }
 
-/// The end of a download: the paste it answers and what to write into it.
+fn paste_data(mime: &str, saved: &Result<Vec<PathBuf>, String>) -> Result<Vec<u8>, String> {
+    let paths = saved.as_ref().map_err(Clone::clone)?;
+    let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    pasted_file_paths(mime, &paths).map_err(|error| error.to_string())
+}
+
+/// The end of a download.
 #[derive(Debug)]
 pub struct DownloadDone {
     pub session: SessionId,
     pub stream_id: u32,
-    pub request: DesktopRequestId,
-    /// The paste's data (URIs of the saved files), or why the paste fails.
-    pub result: Result<Vec<u8>, String>,
+    /// Where the top-level files and directories were saved, or why the fetch failed.
+    pub result: Result<Vec<PathBuf>, String>,
 }
 
 /// What a download needs from the hub.
 pub struct DownloadJob {
     pub session: SessionId,
     pub stream_id: u32,
-    pub request: DesktopRequestId,
-    pub mime: String,
     pub entries: Vec<FileEntry>,
     pub limits: Limits,
     pub answer_timeout: Duration,
 }
 
-/// Starts fetching the client's files for one desktop paste; its end goes to `report`.
-pub fn spawn_download(
+/// How a desktop paste of the client's files goes on.
+pub enum PasteOfFiles {
+    /// This copy's files are saved already: the paste's data, now.
+    Answer(Result<Vec<u8>, String>),
+    /// Answered when the download of this copy ends (see [`SessionFiles::finish`]).
+    Fetching,
+}
+
+/// A desktop paste (`request`, as `mime`) of the client's copy `copy`: answered from the files
+/// saved for it, or joined to the download of it in progress, or a new download (`job`) whose
+/// end goes to `report`.
+pub fn paste_files(
+    files: &mut SessionFiles,
+    copy: u64,
+    request: DesktopRequestId,
+    mime: String,
+    job: DownloadJob,
+    to_client: ClientClipboardSender,
+    report: impl FnOnce(DownloadDone) + Send + 'static,
+) -> PasteOfFiles {
+    if let Some((saved_copy, paths)) = &files.saved
+        && *saved_copy == copy
+    {
+        return PasteOfFiles::Answer(paste_data(&mime, &Ok(paths.clone())));
+    }
+    if let Some((_, waiting)) = files.waiting.values_mut().find(|(fetching, _)| *fetching == copy) {
+        waiting.push((request, mime));
+        return PasteOfFiles::Fetching;
+    }
+    files.waiting.insert(job.stream_id, (copy, vec![(request, mime)]));
+    spawn_download(files, job, to_client, report);
+    PasteOfFiles::Fetching
+}
+
+fn spawn_download(
     files: &mut SessionFiles,
     job: DownloadJob,
     to_client: ClientClipboardSender,
@@ -343,7 +397,7 @@ pub fn spawn_download(
     let paste = files.pastes;
     let dir = Arc::clone(&files.dir);
     tokio::spawn(async move {
-        let (session, stream_id, request) = (job.session, job.stream_id, job.request);
+        let (session, stream_id) = (job.session, job.stream_id);
         let started = tokio::time::Instant::now();
         let result = match dir.paths() {
             Ok((runtime, session_dir)) => {
@@ -369,7 +423,6 @@ pub fn spawn_download(
         report(DownloadDone {
             session,
             stream_id,
-            request,
             result,
         });
     });
@@ -382,7 +435,7 @@ async fn download(
     job: DownloadJob,
     to_client: &ClientClipboardSender,
     mut answers: mpsc::UnboundedReceiver<Option<Vec<u8>>>,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<PathBuf>, String> {
     let mut plan = Download::new(job.entries, &job.limits).map_err(|error| error.to_string())?;
     debug!(
         session = job.session,
@@ -461,14 +514,12 @@ async fn download(
     }
     drop(file);
     // The paste names the top-level entries; a directory brings its tree.
-    let top: Vec<PathBuf> = plan
+    Ok(plan
         .entries()
         .iter()
         .filter(|entry| entry.relative_path.components().count() == 1)
         .map(|entry| paste_dir.join(&entry.relative_path))
-        .collect();
-    let top: Vec<&Path> = top.iter().map(PathBuf::as_path).collect();
-    pasted_file_paths(&job.mime, &top).map_err(|error| error.to_string())
+        .collect())
 }
 
 async fn blocking<T: Send + 'static>(
