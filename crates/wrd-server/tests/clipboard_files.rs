@@ -241,7 +241,7 @@ fn desktop_files_and_directory_trees_reach_the_client() {
             let limit_line =
                 "the copied files together of 68157440 bytes exceeds the clipboard limit of 67108864 bytes";
             let until = deadline();
-            while !setup.server.log_tail(40).contains(limit_line) {
+            while !setup.server.log_tail(100_000).contains(limit_line) {
                 match session
                     .next_event(tokio::time::Instant::now() + Duration::from_millis(200))
                     .await

@@ -433,7 +433,7 @@ fn files_from_the_client_land_in_the_session_directory() {
         );
         Ok(setup
             .server
-            .log_tail(40)
+            .log_tail(100_000)
             .contains(
                 "the pasted files together of 68157440 bytes exceeds the clipboard limit of 67108864 bytes",
             )
