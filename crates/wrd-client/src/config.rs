@@ -79,6 +79,9 @@ pub struct ClientConfig {
     /// With [`Codec::H264`]: acknowledge the graphics pipeline's frames (as every client must).
     /// `false` makes a client that has stopped acknowledging, for testing flow control.
     pub acknowledge_frames: bool,
+    /// Open the clipboard channel (`cliprdr`, with file streaming), for
+    /// [`Session::clipboard_formats`](crate::Session::clipboard_formats) and the file methods.
+    pub clipboard: bool,
 }
 
 impl ClientConfig {
@@ -100,6 +103,7 @@ impl ClientConfig {
             write_timeout: Duration::from_secs(5),
             client_name: "wrd-client".to_owned(),
             acknowledge_frames: true,
+            clipboard: false,
         }
     }
 
@@ -126,6 +130,7 @@ impl fmt::Debug for ClientConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("write_timeout", &self.write_timeout)
             .field("client_name", &self.client_name)
+            .field("clipboard", &self.clipboard)
             .finish()
     }
 }

@@ -53,6 +53,8 @@ pub(crate) struct Connected {
     pub(crate) local_addr: SocketAddr,
     /// What the graphics pipeline decodes, with [`Codec::H264`].
     pub(crate) gfx: Option<crate::gfx::Shared>,
+    /// What the clipboard channel reported, with [`ClientConfig::clipboard`].
+    pub(crate) clipboard: Option<crate::clipboard::Shared>,
 }
 
 fn codecs(codec: Codec) -> Result<BitmapCodecs, ClientError> {
@@ -167,6 +169,17 @@ pub(crate) async fn run(config: &ClientConfig) -> Result<Connected, ClientError>
     } else {
         None
     };
+    let clipboard = if config.clipboard {
+        let shared = crate::clipboard::Shared::default();
+        connector = connector.with_static_channel(ironrdp_cliprdr::CliprdrClient::new(Box::new(
+            crate::clipboard::Recorder {
+                shared: Arc::clone(&shared),
+            },
+        )));
+        Some(shared)
+    } else {
+        None
+    };
     bounded(
         deadline,
         "X.224 negotiation",
@@ -236,6 +249,7 @@ pub(crate) async fn run(config: &ClientConfig) -> Result<Connected, ClientError>
         phases,
         local_addr: client_addr,
         gfx,
+        clipboard,
     })
 }
 

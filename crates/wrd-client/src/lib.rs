@@ -25,6 +25,7 @@
 //! # }
 //! ```
 
+mod clipboard;
 mod config;
 mod connect;
 mod error;
@@ -35,6 +36,7 @@ mod transport;
 
 pub use tokio::time::Instant;
 
+pub use crate::clipboard::RemoteFile;
 pub use crate::config::{ClientConfig, Codec, PixelLayout, Security};
 pub use crate::connect::ConnectPhases;
 pub use crate::error::ClientError;

@@ -158,6 +158,9 @@ pub struct Session {
     /// session's pixel layout), which the framebuffer shows once the pipeline has drawn.
     gfx: Option<crate::gfx::Shared>,
     gfx_image: Option<GfxImage>,
+    /// With the clipboard channel: what it reported, and our next File Contents stream id.
+    clipboard: Option<crate::clipboard::Shared>,
+    next_stream: u32,
 }
 
 /// The desktop as the graphics pipeline paints it.
@@ -267,6 +270,7 @@ pub(crate) fn new_session(connected: Connected, config: &ClientConfig) -> Sessio
         phases,
         local_addr,
         gfx,
+        clipboard,
     } = connected;
 
     let stage = ActiveStageBuilder {
@@ -307,6 +311,8 @@ pub(crate) fn new_session(connected: Connected, config: &ClientConfig) -> Sessio
         local_addr,
         gfx,
         gfx_image: None,
+        clipboard,
+        next_stream: 0,
     }
 }
 
@@ -547,7 +553,7 @@ impl Session {
             }
         }
         self.paint_graphics_pipeline();
-        Ok(())
+        self.service_clipboard().await
     }
 
     /// Paints what the graphics pipeline decoded onto the desktop (made the first time, from
@@ -886,6 +892,186 @@ impl Session {
             .encode_dvc_messages(messages)
             .map_err(|e| ClientError::Protocol(format!("encoding frame acknowledgements: {}", e.report())))?;
         self.write(&bytes, "sending held frame acknowledgements").await
+    }
+
+    fn clipboard_state(&self) -> Result<&crate::clipboard::Shared, ClientError> {
+        self.clipboard
+            .as_ref()
+            .ok_or_else(|| ClientError::Protocol("the clipboard channel was not asked for".to_owned()))
+    }
+
+    /// Answers what the clipboard channel asked of us since the last PDU: its initialization
+    /// wants our (empty) Format List.
+    async fn service_clipboard(&mut self) -> Result<(), ClientError> {
+        let Some(shared) = &self.clipboard else {
+            return Ok(());
+        };
+        if !std::mem::take(&mut crate::clipboard::lock(shared).wants_format_list) {
+            return Ok(());
+        }
+        let bytes = self.clipboard_call("sending our clipboard format list", |cliprdr| {
+            cliprdr.initiate_copy(&[])
+        })?;
+        self.write(&bytes, "sending our clipboard format list").await
+    }
+
+    fn clipboard_call(
+        &mut self,
+        what: &'static str,
+        call: impl FnOnce(
+            &mut ironrdp_cliprdr::CliprdrClient,
+        )
+            -> ironrdp::pdu::PduResult<ironrdp_cliprdr::CliprdrSvcMessages<ironrdp_cliprdr::Client>>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let cliprdr = self
+            .stage
+            .get_svc_processor_mut::<ironrdp_cliprdr::CliprdrClient>()
+            .ok_or_else(|| ClientError::Protocol("the clipboard channel is not open".to_owned()))?;
+        let messages = call(cliprdr).map_err(|e| ClientError::Protocol(format!("{what}: {e}")))?;
+        self.stage
+            .process_svc_processor_messages(messages)
+            .map_err(|e| ClientError::Protocol(format!("{what}: {}", e.report())))
+    }
+
+    /// Processes the server's PDUs until `found` returns something from the clipboard state.
+    async fn wait_for_clipboard<T>(
+        &mut self,
+        deadline: Instant,
+        what: &'static str,
+        mut found: impl FnMut(&mut crate::clipboard::ClipState) -> Option<T>,
+    ) -> Result<T, ClientError> {
+        loop {
+            if let Some(value) = found(&mut crate::clipboard::lock(self.clipboard_state()?)) {
+                return Ok(value);
+            }
+            // Clipboard PDUs make no session event: read one PDU at a time (other events stay
+            // queued for `next_event`).
+            self.check_usable()?;
+            let (action, frame) = match timeout_at(deadline, self.framed.read_pdu()).await {
+                Err(_) => return Err(ClientError::Timeout(what)),
+                Ok(Err(e)) => return Err(self.broken(io_to_client("reading from the server", &e))),
+                Ok(Ok(pdu)) => pdu,
+            };
+            self.process_frame(action, &frame).await?;
+        }
+    }
+
+    /// The server's latest clipboard Format List, (id, name) per format.
+    pub fn clipboard_formats(&self) -> Vec<(u32, Option<String>)> {
+        self.clipboard
+            .as_ref()
+            .map(|shared| crate::clipboard::lock(shared).formats.clone())
+            .unwrap_or_default()
+    }
+
+    /// Waits for a server Format List with a format named `name`; returns its id.
+    pub async fn wait_for_clipboard_format(
+        &mut self,
+        name: &str,
+        deadline: Instant,
+    ) -> Result<u32, ClientError> {
+        self.wait_for_clipboard(deadline, "waiting for a clipboard format", |state| {
+            state
+                .formats
+                .iter()
+                .find(|(_, format)| format.as_deref() == Some(name))
+                .map(|(id, _)| *id)
+        })
+        .await
+    }
+
+    /// Pastes the server's files: asks for its `FileGroupDescriptorW` (format `format_id`) and
+    /// returns the list; `Err` when the server answers with a failure.
+    pub async fn paste_file_list(
+        &mut self,
+        format_id: u32,
+        deadline: Instant,
+    ) -> Result<Vec<crate::RemoteFile>, ClientError> {
+        {
+            let mut state = crate::clipboard::lock(self.clipboard_state()?);
+            state.file_list = None;
+            state.data_failed = false;
+        }
+        let bytes = self.clipboard_call("asking for the server's file list", |cliprdr| {
+            cliprdr.initiate_paste(ironrdp_cliprdr::pdu::ClipboardFormatId::new(format_id))
+        })?;
+        self.write(&bytes, "asking for the server's file list").await?;
+        let list = self
+            .wait_for_clipboard(deadline, "waiting for the server's file list", |state| {
+                if state.data_failed {
+                    return Some(None);
+                }
+                state.file_list.take().map(Some)
+            })
+            .await?;
+        list.ok_or_else(|| ClientError::Protocol("the server failed to send its file list".to_owned()))
+    }
+
+    /// Asks `length` bytes at `position` of file `index` of the server's list (a File Contents
+    /// range request); `Ok(None)` when the server answers with a failure.
+    pub async fn file_range(
+        &mut self,
+        index: u32,
+        position: u64,
+        length: u32,
+        deadline: Instant,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        self.file_contents(
+            index,
+            ironrdp_cliprdr::pdu::FileContentsFlags::RANGE,
+            position,
+            length,
+            deadline,
+        )
+        .await
+    }
+
+    /// Asks the size of file `index` of the server's list; `Ok(None)` for a failure answer.
+    pub async fn file_size(&mut self, index: u32, deadline: Instant) -> Result<Option<u64>, ClientError> {
+        let answer = self
+            .file_contents(
+                index,
+                ironrdp_cliprdr::pdu::FileContentsFlags::SIZE,
+                0,
+                8,
+                deadline,
+            )
+            .await?;
+        answer
+            .map(|data| {
+                <[u8; 8]>::try_from(data.as_slice())
+                    .map(u64::from_le_bytes)
+                    .map_err(|_| ClientError::Protocol(format!("a size answer of {} bytes", data.len())))
+            })
+            .transpose()
+    }
+
+    async fn file_contents(
+        &mut self,
+        index: u32,
+        flags: ironrdp_cliprdr::pdu::FileContentsFlags,
+        position: u64,
+        length: u32,
+        deadline: Instant,
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        self.next_stream += 1;
+        let stream_id = self.next_stream;
+        let index = i32::try_from(index).map_err(|_| ClientError::Protocol(format!("file index {index}")))?;
+        let bytes = self.clipboard_call("asking for file contents", |cliprdr| {
+            cliprdr.request_file_contents(ironrdp_cliprdr::pdu::FileContentsRequest {
+                stream_id,
+                index,
+                flags,
+                position,
+                requested_size: length,
+                data_id: None,
+            })
+        })?;
+        self.write(&bytes, "asking for file contents").await?;
+        self.wait_for_clipboard(deadline, "waiting for file contents", |state| {
+            state.contents.remove(&stream_id)
+        })
+        .await
     }
 
     /// Graceful shutdown: send a Shutdown Request, wait (bounded by the write timeout) for the

@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 
+use crate::files::{FileEntry, parse_file_list};
 use crate::formats::{
     CF_DIB, CF_DIBV5, CF_UNICODETEXT, DesktopFormat, FREERDP_RAW_FORMAT_ID, OWN_SELECTION_MIME, RdpFormat,
     RdpFormatKind, SERVER_HTML_FORMAT_ID,
@@ -42,6 +43,15 @@ pub enum BridgeInput {
     /// The client's answer to our Format Data Request; `None` for a failure response or no
     /// answer in time.
     ClientData { data: Option<Vec<u8>> },
+    /// The client's answer to our Format Data Request for its `FileGroupDescriptorW`, already
+    /// decoded by the RDP side (`Err`: why the list was refused).
+    ClientFileList { files: Result<Vec<FileEntry>, String> },
+    /// The desktop's selection changed to local files (the caller read its URI list and
+    /// looked the files up); `mimes` is the whole offer.
+    DesktopFiles {
+        mimes: Vec<String>,
+        files: Vec<FileEntry>,
+    },
     /// The client pastes: its Format Data Request.
     ClientPaste { format_id: u32 },
     /// What a desktop read returned (`Err`: why it failed).
@@ -56,6 +66,9 @@ pub enum BridgeInput {
 pub enum BridgeOutput {
     /// Send a Format List to the client.
     AnnounceToClient(Vec<RdpFormat>),
+    /// Offer the client these files (a Format List of `FileGroupDescriptorW`; the list itself
+    /// and the File Contents requests are then answered from it).
+    AnnounceFilesToClient(Vec<FileEntry>),
     /// Take the desktop's selection with a source offering these MIME types.
     AnnounceToDesktop(Vec<String>),
     /// Send a Format Data Request to the client.
@@ -64,6 +77,16 @@ pub enum BridgeOutput {
     DeliverToDesktop {
         request: DesktopRequestId,
         data: Vec<u8>,
+    },
+    /// Fetch these files' contents from the client (File Contents requests), then answer the
+    /// desktop paste as `mime` with where they were saved.
+    FetchClientFiles {
+        request: DesktopRequestId,
+        mime: String,
+        files: Vec<FileEntry>,
+        /// Which of the client's copies the files are (the same for every paste of one copy:
+        /// the caller fetches them once).
+        copy: u64,
     },
     /// Close a desktop paste's pipe without data; `reason` is for the log.
     FailDesktopPaste {
@@ -94,8 +117,16 @@ struct QueuedDesktopPaste {
     /// The client format asked for; decides the conversion.
     source: RdpFormatKind,
     format_id: u32,
+    /// The MIME type the desktop asked for.
+    mime: String,
     /// The client's clipboard generation it was asked of: a paste of older content fails.
     generation: u64,
+}
+
+/// What the client answered to a Format Data Request.
+enum ClientAnswer {
+    Data(Option<Vec<u8>>),
+    Files(Result<Vec<FileEntry>, String>),
 }
 
 #[derive(Debug)]
@@ -138,7 +169,18 @@ impl Bridge {
             BridgeInput::ClientFormatList(formats) => self.client_format_list(formats, &mut out),
             BridgeInput::DesktopSelection(mimes) => self.desktop_selection(mimes, &mut out),
             BridgeInput::DesktopPaste { request, mime } => self.desktop_paste(request, &mime, &mut out),
-            BridgeInput::ClientData { data } => self.client_data(data, &mut out),
+            BridgeInput::ClientData { data } => self.client_data(ClientAnswer::Data(data), &mut out),
+            BridgeInput::ClientFileList { files } => {
+                self.client_data(ClientAnswer::Files(files), &mut out);
+            }
+            BridgeInput::DesktopFiles { mimes, files } => {
+                if files.is_empty() {
+                    self.desktop_selection(mimes, &mut out);
+                } else {
+                    self.owner = Owner::Desktop(mimes);
+                    out.push(BridgeOutput::AnnounceFilesToClient(files));
+                }
+            }
             BridgeInput::ClientPaste { format_id } => self.client_paste(format_id, &mut out),
             BridgeInput::DesktopData { request, data } => self.desktop_data(request, data, &mut out),
         }
@@ -163,7 +205,12 @@ impl Bridge {
                     .collect()
             };
         let mut mimes: Vec<String> = Vec::new();
-        for desktop in [DesktopFormat::Text, DesktopFormat::Html, DesktopFormat::Png] {
+        for desktop in [
+            DesktopFormat::Text,
+            DesktopFormat::Html,
+            DesktopFormat::Png,
+            DesktopFormat::Files,
+        ] {
             if known.iter().any(|(_, kind)| kind.desktop() == desktop) {
                 mimes.extend(desktop.mimes().iter().map(|mime| (*mime).to_owned()));
             }
@@ -229,6 +276,7 @@ impl Bridge {
             DesktopFormat::Text => &[RdpFormatKind::UnicodeText],
             DesktopFormat::Html => &[RdpFormatKind::Html],
             DesktopFormat::Png => &[RdpFormatKind::DibV5, RdpFormatKind::Dib, RdpFormatKind::Png],
+            DesktopFormat::Files => &[RdpFormatKind::FileList],
         };
         let Some((rdp, kind)) = preference
             .iter()
@@ -241,6 +289,7 @@ impl Bridge {
             request,
             source: *kind,
             format_id: rdp.id,
+            mime: mime.to_owned(),
             generation: self.client_generation,
         });
         self.ask_client(out);
@@ -258,7 +307,7 @@ impl Bridge {
         }
     }
 
-    fn client_data(&mut self, data: Option<Vec<u8>>, out: &mut Vec<BridgeOutput>) {
+    fn client_data(&mut self, answer: ClientAnswer, out: &mut Vec<BridgeOutput>) {
         if !self.in_flight {
             // An answer nobody asked for (or after we gave up on it): nothing to do.
             return;
@@ -267,26 +316,51 @@ impl Bridge {
         let Some(paste) = self.desktop_pastes.pop_front() else {
             return;
         };
-        let result = match data {
-            None => Err("the client failed to send its data".to_owned()),
-            Some(_) if paste.generation != self.client_generation => {
-                Err("the client's clipboard changed before the paste was answered".to_owned())
-            }
-            Some(data) => {
-                convert_from_client(paste.source, &data, &self.limits).map_err(|error| error.to_string())
-            }
+        let fail = |reason: String| BridgeOutput::FailDesktopPaste {
+            request: paste.request,
+            reason,
         };
-        out.push(match result {
-            Ok(data) => BridgeOutput::DeliverToDesktop {
-                request: paste.request,
-                data,
+        let stale = paste.generation != self.client_generation;
+        out.push(match answer {
+            ClientAnswer::Data(None) => fail("the client failed to send its data".to_owned()),
+            ClientAnswer::Files(Err(reason)) => fail(reason),
+            _ if stale => fail("the client's clipboard changed before the paste was answered".to_owned()),
+            ClientAnswer::Data(Some(data)) if paste.source == RdpFormatKind::FileList => {
+                // The RDP side decodes file lists itself; raw list bytes come only when it could
+                // not, and our own parser says why.
+                match parse_file_list(&data, &self.limits) {
+                    Ok(files) => self.fetch_files(&paste, files),
+                    Err(error) => fail(error.to_string()),
+                }
+            }
+            ClientAnswer::Data(Some(data)) => match convert_from_client(paste.source, &data, &self.limits) {
+                Ok(data) => BridgeOutput::DeliverToDesktop {
+                    request: paste.request,
+                    data,
+                },
+                Err(error) => fail(error.to_string()),
             },
-            Err(reason) => BridgeOutput::FailDesktopPaste {
-                request: paste.request,
-                reason,
-            },
+            ClientAnswer::Files(Ok(files)) if paste.source == RdpFormatKind::FileList => {
+                self.fetch_files(&paste, files)
+            }
+            ClientAnswer::Files(Ok(_)) => fail("the client sent a file list for another format".to_owned()),
         });
         self.ask_client(out);
+    }
+
+    fn fetch_files(&self, paste: &QueuedDesktopPaste, files: Vec<FileEntry>) -> BridgeOutput {
+        if files.is_empty() {
+            return BridgeOutput::FailDesktopPaste {
+                request: paste.request,
+                reason: "the client's file list is empty".to_owned(),
+            };
+        }
+        BridgeOutput::FetchClientFiles {
+            request: paste.request,
+            mime: paste.mime.clone(),
+            files,
+            copy: paste.generation,
+        }
     }
 
     fn client_paste(&mut self, format_id: u32, out: &mut Vec<BridgeOutput>) {
@@ -351,6 +425,9 @@ pub fn convert_from_client(
         RdpFormatKind::Html => cf_html_to_html(data, limits).map(String::into_bytes),
         RdpFormatKind::Dib | RdpFormatKind::DibV5 => dib_to_png(data, limits),
         RdpFormatKind::Png => checked_png(data, limits),
+        RdpFormatKind::FileList => Err(ConvertError::FileList(
+            "files are fetched one by one, not converted".to_owned(),
+        )),
     }
 }
 
@@ -366,6 +443,9 @@ pub fn convert_from_desktop(
         RdpFormatKind::DibV5 => png_to_dib(data, DibKind::DibV5, limits),
         RdpFormatKind::Dib => png_to_dib(data, DibKind::Dib, limits),
         RdpFormatKind::Png => checked_png(data, limits),
+        RdpFormatKind::FileList => Err(ConvertError::FileList(
+            "files are served one by one, not converted".to_owned(),
+        )),
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use crate::formats::GNOME_COPIED_FILES_MIME;
 use crate::{ConvertError, Limits};
 
 /// The registered name RDP clients announce file lists under.
@@ -217,6 +218,206 @@ pub fn build_uri_list(paths: &[&Path]) -> Result<Vec<u8>, ConvertError> {
     Ok(out.into_bytes())
 }
 
+/// Reads `x-special/gnome-copied-files`: an operation line (`copy` or `cut`), then one
+/// `file://` URI per line. A cut is served as a copy: the desktop's files are never removed.
+pub fn parse_gnome_copied_files(data: &[u8], limits: &Limits) -> Result<Vec<PathBuf>, ConvertError> {
+    limits.check("x-special/gnome-copied-files", data.len())?;
+    let text = std::str::from_utf8(data).map_err(|error| ConvertError::InvalidUtf8(error.valid_up_to()))?;
+    let (operation, uris) = text.split_once('\n').unwrap_or((text, ""));
+    if !matches!(operation.trim(), "copy" | "cut") {
+        return Err(ConvertError::UriList(format!(
+            "x-special/gnome-copied-files starts with {operation:?}, not copy or cut"
+        )));
+    }
+    parse_uri_list(uris.as_bytes(), limits)
+}
+
+/// Writes `x-special/gnome-copied-files` (a copy) for absolute paths.
+pub fn build_gnome_copied_files(paths: &[&Path]) -> Result<Vec<u8>, ConvertError> {
+    let uris = String::from_utf8(build_uri_list(paths)?)
+        .map_err(|_| ConvertError::UriList("a built URI is not ASCII".to_owned()))?;
+    let mut out = String::from("copy");
+    for uri in uris.lines() {
+        out.push('\n');
+        out.push_str(uri);
+    }
+    Ok(out.into_bytes())
+}
+
+/// The local files a desktop selection names, from its `text/uri-list` or
+/// `x-special/gnome-copied-files` data.
+pub fn desktop_file_paths(mime: &str, data: &[u8], limits: &Limits) -> Result<Vec<PathBuf>, ConvertError> {
+    if mime.eq_ignore_ascii_case(GNOME_COPIED_FILES_MIME) {
+        parse_gnome_copied_files(data, limits)
+    } else {
+        parse_uri_list(data, limits)
+    }
+}
+
+/// What a desktop program pasting `mime` gets for the files saved at `paths`.
+pub fn pasted_file_paths(mime: &str, paths: &[&Path]) -> Result<Vec<u8>, ConvertError> {
+    if mime.eq_ignore_ascii_case(GNOME_COPIED_FILES_MIME) {
+        build_gnome_copied_files(paths)
+    } else {
+        build_uri_list(paths)
+    }
+}
+
+/// How much of a file one File Contents range request asks for. Big enough that a 64 MiB
+/// paste is 128 round trips, small enough that one answer is a modest allocation.
+pub const RANGE_CHUNK: u32 = 512 * 1024;
+
+/// The next thing a [`Download`] needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadStep {
+    /// Make the directory of entry `index` (its parents come first in the list, or are made).
+    Directory { index: usize },
+    /// Ask the file's size (`FILECONTENTS_SIZE`): the list did not say.
+    AskSize { index: usize },
+    /// Create the (empty) file of entry `index`; ranges of it follow.
+    CreateFile { index: usize },
+    /// Ask `length` bytes at `position` (`FILECONTENTS_RANGE`) and append them.
+    AskRange {
+        index: usize,
+        position: u64,
+        length: u32,
+    },
+    /// Every entry is complete.
+    Done,
+}
+
+/// Fetching a client's copied files, without I/O: which File Contents request comes next, what
+/// each answer means, and the limit on the total of all files (the per-item limit: a paste of
+/// files is one item). The caller carries out each [`DownloadStep`] and reports the answers.
+#[derive(Debug)]
+pub struct Download {
+    entries: Vec<FileEntry>,
+    sizes: Vec<Option<u64>>,
+    limit: u64,
+    total: u64,
+    current: usize,
+    started: bool,
+    position: u64,
+}
+
+impl Download {
+    /// Refuses a list whose stated sizes already exceed the limit.
+    pub fn new(entries: Vec<FileEntry>, limits: &Limits) -> Result<Self, ConvertError> {
+        let limit = u64::try_from(limits.max_item_bytes).unwrap_or(u64::MAX);
+        let sizes: Vec<Option<u64>> = entries
+            .iter()
+            .map(|entry| if entry.is_directory { Some(0) } else { entry.size })
+            .collect();
+        let total = sizes
+            .iter()
+            .flatten()
+            .fold(0u64, |sum, size| sum.saturating_add(*size));
+        let download = Self {
+            entries,
+            sizes,
+            limit,
+            total,
+            current: 0,
+            started: false,
+            position: 0,
+        };
+        download.check_total()?;
+        Ok(download)
+    }
+
+    fn check_total(&self) -> Result<(), ConvertError> {
+        if self.total > self.limit {
+            return Err(ConvertError::TooLarge {
+                what: "the pasted files together",
+                size: usize::try_from(self.total).unwrap_or(usize::MAX),
+                limit: usize::try_from(self.limit).unwrap_or(usize::MAX),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn entries(&self) -> &[FileEntry] {
+        &self.entries
+    }
+
+    /// Bytes the files hold, as far as known.
+    pub fn total_bytes(&self) -> u64 {
+        self.total
+    }
+
+    /// The next step; the same one again until its answer is reported.
+    pub fn next_step(&mut self) -> DownloadStep {
+        loop {
+            let index = self.current;
+            let Some(entry) = self.entries.get(index) else {
+                return DownloadStep::Done;
+            };
+            if entry.is_directory {
+                if !self.started {
+                    self.started = true;
+                    return DownloadStep::Directory { index };
+                }
+                self.advance();
+                continue;
+            }
+            let Some(size) = self.sizes[index] else {
+                return DownloadStep::AskSize { index };
+            };
+            if !self.started {
+                self.started = true;
+                return DownloadStep::CreateFile { index };
+            }
+            if size <= self.position {
+                self.advance();
+                continue;
+            }
+            let length =
+                u32::try_from((size - self.position).min(u64::from(RANGE_CHUNK))).unwrap_or(RANGE_CHUNK);
+            return DownloadStep::AskRange {
+                index,
+                position: self.position,
+                length,
+            };
+        }
+    }
+
+    fn advance(&mut self) {
+        self.current += 1;
+        self.started = false;
+        self.position = 0;
+    }
+
+    /// The client's answer to `AskSize`.
+    pub fn size_answered(&mut self, size: u64) -> Result<(), ConvertError> {
+        if let Some(slot) = self.sizes.get_mut(self.current)
+            && slot.is_none()
+        {
+            *slot = Some(size);
+            self.total = self.total.saturating_add(size);
+        }
+        self.check_total()
+    }
+
+    /// The client's answer to `AskRange` (`received` bytes, to be appended by the caller once
+    /// this returns `Ok`).
+    pub fn range_answered(&mut self, asked: u32, received: usize) -> Result<(), ConvertError> {
+        if received == 0 {
+            return Err(ConvertError::FileList(format!(
+                "the client sent no data for file {} at byte {}",
+                self.current, self.position
+            )));
+        }
+        let received = u64::try_from(received).unwrap_or(u64::MAX);
+        if u64::from(asked) < received {
+            return Err(ConvertError::FileList(format!(
+                "the client sent {received} bytes when {asked} were asked"
+            )));
+        }
+        self.position += received;
+        Ok(())
+    }
+}
+
 fn percent_decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -378,6 +579,141 @@ mod tests {
         assert_eq!(
             parse_uri_list(&built, &Limits::default()).unwrap(),
             [PathBuf::from("/tmp/a b/ä#%.txt")]
+        );
+    }
+}
+
+#[cfg(test)]
+mod download_tests {
+    #![allow(clippy::unwrap_used, clippy::panic)]
+
+    use super::*;
+
+    fn entry(path: &str, is_directory: bool, size: Option<u64>) -> FileEntry {
+        FileEntry {
+            relative_path: path.into(),
+            is_directory,
+            size,
+        }
+    }
+
+    #[test]
+    fn a_download_walks_directories_sizes_and_ranges() {
+        let big = u64::from(RANGE_CHUNK) + 5;
+        let mut download = Download::new(
+            vec![
+                entry("d", true, Some(0)),
+                entry("d/big", false, Some(big)),
+                entry("empty", false, Some(0)),
+                entry("unsized", false, None),
+            ],
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(download.next_step(), DownloadStep::Directory { index: 0 });
+        assert_eq!(download.next_step(), DownloadStep::CreateFile { index: 1 });
+        let first = DownloadStep::AskRange {
+            index: 1,
+            position: 0,
+            length: RANGE_CHUNK,
+        };
+        assert_eq!(download.next_step(), first);
+        // Asked again until answered.
+        assert_eq!(download.next_step(), first);
+        // A short answer is fine: the rest is asked next.
+        download.range_answered(RANGE_CHUNK, 100).unwrap();
+        assert_eq!(
+            download.next_step(),
+            DownloadStep::AskRange {
+                index: 1,
+                position: 100,
+                length: RANGE_CHUNK - 95,
+            }
+        );
+        download
+            .range_answered(RANGE_CHUNK - 95, (RANGE_CHUNK - 95) as usize)
+            .unwrap();
+        assert_eq!(download.next_step(), DownloadStep::CreateFile { index: 2 });
+        assert_eq!(download.next_step(), DownloadStep::AskSize { index: 3 });
+        assert_eq!(download.next_step(), DownloadStep::AskSize { index: 3 });
+        download.size_answered(2).unwrap();
+        assert_eq!(download.next_step(), DownloadStep::CreateFile { index: 3 });
+        assert_eq!(
+            download.next_step(),
+            DownloadStep::AskRange {
+                index: 3,
+                position: 0,
+                length: 2
+            }
+        );
+        download.range_answered(2, 2).unwrap();
+        assert_eq!(download.next_step(), DownloadStep::Done);
+        assert_eq!(download.total_bytes(), big + 2);
+    }
+
+    #[test]
+    fn hostile_answers_and_totals_are_refused() {
+        let limits = Limits { max_item_bytes: 1000 };
+        // Each file fits; together they do not.
+        let result = Download::new(
+            vec![entry("a", false, Some(600)), entry("b", false, Some(600))],
+            &limits,
+        );
+        assert!(
+            matches!(
+                result,
+                Err(ConvertError::TooLarge {
+                    size: 1200,
+                    limit: 1000,
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
+        let result = Download::new(vec![entry("a", false, Some(u64::MAX))], &limits);
+        assert!(matches!(result, Err(ConvertError::TooLarge { .. })), "{result:?}");
+        // A size answered later counts too.
+        let mut download = Download::new(
+            vec![entry("a", false, Some(600)), entry("b", false, None)],
+            &limits,
+        )
+        .unwrap();
+        assert_eq!(download.next_step(), DownloadStep::CreateFile { index: 0 });
+        download.range_answered(600, 600).unwrap();
+        assert_eq!(download.next_step(), DownloadStep::AskSize { index: 1 });
+        assert!(matches!(
+            download.size_answered(401),
+            Err(ConvertError::TooLarge { .. })
+        ));
+        // More than asked, or nothing, is refused.
+        let mut download = Download::new(vec![entry("a", false, Some(10))], &limits).unwrap();
+        download.next_step();
+        download.next_step();
+        assert!(download.range_answered(10, 11).is_err());
+        assert!(download.range_answered(10, 0).is_err());
+    }
+
+    #[test]
+    fn gnome_copied_files() {
+        let data = b"copy\nfile:///tmp/a%20b\nfile:///tmp/c";
+        assert_eq!(
+            parse_gnome_copied_files(data, &Limits::default()).unwrap(),
+            [PathBuf::from("/tmp/a b"), PathBuf::from("/tmp/c")]
+        );
+        assert_eq!(
+            parse_gnome_copied_files(b"cut\nfile:///x\n", &Limits::default()).unwrap(),
+            [PathBuf::from("/x")]
+        );
+        assert!(parse_gnome_copied_files(b"file:///x", &Limits::default()).is_err());
+        let built = build_gnome_copied_files(&[Path::new("/tmp/a b"), Path::new("/tmp/c")]).unwrap();
+        assert_eq!(built, b"copy\nfile:///tmp/a%20b\nfile:///tmp/c");
+        assert_eq!(
+            desktop_file_paths(GNOME_COPIED_FILES_MIME, &built, &Limits::default()).unwrap(),
+            [PathBuf::from("/tmp/a b"), PathBuf::from("/tmp/c")]
+        );
+        assert_eq!(
+            pasted_file_paths("text/uri-list", &[Path::new("/tmp/c")]).unwrap(),
+            b"file:///tmp/c\r\n"
         );
     }
 }

@@ -54,6 +54,9 @@ impl RdpFormat {
             (id, Some(crate::html::CF_HTML_NAME)) if 0xC000 <= id => Some(RdpFormatKind::Html),
             (id, Some(PNG_FORMAT_NAME)) if 0xC000 <= id => Some(RdpFormatKind::Png),
             (FREERDP_PNG_FORMAT_ID, None) => Some(RdpFormatKind::Png),
+            (id, Some(crate::files::FILE_GROUP_DESCRIPTOR_W_NAME)) if 0xC000 <= id => {
+                Some(RdpFormatKind::FileList)
+            }
             _ => None,
         }
     }
@@ -68,6 +71,9 @@ pub enum RdpFormatKind {
     DibV5,
     /// PNG as it is (registered "PNG", or FreeRDP's unnamed id).
     Png,
+    /// Files: the registered "FileGroupDescriptorW" list, each file's contents fetched with
+    /// File Contents requests.
+    FileList,
 }
 
 impl RdpFormatKind {
@@ -77,6 +83,7 @@ impl RdpFormatKind {
             Self::UnicodeText => DesktopFormat::Text,
             Self::Html => DesktopFormat::Html,
             Self::Dib | Self::DibV5 | Self::Png => DesktopFormat::Png,
+            Self::FileList => DesktopFormat::Files,
         }
     }
 }
@@ -87,6 +94,8 @@ pub enum DesktopFormat {
     Text,
     Html,
     Png,
+    /// Local files, named by `file://` URIs.
+    Files,
 }
 
 /// MIME types of UTF-8 text, preferred first. `UTF8_STRING`, `TEXT` and `STRING` are the X11
@@ -100,6 +109,11 @@ const TEXT_MIMES: &[&str] = &[
 ];
 const HTML_MIMES: &[&str] = &["text/html"];
 const PNG_MIMES: &[&str] = &["image/png"];
+/// `x-special/gnome-copied-files` is what GNOME's and other file managers paste from (an
+/// operation line, `copy` or `cut`, then the URIs).
+pub const URI_LIST_MIME: &str = "text/uri-list";
+pub const GNOME_COPIED_FILES_MIME: &str = "x-special/gnome-copied-files";
+const FILES_MIMES: &[&str] = &[URI_LIST_MIME, GNOME_COPIED_FILES_MIME];
 
 impl DesktopFormat {
     /// Every MIME type this format is offered under, preferred first.
@@ -108,16 +122,19 @@ impl DesktopFormat {
             Self::Text => TEXT_MIMES,
             Self::Html => HTML_MIMES,
             Self::Png => PNG_MIMES,
+            Self::Files => FILES_MIMES,
         }
     }
 
     pub fn from_mime(mime: &str) -> Option<Self> {
-        [Self::Text, Self::Html, Self::Png].into_iter().find(|format| {
-            format
-                .mimes()
-                .iter()
-                .any(|known| known.eq_ignore_ascii_case(mime))
-        })
+        [Self::Text, Self::Html, Self::Png, Self::Files]
+            .into_iter()
+            .find(|format| {
+                format
+                    .mimes()
+                    .iter()
+                    .any(|known| known.eq_ignore_ascii_case(mime))
+            })
     }
 
     /// The best MIME type of this format in a desktop offer.

@@ -46,4 +46,8 @@ pub fn file_list(data: &[u8]) {
         let paths: Vec<&std::path::Path> = paths.iter().map(|path| path.as_path()).collect();
         let _ = files::build_uri_list(&paths);
     }
+    if let Ok(paths) = files::parse_gnome_copied_files(data, &fuzz_limits()) {
+        let paths: Vec<&std::path::Path> = paths.iter().map(|path| path.as_path()).collect();
+        let _ = files::build_gnome_copied_files(&paths);
+    }
 }

@@ -393,3 +393,101 @@ fn freerdp_lists_of_everything_are_not_copies_and_its_png_passes_through() {
         "{out:?}"
     );
 }
+
+fn entry(path: &str, is_directory: bool, size: Option<u64>) -> wrd_clipboard::files::FileEntry {
+    wrd_clipboard::files::FileEntry {
+        relative_path: path.into(),
+        is_directory,
+        size,
+    }
+}
+
+#[test]
+fn client_files_are_offered_as_uri_lists_and_fetched_when_pasted() {
+    let mut bridge = Bridge::new(Limits::default());
+    let out = bridge.handle(BridgeInput::ClientFormatList(vec![
+        RdpFormat::registered(0xC0BC, "FileGroupDescriptorW"),
+        RdpFormat::registered(0xC0BD, "Preferred DropEffect"),
+    ]));
+    let [BridgeOutput::AnnounceToDesktop(mimes)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(
+        mimes,
+        &[
+            "text/uri-list",
+            "x-special/gnome-copied-files",
+            OWN_SELECTION_MIME
+        ]
+    );
+    let paste = DesktopRequestId(3);
+    let out = bridge.handle(BridgeInput::DesktopPaste {
+        request: paste,
+        mime: "x-special/gnome-copied-files".to_owned(),
+    });
+    assert_eq!(out, [BridgeOutput::RequestFromClient { format_id: 0xC0BC }]);
+    let files = vec![entry("a.txt", false, Some(3))];
+    let out = bridge.handle(BridgeInput::ClientFileList {
+        files: Ok(files.clone()),
+    });
+    assert_eq!(
+        out,
+        [BridgeOutput::FetchClientFiles {
+            request: paste,
+            mime: "x-special/gnome-copied-files".to_owned(),
+            files,
+            copy: 1
+        }]
+    );
+
+    // A refused list (a hostile name) fails the paste with the reason; so does raw list data
+    // our own parser refuses.
+    let paste = DesktopRequestId(4);
+    bridge.handle(BridgeInput::DesktopPaste {
+        request: paste,
+        mime: "text/uri-list".to_owned(),
+    });
+    let out = bridge.handle(BridgeInput::ClientFileList {
+        files: Err("file name \"../x\" refused: dot path component".to_owned()),
+    });
+    assert!(
+        matches!(&out[..], [BridgeOutput::FailDesktopPaste { request, reason }] if *request == paste && reason.contains("../x")),
+        "{out:?}"
+    );
+    bridge.handle(BridgeInput::DesktopPaste {
+        request: DesktopRequestId(5),
+        mime: "text/uri-list".to_owned(),
+    });
+    let mut hostile = wrd_clipboard::files::build_file_list(&[entry("x", false, Some(1))]).unwrap();
+    for (index, unit) in "/etc/passwd".encode_utf16().enumerate() {
+        hostile[4 + 72 + index * 2..4 + 72 + index * 2 + 2].copy_from_slice(&unit.to_le_bytes());
+    }
+    let out = bridge.handle(BridgeInput::ClientData { data: Some(hostile) });
+    assert!(
+        matches!(&out[..], [BridgeOutput::FailDesktopPaste { reason, .. }] if reason.contains("absolute path")),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn desktop_files_are_announced_as_a_file_list() {
+    let mut bridge = Bridge::new(Limits::default());
+    let mimes = vec!["text/uri-list".to_owned(), "text/plain".to_owned()];
+    let files = vec![entry("d", true, Some(0)), entry("d/b", false, Some(9))];
+    let out = bridge.handle(BridgeInput::DesktopFiles {
+        mimes: mimes.clone(),
+        files: files.clone(),
+    });
+    assert_eq!(out, [BridgeOutput::AnnounceFilesToClient(files)]);
+    // No files after all (e.g. none could be read): the rest of the offer is announced.
+    let out = bridge.handle(BridgeInput::DesktopFiles {
+        mimes,
+        files: Vec::new(),
+    });
+    assert_eq!(
+        out,
+        [BridgeOutput::AnnounceToClient(vec![RdpFormat::standard(
+            CF_UNICODETEXT
+        )])]
+    );
+}

@@ -21,7 +21,10 @@ pub mod transport;
 use ironrdp_pdu::rdp::capability_sets::BitmapCodecs;
 
 pub use crate::auth::{AuthMode, Credentials};
-pub use crate::clipboard::{ClientClipboard, ClientClipboardSender, ClipboardRoute, SessionClipboard};
+pub use crate::clipboard::{
+    ClientClipboard, ClientClipboardSender, ClipboardRoute, FileAnswer, FileRequest, FileRequestKind,
+    SessionClipboard,
+};
 pub use crate::display::{DesktopResize, ResizeRoute};
 pub use crate::input::{ClientInput, InputRoute, MouseButton, SessionId, SessionInput};
 pub use crate::server::{

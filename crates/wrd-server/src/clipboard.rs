@@ -10,14 +10,23 @@
 //! Every wait is bounded: a client that does not answer a Format Data Request within
 //! [`CLIENT_ANSWER_TIMEOUT`] fails the desktop paste waiting on it; reads and writes on the
 //! desktop side are bounded by wrd-wayland.
+//!
+//! Files ([`files`]): a desktop selection of local files is looked up before it is announced
+//! (its URI list read at once), then offered to the clients that negotiated file transfers as
+//! `FileGroupDescriptorW`, their File Contents requests answered from disk; a client's files
+//! pasted on the desktop are fetched into the session's clipboard directory first.
+
+mod files;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
+use wrd_clipboard::formats::DesktopFormat;
 use wrd_clipboard::{Bridge, BridgeInput, BridgeOutput, DesktopRequestId, Limits, RdpRequestId};
 use wrd_rdp::{ClientClipboard, ClientClipboardSender, SessionClipboard, SessionId};
 use wrd_wayland::{ClipboardCommand, ClipboardEvent, DataControl};
@@ -32,6 +41,30 @@ struct Session {
     saw_format_list: bool,
     /// When the Format Data Request in flight to this client expires.
     answer_deadline: Option<Instant>,
+    /// The client's files pasted on the desktop: downloads and the session's directory.
+    files: files::SessionFiles,
+}
+
+/// The desktop's selection of files, once looked up.
+struct DesktopFileSelection {
+    /// Bumped on every desktop selection; a lookup of an older one is dropped.
+    generation: u64,
+    /// The read of the selection's URI list in flight: our read id.
+    read: Option<u64>,
+    /// The lookup's result for `generation` (offered to clients that can take files).
+    files: Option<Arc<files::DesktopFiles>>,
+}
+
+/// What the hub's own background work reports.
+enum FileWork {
+    /// The desktop's URI list of `generation` looked up.
+    Resolved {
+        generation: u64,
+        mimes: Vec<String>,
+        result: Result<files::DesktopFiles, String>,
+    },
+    /// A download for a desktop paste ended.
+    Downloaded(files::DownloadDone),
 }
 
 struct Hub {
@@ -47,6 +80,10 @@ struct Hub {
     /// Reads of the desktop's selection: our read id → the session and its bridge's id.
     reads: HashMap<u64, (SessionId, RdpRequestId)>,
     next_read: u64,
+    desktop_files: DesktopFileSelection,
+    /// File Contents stream ids of our downloads (unique across sessions).
+    next_stream: u32,
+    file_work: mpsc::UnboundedSender<FileWork>,
 }
 
 /// Runs until `shutdown`, or until the desktop side ends (logged; sessions go on without a
@@ -62,6 +99,7 @@ pub async fn run(
         max_item_bytes = limits.max_item_bytes,
         "clipboard: shared with clients through wlroots data control"
     );
+    let (file_work, mut file_work_done) = mpsc::unbounded_channel();
     let mut hub = Hub {
         desktop,
         limits,
@@ -71,6 +109,13 @@ pub async fn run(
         pastes: HashMap::new(),
         reads: HashMap::new(),
         next_read: 0,
+        desktop_files: DesktopFileSelection {
+            generation: 0,
+            read: None,
+            files: None,
+        },
+        next_stream: 0,
+        file_work,
     };
     loop {
         let deadline = hub
@@ -88,6 +133,7 @@ pub async fn run(
                 }
             },
             Some(event) = sessions.recv() => hub.on_session(event),
+            Some(work) = file_work_done.recv() => hub.on_file_work(work),
             () = sleep_until(deadline) => hub.expire_answers(),
         }
     }
@@ -113,6 +159,10 @@ impl Hub {
                 debug!(?mimes, "clipboard: the desktop's selection changed");
                 self.desktop_owner = None;
                 self.desktop_mimes.clone_from(&mimes);
+                if self.look_up_desktop_files(&mimes) {
+                    // Announced once the files are known.
+                    return;
+                }
                 let ids: Vec<SessionId> = self.sessions.keys().copied().collect();
                 for id in ids {
                     self.feed(id, BridgeInput::DesktopSelection(mimes.clone()));
@@ -135,7 +185,10 @@ impl Hub {
                 }
             },
             ClipboardEvent::ReadDone { request, result } => {
-                if let Some((session, bridge_request)) = self.reads.remove(&request) {
+                if self.desktop_files.read == Some(request) {
+                    self.desktop_files.read = None;
+                    self.desktop_files_read(result);
+                } else if let Some((session, bridge_request)) = self.reads.remove(&request) {
                     self.feed(
                         session,
                         BridgeInput::DesktopData {
@@ -164,6 +217,7 @@ impl Hub {
                         to_client,
                         saw_format_list: false,
                         answer_deadline: None,
+                        files: files::SessionFiles::new(session),
                     },
                 );
             }
@@ -179,7 +233,7 @@ impl Hub {
                     .any(|output| matches!(output, BridgeOutput::AnnounceToDesktop(_)));
                 if first && !took_desktop && !self.desktop_mimes.is_empty() {
                     // A client that joins with nothing to give learns what the desktop holds.
-                    self.feed(session, BridgeInput::DesktopSelection(self.desktop_mimes.clone()));
+                    self.announce_desktop_to(session);
                 }
             }
             ClientClipboard::DataRequest { format_id } => {
@@ -200,6 +254,56 @@ impl Hub {
                     return;
                 }
                 self.feed(session, BridgeInput::ClientData { data });
+            }
+            ClientClipboard::FileList(files) => {
+                let awaited = self
+                    .sessions
+                    .get_mut(&session)
+                    .is_some_and(|slot| slot.answer_deadline.take().is_some());
+                if !awaited {
+                    warn!(
+                        session,
+                        "clipboard: the client sent a file list nobody waits for any more; dropped"
+                    );
+                    return;
+                }
+                self.feed(session, BridgeInput::ClientFileList { files });
+            }
+            ClientClipboard::FileContentsRequest(request) => {
+                let Some(slot) = self.sessions.get(&session) else {
+                    return;
+                };
+                match &self.desktop_files.files {
+                    Some(desktop) if self.desktop_owner.is_none() => {
+                        files::serve(
+                            session,
+                            Arc::clone(desktop),
+                            request,
+                            &slot.files,
+                            slot.to_client.clone(),
+                        );
+                    }
+                    _ => {
+                        warn!(
+                            session,
+                            ?request,
+                            "clipboard: the client asked for a file the desktop no longer offers"
+                        );
+                        slot.to_client.respond_file_contents(request.stream_id, None);
+                    }
+                }
+            }
+            ClientClipboard::FileContentsResponse { stream_id, data } => {
+                let delivered = self
+                    .sessions
+                    .get_mut(&session)
+                    .is_some_and(|slot| slot.files.answer(stream_id, data));
+                if !delivered {
+                    warn!(
+                        session,
+                        stream_id, "clipboard: file contents nobody waits for any more; dropped"
+                    );
+                }
             }
             ClientClipboard::Closed => {
                 debug!(session, "clipboard: channel closed");
@@ -261,6 +365,53 @@ impl Hub {
                         "clipboard: announcing the desktop's formats"
                     );
                     slot.to_client.announce(formats);
+                }
+                BridgeOutput::AnnounceFilesToClient(entries) => {
+                    debug!(
+                        session = id,
+                        files = entries.len(),
+                        "clipboard: announcing the desktop's files"
+                    );
+                    if let Err(reason) = slot.to_client.announce_files(entries) {
+                        warn!(
+                            session = id,
+                            "clipboard: the desktop's files cannot be offered: {reason}"
+                        );
+                    }
+                }
+                BridgeOutput::FetchClientFiles {
+                    request,
+                    mime,
+                    files: entries,
+                    copy,
+                } => {
+                    self.next_stream = self.next_stream.wrapping_add(1);
+                    let work = self.file_work.clone();
+                    let started = files::paste_files(
+                        &mut slot.files,
+                        *copy,
+                        *request,
+                        mime.clone(),
+                        files::DownloadJob {
+                            session: id,
+                            stream_id: self.next_stream,
+                            entries: entries.clone(),
+                            limits: self.limits,
+                            answer_timeout: CLIENT_ANSWER_TIMEOUT,
+                        },
+                        slot.to_client.clone(),
+                        move |done| {
+                            // The hub is gone only when the server is shutting down.
+                            let _ = work.send(FileWork::Downloaded(done));
+                        },
+                    );
+                    if let files::PasteOfFiles::Answer(result) = started {
+                        debug!(
+                            session = id,
+                            "clipboard: the client's files, fetched before, pasted again"
+                        );
+                        answer_file_paste(&self.desktop, &mut self.pastes, id, *request, result);
+                    }
                 }
                 BridgeOutput::AnnounceToDesktop(mimes) => {
                     debug!(
@@ -329,6 +480,146 @@ impl Hub {
 
     fn command(&self, command: ClipboardCommand) {
         send(&self.desktop, command);
+    }
+
+    /// Starts reading the files a desktop selection names, when it names any; `true` when the
+    /// announcement waits for them.
+    fn look_up_desktop_files(&mut self, mimes: &[String]) -> bool {
+        self.desktop_files.generation += 1;
+        self.desktop_files.files = None;
+        self.desktop_files.read = None;
+        let Some(mime) = DesktopFormat::Files.best_mime_in(mimes) else {
+            return false;
+        };
+        self.next_read += 1;
+        self.desktop_files.read = Some(self.next_read);
+        send(
+            &self.desktop,
+            ClipboardCommand::Read {
+                request: self.next_read,
+                mime: mime.clone(),
+            },
+        );
+        true
+    }
+
+    fn desktop_files_read(&mut self, result: Result<Vec<u8>, String>) {
+        let generation = self.desktop_files.generation;
+        let mimes = self.desktop_mimes.clone();
+        let Some(mime) = DesktopFormat::Files.best_mime_in(&mimes).cloned() else {
+            return;
+        };
+        let limits = self.limits;
+        let work = self.file_work.clone();
+        tokio::spawn(async move {
+            let result = match result {
+                Ok(data) => files::resolve_desktop_files(mime, data, limits).await,
+                Err(reason) => Err(format!("reading the desktop's file list failed: {reason}")),
+            };
+            let _ = work.send(FileWork::Resolved {
+                generation,
+                mimes,
+                result,
+            });
+        });
+    }
+
+    fn on_file_work(&mut self, work: FileWork) {
+        match work {
+            FileWork::Resolved {
+                generation,
+                mimes,
+                result,
+            } => {
+                if generation != self.desktop_files.generation || mimes != self.desktop_mimes {
+                    // A newer selection, or a client's copy, took the desktop's clipboard since.
+                    debug!("clipboard: a lookup of an older desktop selection; dropped");
+                    return;
+                }
+                match result {
+                    Ok(found) => {
+                        info!(
+                            entries = found.entries.len(),
+                            "clipboard: the desktop copied files"
+                        );
+                        self.desktop_files.files = Some(Arc::new(found));
+                    }
+                    Err(reason) => {
+                        warn!("clipboard: the desktop's copied files cannot be offered: {reason}");
+                    }
+                }
+                let ids: Vec<SessionId> = self.sessions.keys().copied().collect();
+                for id in ids {
+                    self.announce_desktop_to(id);
+                }
+            }
+            FileWork::Downloaded(done) => {
+                let Some(slot) = self.sessions.get_mut(&done.session) else {
+                    // Its pastes were refused when the session closed.
+                    return;
+                };
+                for (request, result) in slot.files.finish(&done) {
+                    answer_file_paste(&self.desktop, &mut self.pastes, done.session, request, result);
+                }
+            }
+        }
+    }
+
+    /// Tells one session what the desktop holds: its files (to a client that can take them),
+    /// else the rest of its offer.
+    fn announce_desktop_to(&mut self, id: SessionId) {
+        let mimes = self.desktop_mimes.clone();
+        // IronRDP refuses (and ends the session) to send a file list before the channel is
+        // ready, which the client's first Format List makes it.
+        let can_take_files = self
+            .sessions
+            .get(&id)
+            .is_some_and(|slot| slot.saw_format_list && slot.to_client.can_transfer_files());
+        let input = match &self.desktop_files.files {
+            Some(found) if can_take_files => BridgeInput::DesktopFiles {
+                mimes,
+                files: found.entries.clone(),
+            },
+            _ => BridgeInput::DesktopSelection(mimes),
+        };
+        self.feed(id, input);
+    }
+}
+
+/// Answers a desktop paste of the client's files (unless it was refused already: its session
+/// closed).
+fn answer_file_paste(
+    desktop: &DataControl,
+    pastes: &mut HashMap<u64, SessionId>,
+    session: SessionId,
+    request: DesktopRequestId,
+    result: Result<Vec<u8>, String>,
+) {
+    if pastes.remove(&request.0).is_none() {
+        return;
+    }
+    match result {
+        Ok(data) => {
+            debug!(
+                session,
+                bytes = data.len(),
+                "clipboard: the client's files pasted on the desktop"
+            );
+            send(
+                desktop,
+                ClipboardCommand::Deliver {
+                    request: request.0,
+                    data,
+                },
+            );
+        }
+        Err(reason) => {
+            warn!(
+                session,
+                "clipboard: a paste of files on the desktop failed: {reason}"
+            );
+            send(desktop, ClipboardCommand::Refuse { request: request.0 });
+        }
     }
 }
 

@@ -333,3 +333,155 @@ fn a_full_hd_picture_both_ways() {
     assert_eq!(png_to_rgba(&pasted, &Limits::default()).unwrap(), other);
     owner.stop().unwrap();
 }
+
+/// Bytes unlike any text: every value, in an order that shows misplaced ranges.
+fn file_bytes(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|index| u8::try_from((index * 31 + index / 251 + usize::from(seed)) % 256).unwrap())
+        .collect()
+}
+
+/// The local paths of a `text/uri-list` (the test's names need no escapes but spaces).
+fn uri_paths(data: &[u8]) -> Vec<std::path::PathBuf> {
+    String::from_utf8_lossy(data)
+        .lines()
+        .filter(|line| line.starts_with("file://"))
+        .map(|line| std::path::PathBuf::from(line.trim_start_matches("file://").replace("%20", " ")))
+        .collect()
+}
+
+#[test]
+fn files_from_the_client_land_in_the_session_directory() {
+    let setup = start("clipboard-files-in");
+    let source = setup.dir.path().join("client-files");
+    std::fs::create_dir_all(source.join("tree/sub")).unwrap();
+    let small = file_bytes(5_000, 1);
+    // Several range requests (512 KiB each) and a short last one.
+    let large = file_bytes(1_300_000, 2);
+    std::fs::write(source.join("small file.bin"), &small).unwrap();
+    std::fs::write(source.join("tree/sub/large.bin"), &large).unwrap();
+    std::fs::write(source.join("tree/empty"), b"").unwrap();
+    let list = format!(
+        "file://{}\r\nfile://{}\r\n",
+        source
+            .join("small file.bin")
+            .display()
+            .to_string()
+            .replace(' ', "%20"),
+        source.join("tree").display()
+    );
+    let started = Instant::now();
+    let _owner = setup.client_copies("text/uri-list", list.as_bytes());
+    let pasted = setup.desktop_pastes("text/uri-list", |data| uri_paths(data).len() == 2);
+    eprintln!(
+        "client → desktop files pasted {:?} after the copy: {}",
+        started.elapsed(),
+        String::from_utf8_lossy(&pasted)
+    );
+    let paths = uri_paths(&pasted);
+    let session_dir = paths[0].parent().unwrap().parent().unwrap().to_owned();
+    assert!(
+        session_dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("clip-"),
+        "{}",
+        session_dir.display()
+    );
+    assert_eq!(paths[0].file_name().unwrap(), "small file.bin");
+    assert_eq!(std::fs::read(&paths[0]).unwrap(), small);
+    assert_eq!(paths[1].file_name().unwrap(), "tree");
+    assert_eq!(std::fs::read(paths[1].join("sub/large.bin")).unwrap(), large);
+    assert_eq!(std::fs::read(paths[1].join("empty")).unwrap(), b"");
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&session_dir).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o700);
+
+    // File managers paste from x-special/gnome-copied-files: the same copy, saved once.
+    let pasted = setup.desktop_pastes("x-special/gnome-copied-files", |data| data.starts_with(b"copy\n"));
+    assert_eq!(uri_paths(&pasted), paths, "{}", String::from_utf8_lossy(&pasted));
+    assert_eq!(std::fs::read_dir(&session_dir).unwrap().count(), 1);
+
+    // Over the limit (64 MiB for all files of a paste, as for any item): the paste fails at
+    // once, saying so, and nothing is fetched. The file is sparse: nothing of it is on disk.
+    let big = source.join("big.bin");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(65 * 1024 * 1024)
+        .unwrap();
+    let _big_owner = setup.client_copies(
+        "text/uri-list",
+        format!("file://{}\r\n", big.display()).as_bytes(),
+    );
+    poll_until(STEP, Duration::from_millis(200), "the limit's log line", || {
+        let out = setup
+            .stack
+            .output(
+                setup
+                    .stack
+                    .command("wl-paste")
+                    .args(["--no-newline", "--type", "text/uri-list"]),
+            )
+            .unwrap();
+        assert!(
+            !uri_paths(&out.stdout)
+                .iter()
+                .any(|path| path.ends_with("big.bin")),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        Ok(setup
+            .server
+            .log_tail(100_000)
+            .contains(
+                "the pasted files together of 68157440 bytes exceeds the clipboard limit of 67108864 bytes",
+            )
+            .then_some(()))
+    })
+    .unwrap_or_else(|e| panic!("{e:#}; server log:\n{}", setup.server.log_tail(30)));
+
+    // The session's directory goes with the session.
+    drop(setup._rdp);
+    poll_until(
+        STEP,
+        Duration::from_millis(100),
+        "the session directory removed",
+        || Ok((!session_dir.exists()).then_some(())),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}; server log:\n{}", setup.server.log_tail(30)));
+}
+
+/// xfreerdp 2.11 (Debian, no FUSE) cannot paste a server's files (see `clipboard_files.rs`,
+/// where the in-process client fetches them), but it must take our file announcement: its X
+/// clipboard offers `text/uri-list`, and the session goes on.
+#[test]
+fn xfreerdp_takes_the_desktops_file_announcement() {
+    let mut setup = start("clipboard-files-out");
+    let source = setup.stack.dir().join("desktop-files");
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::set_permissions(&source, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(source.join("first.bin"), file_bytes(70_000, 3)).unwrap();
+    std::fs::set_permissions(
+        source.join("first.bin"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .unwrap();
+    let list = format!("file://{}\r\n", source.join("first.bin").display());
+    setup.desktop_copies("text/uri-list", list.as_bytes());
+    poll_until(
+        STEP,
+        Duration::from_millis(200),
+        "the client's file targets",
+        || {
+            // xfreerdp 2.11 offers the list as text/uri-list only.
+            Ok(setup.client_targets().contains("text/uri-list").then_some(()))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e:#}; server log:\n{}", setup.server.log_tail(30)));
+
+    let text = "nach den Dateien";
+    setup.desktop_copies(TEXT_MIME, text.as_bytes());
+    let pasted = setup.client_pastes("UTF8_STRING", |data| data == text.as_bytes());
+    assert_eq!(pasted, text.as_bytes());
+}
