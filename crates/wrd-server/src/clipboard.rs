@@ -1,15 +1,18 @@
 //! The desktop's clipboard shared with every session's client.
 //!
-//! One task owns the desktop side (wlroots data control, [`DataControl`]) and a wrd-clipboard
+//! One task owns the desktop side ([`DesktopClipboard`]: wlroots data control, or the Mutter
+//! session's clipboard on GNOME) and a wrd-clipboard
 //! [`Bridge`] per session: the sans-I/O state machine decides what to announce and fetch, this
 //! task only carries its outputs to the client (through the session's
-//! [`ClientClipboardSender`]) or to the desktop (as [`ClipboardCommand`]s), and feeds it what
+//! [`ClientClipboardSender`]) or to the desktop (as [`DesktopCommand`]s), and feeds it what
 //! comes back. Each client shares the desktop's clipboard; clients do not see each other's
 //! copies except through the desktop (our own selection is not announced back).
 //!
 //! Every wait is bounded: a client that does not answer a Format Data Request within
 //! [`CLIENT_ANSWER_TIMEOUT`] fails the desktop paste waiting on it; reads and writes on the
-//! desktop side are bounded by wrd-wayland.
+//! desktop side are bounded by wrd-wayland and wrd-mutter.
+
+pub mod desktop;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use wrd_clipboard::{Bridge, BridgeInput, BridgeOutput, DesktopRequestId, Limits, RdpRequestId};
 use wrd_rdp::{ClientClipboard, ClientClipboardSender, SessionClipboard, SessionId};
-use wrd_wayland::{ClipboardCommand, ClipboardEvent, DataControl};
+
+use self::desktop::{DesktopClipboard, DesktopCommand, DesktopEvent, DesktopEvents};
 
 /// How long a client may take to send what it copied once asked.
 pub const CLIENT_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,7 +39,7 @@ struct Session {
 }
 
 struct Hub {
-    desktop: DataControl,
+    desktop: DesktopClipboard,
     limits: Limits,
     sessions: HashMap<SessionId, Session>,
     /// The session whose clipboard our desktop selection is (pastes from it go there).
@@ -52,15 +56,16 @@ struct Hub {
 /// Runs until `shutdown`, or until the desktop side ends (logged; sessions go on without a
 /// clipboard: their events are then only drained).
 pub async fn run(
-    desktop: DataControl,
-    mut desktop_events: mpsc::UnboundedReceiver<ClipboardEvent>,
+    desktop: DesktopClipboard,
+    mut desktop_events: DesktopEvents,
     mut sessions: mpsc::UnboundedReceiver<SessionClipboard>,
     limits: Limits,
     shutdown: CancellationToken,
 ) {
     info!(
         max_item_bytes = limits.max_item_bytes,
-        "clipboard: shared with clients through wlroots data control"
+        "clipboard: shared with clients through {}",
+        desktop.name()
     );
     let mut hub = Hub {
         desktop,
@@ -101,9 +106,9 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 impl Hub {
-    fn on_desktop(&mut self, event: ClipboardEvent) {
+    fn on_desktop(&mut self, event: DesktopEvent) {
         match event {
-            ClipboardEvent::Selection(mimes) => {
+            DesktopEvent::Selection(mimes) => {
                 if mimes
                     .iter()
                     .any(|mime| mime == wrd_clipboard::formats::OWN_SELECTION_MIME)
@@ -118,7 +123,7 @@ impl Hub {
                     self.feed(id, BridgeInput::DesktopSelection(mimes.clone()));
                 }
             }
-            ClipboardEvent::Paste { request, mime } => match self.desktop_owner {
+            DesktopEvent::Paste { request, mime } => match self.desktop_owner {
                 Some(owner) if self.sessions.contains_key(&owner) => {
                     self.pastes.insert(request, owner);
                     self.feed(
@@ -131,10 +136,10 @@ impl Hub {
                 }
                 _ => {
                     warn!(request, %mime, "clipboard: a paste on the desktop failed: the client that copied is gone");
-                    self.command(ClipboardCommand::Refuse { request });
+                    self.command(DesktopCommand::Refuse { request });
                 }
             },
-            ClipboardEvent::ReadDone { request, result } => {
+            DesktopEvent::ReadDone { request, result } => {
                 if let Some((session, bridge_request)) = self.reads.remove(&request) {
                     self.feed(
                         session,
@@ -216,7 +221,7 @@ impl Hub {
                         session,
                         "clipboard: a paste on the desktop failed: the client left before sending its data"
                     );
-                    self.command(ClipboardCommand::Refuse { request });
+                    self.command(DesktopCommand::Refuse { request });
                 }
                 self.reads.retain(|_, (owner, _)| *owner != session);
                 if self.desktop_owner == Some(session) {
@@ -272,7 +277,7 @@ impl Hub {
                     self.desktop_mimes.clear();
                     send(
                         &self.desktop,
-                        ClipboardCommand::SetSelection { mimes: mimes.clone() },
+                        DesktopCommand::SetSelection { mimes: mimes.clone() },
                     );
                 }
                 BridgeOutput::RequestFromClient { format_id } => {
@@ -288,7 +293,7 @@ impl Hub {
                     );
                     send(
                         &self.desktop,
-                        ClipboardCommand::Deliver {
+                        DesktopCommand::Deliver {
                             request: request.0,
                             data: data.clone(),
                         },
@@ -297,14 +302,14 @@ impl Hub {
                 BridgeOutput::FailDesktopPaste { request, reason } => {
                     self.pastes.remove(&request.0);
                     warn!(session = id, "clipboard: a paste on the desktop failed: {reason}");
-                    send(&self.desktop, ClipboardCommand::Refuse { request: request.0 });
+                    send(&self.desktop, DesktopCommand::Refuse { request: request.0 });
                 }
                 BridgeOutput::ReadFromDesktop { request, mime } => {
                     self.next_read += 1;
                     self.reads.insert(self.next_read, (id, *request));
                     send(
                         &self.desktop,
-                        ClipboardCommand::Read {
+                        DesktopCommand::Read {
                             request: self.next_read,
                             mime: mime.clone(),
                         },
@@ -327,12 +332,12 @@ impl Hub {
         outputs
     }
 
-    fn command(&self, command: ClipboardCommand) {
+    fn command(&self, command: DesktopCommand) {
         send(&self.desktop, command);
     }
 }
 
-fn send(desktop: &DataControl, command: ClipboardCommand) {
+fn send(desktop: &DesktopClipboard, command: DesktopCommand) {
     if let Err(e) = desktop.send(command) {
         warn!("clipboard: the desktop side is gone: {e}");
     }
