@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use wrd_clipboard::Limits;
 use wrd_clipboard::image::{DibKind, RgbaImage, dib_to_rgba, png_to_rgba, rgba_to_dib, rgba_to_png};
 use wrd_testkit::{
-    ChildGuard, MutterStack, MutterStackOptions, Security, TestDir, XFreeRdp, XFreeRdpOptions, Xvfb,
-    free_port, output_with_timeout, poll_until, wait_for_port,
+    ChildGuard, MutterStack, MutterStackOptions, Security, TestDir, XClipboardOwner, XFreeRdp,
+    XFreeRdpOptions, Xvfb, free_port, output_with_timeout, poll_until, wait_for_port,
 };
 
 const USER: &str = "rdpuser";
@@ -305,4 +305,70 @@ fn html_both_ways_on_gnome() {
     });
     let pasted = String::from_utf8(pasted).unwrap();
     assert!(pasted.contains(from_client), "{pasted:?}");
+}
+
+/// The desktop program that copied exits: Mutter reports a selection without an owner (the
+/// client is told the clipboard is empty), and a client copy afterwards still reaches the
+/// desktop.
+#[test]
+fn a_client_copy_after_the_desktop_owner_exited_on_gnome() {
+    let setup = start("clipboard-mutter-owner-exit");
+
+    let from_desktop = "vom Desktop, dessen Programm gleich endet";
+    let file = setup.stack.dir().join("copy-owner-exit");
+    std::fs::write(&file, from_desktop).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let mut cmd = setup.stack.command("sh");
+    cmd.arg("-c").arg(format!(
+        "exec wl-copy --foreground --type '{TEXT_MIME}' < '{}'",
+        file.display()
+    ));
+    let mut owner = ChildGuard::spawn(&mut cmd, "wl-copy-owner", setup.dir.path()).unwrap();
+    setup.client_pastes("UTF8_STRING", |data| data == from_desktop.as_bytes());
+
+    owner.stop().unwrap();
+    poll_until(
+        STEP,
+        Duration::from_millis(100),
+        "the client told the desktop's clipboard is empty",
+        || {
+            Ok(setup
+                .server
+                .log()
+                .contains("wrd_server::clipboard: clipboard: the desktop's selection changed mimes=[]")
+                .then_some(()))
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e:#}; server log:\n{}", setup.server.log_tail(30)));
+
+    let from_client = "vom Client danach: ä\nzweite Zeile";
+    let _owner = setup.client_copies("UTF8_STRING", from_client.as_bytes());
+    let pasted = setup.desktop_pastes(TEXT_MIME, |data| data == from_client.as_bytes());
+    assert_eq!(String::from_utf8(pasted).unwrap(), from_client);
+}
+
+/// A 1920x1080 picture (8 MB as a DIB) both ways through Mutter's pipes. The client's copy
+/// comes from an owner that does X `INCR` as toolkits do ([`XClipboardOwner`]).
+#[test]
+fn a_full_hd_picture_both_ways_on_gnome() {
+    let mut setup = start("clipboard-mutter-full-hd");
+
+    let image = picture(1920, 1080);
+    setup.desktop_copies("image/png", &rgba_to_png(&image).unwrap());
+    let pasted = setup.client_pastes("image/bmp", |data| {
+        bmp_to_rgba(data).is_some_and(|got| got.width == 1920)
+    });
+    assert_eq!(bmp_to_rgba(&pasted).unwrap(), image);
+
+    let mut other = picture(1920, 1080);
+    other.pixels.reverse();
+    for pixel in other.pixels.chunks_exact_mut(4) {
+        pixel[3] = 255;
+    }
+    let owner = XClipboardOwner::start(setup.xvfb.display(), "image/bmp", rgba_to_bmp(&other)).unwrap();
+    let pasted = setup.desktop_pastes("image/png", |data| {
+        png_to_rgba(data, &Limits::default()).is_ok_and(|got| got.pixels == other.pixels)
+    });
+    assert_eq!(png_to_rgba(&pasted, &Limits::default()).unwrap(), other);
+    owner.stop().unwrap();
 }
