@@ -102,7 +102,8 @@ impl MutterClipboard {
 impl MutterSession {
     /// Turns the session's clipboard on (`EnableClipboard`) and starts its task. The current
     /// selection, if any, is the first event. `max_item_bytes` bounds each read of the
-    /// desktop's selection (more is an error naming the limit).
+    /// desktop's selection (more is an error naming the limit). Once per session: Mutter
+    /// refuses a second `EnableClipboard` ("Already enabled").
     pub async fn clipboard(
         &self,
         max_item_bytes: usize,

@@ -1,9 +1,9 @@
 //! The desktop's clipboard shared with every session's client.
 //!
 //! One task owns the desktop side ([`DesktopClipboard`]: wlroots data control, or the Mutter
-//! session's clipboard on GNOME) and a wrd-clipboard
-//! [`Bridge`] per session: the sans-I/O state machine decides what to announce and fetch, this
-//! task only carries its outputs to the client (through the session's
+//! session's clipboard on GNOME) and a wrd-clipboard [`Bridge`] per session: the sans-I/O
+//! state machine decides what to announce and fetch, this task only carries its outputs to
+//! the client (through the session's
 //! [`ClientClipboardSender`]) or to the desktop (as [`DesktopCommand`]s), and feeds it what
 //! comes back. Each client shares the desktop's clipboard; clients do not see each other's
 //! copies except through the desktop (our own selection is not announced back).
