@@ -200,7 +200,7 @@ impl ClipboardTask {
                 },
                 () = read_finished(&mut reading) => {
                     reading = None;
-                    self.next_read(&mut reading).await;
+                    self.next_read(&mut reading);
                 }
                 reason = session_ended(&mut session_end) => break reason,
             }
@@ -269,39 +269,64 @@ impl ClipboardTask {
             ClipboardCommand::Read { request, mime } => {
                 self.reads.push_back((request, mime));
                 if reading.is_none() {
-                    self.next_read(reading).await;
+                    self.next_read(reading);
                 }
             }
         }
     }
 
     /// Starts the next queued read, if any (Mutter serves one at a time).
-    async fn next_read(&mut self, reading: &mut Option<tokio::task::JoinHandle<()>>) {
-        while let Some((request, mime)) = self.reads.pop_front() {
-            match call(
-                "RemoteDesktop.Session.SelectionRead",
-                self.proxy.selection_read(&mime),
-            )
-            .await
-            {
-                Ok(fd) => {
-                    let events = self.events.clone();
-                    let limit = self.max_item_bytes;
-                    *reading = Some(tokio::spawn(async move {
-                        let result = read_bounded(fd.into(), limit)
-                            .await
-                            .map_err(|e| format!("reading {mime:?} from the desktop: {e}"));
-                        let _ = events.send(ClipboardEvent::ReadDone { request, result });
-                    }));
-                    return;
-                }
-                Err(e) => self.emit(ClipboardEvent::ReadDone {
-                    request,
-                    result: Err(format!("reading {mime:?} from the desktop: {e}")),
-                }),
+    fn next_read(&mut self, reading: &mut Option<tokio::task::JoinHandle<()>>) {
+        if let Some((request, mime)) = self.reads.pop_front() {
+            let proxy = self.proxy.clone();
+            let events = self.events.clone();
+            let limit = self.max_item_bytes;
+            *reading = Some(tokio::spawn(async move {
+                let result = read_selection(&proxy, &mime, limit)
+                    .await
+                    .map_err(|e| format!("reading {mime:?} from the desktop: {e}"));
+                let _ = events.send(ClipboardEvent::ReadDone { request, result });
+            }));
+        }
+    }
+}
+
+/// How long a read may wait for Mutter to count the previous one as over: Mutter closes the
+/// pipe before it forgets the read, so the next `SelectionRead` can come in between and be
+/// refused ("Tried to read in parallel", seen on mutter 43.8 after a 100 KB read).
+const READ_BUSY_WAIT: Duration = Duration::from_secs(2);
+const READ_BUSY_RETRY: Duration = Duration::from_millis(20);
+
+/// One read of the desktop's selection: `SelectionRead` (again while Mutter still counts the
+/// previous read, at most [`READ_BUSY_WAIT`]), then its pipe drained.
+async fn read_selection(
+    proxy: &RemoteDesktopSessionProxy<'static>,
+    mime: &str,
+    limit: usize,
+) -> Result<Vec<u8>, String> {
+    let give_up = tokio::time::Instant::now() + READ_BUSY_WAIT;
+    loop {
+        match tokio::time::timeout(CALL_TIMEOUT, proxy.selection_read(mime)).await {
+            Ok(Ok(fd)) => return read_bounded(fd.into(), limit).await,
+            Ok(Err(e)) if is_busy(&e) && tokio::time::Instant::now() < give_up => {
+                debug!(%mime, "clipboard: Mutter still counts the previous read; asking again");
+                tokio::time::sleep(READ_BUSY_RETRY).await;
+            }
+            Ok(Err(e)) => return Err(format!("Mutter RemoteDesktop.Session.SelectionRead failed: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "Mutter did not answer SelectionRead within {} s",
+                    CALL_TIMEOUT.as_secs()
+                ));
             }
         }
     }
+}
+
+/// Mutter's answer to a read while it counts another one as open.
+fn is_busy(error: &zbus::Error) -> bool {
+    matches!(error, zbus::Error::MethodError(name, _, _)
+        if name.as_str() == "org.freedesktop.DBus.Error.LimitsExceeded")
 }
 
 /// Resolves when the session is over, with why.
