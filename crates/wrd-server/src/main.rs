@@ -412,15 +412,7 @@ async fn input_backend(capture: &Capture) -> Result<input::InputBackend, String>
 async fn clipboard_route(
     source: SourceArg,
     view_only: bool,
-    mutter: Option<
-        Result<
-            (
-                clipboard::desktop::DesktopClipboard,
-                clipboard::desktop::DesktopEvents,
-            ),
-            String,
-        >,
-    >,
+    mutter: Option<clipboard::desktop::Started>,
     limits: wrd_clipboard::Limits,
     shutdown: &CancellationToken,
 ) -> ClipboardRoute {

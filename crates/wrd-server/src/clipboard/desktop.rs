@@ -125,12 +125,15 @@ fn from_mutter(event: wrd_mutter::ClipboardEvent) -> DesktopEvent {
     }
 }
 
+/// A desktop side started (its handle and events), or why there is none.
+pub type Started = Result<(DesktopClipboard, DesktopEvents), String>;
+
 /// How long the wlroots clipboard may take to come up.
 const WLROOTS_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// wlroots data control on the compositor of `WAYLAND_DISPLAY`, if it offers it. `Err`: why
 /// there is no clipboard (for the log).
-pub async fn start_wlroots(max_item_bytes: usize) -> Result<(DesktopClipboard, DesktopEvents), String> {
+pub async fn start_wlroots(max_item_bytes: usize) -> Started {
     let probe = tokio::task::spawn_blocking(|| wrd_wayland::probe(std::time::Duration::from_secs(2)))
         .await
         .map_err(|e| format!("probing the Wayland compositor: {e}"))?
@@ -155,10 +158,7 @@ pub async fn start_wlroots(max_item_bytes: usize) -> Result<(DesktopClipboard, D
 }
 
 /// The clipboard of the Mutter session the capture runs in. `Err`: why there is none.
-pub async fn start_mutter(
-    session: &wrd_mutter::MutterSession,
-    max_item_bytes: usize,
-) -> Result<(DesktopClipboard, DesktopEvents), String> {
+pub async fn start_mutter(session: &wrd_mutter::MutterSession, max_item_bytes: usize) -> Started {
     let (clipboard, events) = session
         .clipboard(max_item_bytes)
         .await
