@@ -86,6 +86,10 @@ pub struct ClipboardArgs {
     /// The wrd-server binary to measure
     #[arg(long, value_name = "PATH")]
     pub wrd_server: PathBuf,
+    /// The desktop: `wrd` (sway, wlroots data control) or `wrd-mutter` (headless GNOME, the
+    /// Mutter remote-desktop session's clipboard)
+    #[arg(long, value_enum, default_value = "wrd")]
+    pub server: ServerArg,
     /// Rounds of the four cases (each round copies new content)
     #[arg(long, value_name = "N", default_value_t = 7)]
     pub rounds: usize,

@@ -1,8 +1,11 @@
 //! `clipboard`: time from a copy on one side to the pasted content being available on the
-//! other, through wrd-server on headless sway and the real FreeRDP 2 client.
+//! other, through wrd-server on a headless desktop and the real FreeRDP 2 client.
 //!
 //! wrd-server runs as `serve --source portal` on a [`SwayStack`] (its clipboard is the wlroots
-//! data control one), xfreerdp `+clipboard` on a private Xvfb. Four cases, each run once per
+//! data control one) or, with `--server wrd-mutter`, as `serve --source mutter` on a
+//! [`MutterStack`] (the clipboard of its Mutter remote-desktop session); xfreerdp `+clipboard`
+//! on a private Xvfb. On GNOME, wl-clipboard needs a keyboard on the seat, which headless
+//! Mutter has only once a remote-desktop session typed a key: the client presses Shift first. Four cases, each run once per
 //! round with content that differs from round to round (so a paste of the previous round never
 //! counts):
 //!
@@ -33,6 +36,9 @@ use wrd_testkit::{
 };
 
 use crate::cli::{ClipboardArgs, ServerArg};
+
+/// What wl-clipboard says on a seat without a keyboard.
+const NO_KEYBOARD: &str = "This seat has no keyboard";
 use crate::desktop::targets::{self, Target};
 use crate::output::{Output, ms};
 use crate::stats::Summary;
@@ -99,15 +105,25 @@ pub fn run(args: &ClipboardArgs, out: &mut Output) -> Result<()> {
     if args.rounds == 0 {
         return Err(crate::UsageError("--rounds must be at least 1".into()).into());
     }
+    let desktop = match args.server {
+        ServerArg::Wrd => "headless sway",
+        ServerArg::WrdMutter => "headless GNOME (Mutter)",
+        ServerArg::Gnome | ServerArg::Weston => {
+            return Err(crate::UsageError(
+                "--server: wrd or wrd-mutter (the clipboard of wrd-server)".into(),
+            )
+            .into());
+        }
+    };
     crate::interrupt::install()?;
     let work = crate::desktop::new_work_dir("wrd-bench-clipboard")?;
     out.text(format!(
-        "clipboard: wrd-server on headless sway, xfreerdp +clipboard, {} rounds; logs in {}",
+        "clipboard: wrd-server on {desktop}, xfreerdp +clipboard, {} rounds; logs in {}",
         args.rounds,
         work.display()
     ));
     let timeout = Duration::from_secs(60);
-    let target = Target::start(ServerArg::Wrd, &work, DESKTOP, Some(&args.wrd_server), timeout)?;
+    let target = Target::start(args.server, &work, DESKTOP, Some(&args.wrd_server), timeout)?;
     let xvfb = Xvfb::start(&target.log_dir)?;
     let options = XFreeRdpOptions::new(target.addr.port())
         .credentials(targets::USER, &target.password)
@@ -116,10 +132,15 @@ pub fn run(args: &ClipboardArgs, out: &mut Output) -> Result<()> {
         .arg("+clipboard");
     let mut client = XFreeRdp::spawn(&xvfb, &options, &target.log_dir)?;
     client.wait_for_content(timeout)?;
+    if args.server == ServerArg::WrdMutter {
+        client.focus(timeout)?;
+        give_the_seat_a_keyboard(&target, &xvfb, timeout)?;
+    }
 
     let bench = Bench {
         target: &target,
         xvfb: &xvfb,
+        desktop_owner: std::cell::RefCell::new(None),
     };
     let mut samples: Vec<Vec<f64>> = vec![Vec::new(); Case::ALL.len()];
     for round in 0..args.rounds {
@@ -161,6 +182,22 @@ pub fn run(args: &ClipboardArgs, out: &mut Output) -> Result<()> {
     Ok(())
 }
 
+/// Presses Shift at the client until wl-clipboard finds a keyboard on the desktop's seat.
+fn give_the_seat_a_keyboard(target: &Target, xvfb: &Xvfb, limit: Duration) -> Result<()> {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        output_with_timeout(xvfb.command("xdotool").args(["key", "shift"]), PASTE_TIMEOUT)?;
+        let mut cmd = target.command("wl-paste")?;
+        cmd.arg("--list-types");
+        let out = output_with_timeout(&mut cmd, PASTE_TIMEOUT)?;
+        if !String::from_utf8_lossy(&out.stderr).contains(NO_KEYBOARD) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    bail!("Mutter's seat got no keyboard within {limit:?} of Shift presses at the client")
+}
+
 fn tail(log: &str, n: usize) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -169,15 +206,26 @@ fn tail(log: &str, n: usize) -> String {
 struct Bench<'a> {
     target: &'a Target,
     xvfb: &'a Xvfb,
+    /// The last desktop copy's `wl-copy`, kept until the next desktop copy: by then the client's
+    /// copy replaced it as the owner, so it ends unnoticed. Ended right after its case, it
+    /// would leave the desktop without an owner just as the client copies, and Mutter's
+    /// clipboard manager puts its saved copy of the content back at once: the desktop's new
+    /// selection and the client's copy would cross (see issue 9's section in BENCHMARKS.md).
+    desktop_owner: std::cell::RefCell<Option<ChildGuard>>,
 }
 
 impl Bench<'_> {
     fn measure(&self, case: Case, round: usize) -> Result<Duration> {
+        if matches!(case, Case::TextToClient | Case::PictureToClient) {
+            // Not the owner any more (a client copy came after it): it ends unnoticed, and
+            // before the clock starts.
+            drop(self.desktop_owner.take());
+        }
         match case {
             Case::TextToClient => {
                 let text = text_of(round, 'D');
                 let started = Instant::now();
-                let _owner = self.desktop_copies(TEXT_MIME, text.as_bytes(), round)?;
+                self.desktop_copies(TEXT_MIME, text.as_bytes(), round)?;
                 self.client_pastes("UTF8_STRING", started, |data| data == text.as_bytes())
             }
             Case::TextToDesktop => {
@@ -193,7 +241,7 @@ impl Bench<'_> {
                 let image = picture_of(round, 0);
                 let png = rgba_to_png(&image).context("encoding the PNG")?;
                 let started = Instant::now();
-                let _owner = self.desktop_copies("image/png", &png, round)?;
+                self.desktop_copies("image/png", &png, round)?;
                 self.client_pastes("image/bmp", started, |data| {
                     bmp_to_rgba(data).is_some_and(|got| got == image)
                 })
@@ -212,8 +260,8 @@ impl Bench<'_> {
         }
     }
 
-    /// `wl-copy` in the sway session; it serves until the guard is dropped or someone else copies.
-    fn desktop_copies(&self, mime: &str, data: &[u8], round: usize) -> Result<ChildGuard> {
+    /// `wl-copy` in the desktop's session; it serves until the guard is dropped or someone else copies.
+    fn desktop_copies(&self, mime: &str, data: &[u8], round: usize) -> Result<()> {
         let file = self.target.log_dir.join(format!("copy-{round}"));
         std::fs::write(&file, data).with_context(|| format!("writing {}", file.display()))?;
         let installed = self.target.install(&file)?;
@@ -222,7 +270,9 @@ impl Bench<'_> {
             "exec wl-copy --foreground --type '{mime}' < '{}'",
             installed.display()
         ));
-        ChildGuard::spawn(&mut cmd, "wl-copy", &self.target.log_dir)
+        let owner = ChildGuard::spawn(&mut cmd, "wl-copy", &self.target.log_dir)?;
+        *self.desktop_owner.borrow_mut() = Some(owner);
+        Ok(())
     }
 
     fn client_pastes(

@@ -261,6 +261,15 @@ impl Capture {
         }
     }
 
+    /// The Mutter session itself (its clipboard goes with it: [`MutterSession::clipboard`]);
+    /// `None` for a portal screen cast.
+    pub fn mutter_session(&self) -> Option<&MutterSession> {
+        match &self.session {
+            DesktopSession::Mutter(session) => Some(session),
+            DesktopSession::Portal(_) => None,
+        }
+    }
+
     /// Input into the portal's RemoteDesktop session the screen cast belongs to; `None` for a
     /// ScreenCast-only portal session (xdg-desktop-portal-wlr), a session whose keyboard and
     /// pointer the user did not grant, or a Mutter session. Its absolute positions name a

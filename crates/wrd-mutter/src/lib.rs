@@ -22,10 +22,14 @@
 //!  RD session.Start ──► PipeWireStreamAdded(node) per stream ──► Parameters (position, size)
 //! ```
 //!
+//! The session shares the desktop's clipboard too ([`MutterSession::clipboard`]: the
+//! desktop's selection and its MIME types, pastes from ours, reads of theirs).
+//!
 //! Mutter ties every session to the D-Bus connection that created it: all calls go through
 //! the session's own connection, and dropping the [`MutterSession`] (closing that connection)
 //! ends the session in Mutter too.
 
+mod clipboard;
 mod display;
 mod proxies;
 
@@ -40,6 +44,7 @@ use zbus::names::BusName;
 use zbus::proxy::CacheProperties;
 use zbus::zvariant::{OwnedObjectPath, OwnedValue, Value};
 
+pub use crate::clipboard::{ClipboardCommand, ClipboardEvent, MutterClipboard, READ_TIMEOUT, WRITE_TIMEOUT};
 use crate::display::LayoutMonitor;
 use crate::proxies::{
     DISPLAY_CONFIG_NAME, DisplayConfigProxy, REMOTE_DESKTOP_NAME, RemoteDesktopProxy,

@@ -68,6 +68,33 @@ pub(crate) trait RemoteDesktopSession {
 
     /// `stream`: the ScreenCast stream's object path; `x`, `y` in that stream's pixels.
     fn notify_pointer_motion_absolute(&self, stream: &str, x: f64, y: f64) -> zbus::Result<()>;
+
+    /// Turns the clipboard on for this session: `SelectionOwnerChanged` and
+    /// `SelectionTransfer` start, and the current owner's MIME types are sent at once.
+    /// Options: `mime-types` (as) to take the selection in the same call.
+    fn enable_clipboard(&self, options: HashMap<&str, Value<'_>>) -> zbus::Result<()>;
+
+    /// Takes the selection with `mime-types` (as) in the options; without it, gives ours up.
+    fn set_selection(&self, options: HashMap<&str, Value<'_>>) -> zbus::Result<()>;
+
+    /// Answers `SelectionTransfer` `serial`: the write end of a pipe the paste reads from.
+    fn selection_write(&self, serial: u32) -> zbus::Result<zbus::zvariant::OwnedFd>;
+
+    /// Says a `SelectionWrite` is over (mutter 43 only logs it: closing the pipe ends the paste).
+    fn selection_write_done(&self, serial: u32, success: bool) -> zbus::Result<()>;
+
+    /// The read end of a pipe Mutter writes the current selection's `mime_type` into. One
+    /// read at a time: a second while one is open fails ("Tried to read in parallel").
+    fn selection_read(&self, mime_type: &str) -> zbus::Result<zbus::zvariant::OwnedFd>;
+
+    /// The desktop's selection changed: `mime-types` (mutter 43 sends `(as)`, a struct around
+    /// the array), `session-is-owner` (b); both absent when the selection was cleared.
+    #[zbus(signal)]
+    fn selection_owner_changed(&self, options: HashMap<String, OwnedValue>) -> zbus::Result<()>;
+
+    /// A program pastes from our selection: answer `serial` with `SelectionWrite`.
+    #[zbus(signal)]
+    fn selection_transfer(&self, mime_type: String, serial: u32) -> zbus::Result<()>;
 }
 
 #[zbus::proxy(

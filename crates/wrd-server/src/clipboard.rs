@@ -1,21 +1,23 @@
 //! The desktop's clipboard shared with every session's client.
 //!
-//! One task owns the desktop side (wlroots data control, [`DataControl`]) and a wrd-clipboard
-//! [`Bridge`] per session: the sans-I/O state machine decides what to announce and fetch, this
-//! task only carries its outputs to the client (through the session's
-//! [`ClientClipboardSender`]) or to the desktop (as [`ClipboardCommand`]s), and feeds it what
+//! One task owns the desktop side ([`DesktopClipboard`]: wlroots data control, or the Mutter
+//! session's clipboard on GNOME) and a wrd-clipboard [`Bridge`] per session: the sans-I/O
+//! state machine decides what to announce and fetch, this task only carries its outputs to
+//! the client (through the session's
+//! [`ClientClipboardSender`]) or to the desktop (as [`DesktopCommand`]s), and feeds it what
 //! comes back. Each client shares the desktop's clipboard; clients do not see each other's
 //! copies except through the desktop (our own selection is not announced back).
 //!
 //! Every wait is bounded: a client that does not answer a Format Data Request within
 //! [`CLIENT_ANSWER_TIMEOUT`] fails the desktop paste waiting on it; reads and writes on the
-//! desktop side are bounded by wrd-wayland.
+//! desktop side are bounded by wrd-wayland and wrd-mutter.
 //!
 //! Files ([`files`]): a desktop selection of local files is looked up before it is announced
 //! (its URI list read at once), then offered to the clients that negotiated file transfers as
 //! `FileGroupDescriptorW`, their File Contents requests answered from disk; a client's files
 //! pasted on the desktop are fetched into the session's clipboard directory first.
 
+pub mod desktop;
 mod files;
 
 use std::collections::HashMap;
@@ -29,7 +31,8 @@ use tracing::{debug, info, warn};
 use wrd_clipboard::formats::DesktopFormat;
 use wrd_clipboard::{Bridge, BridgeInput, BridgeOutput, DesktopRequestId, Limits, RdpRequestId};
 use wrd_rdp::{ClientClipboard, ClientClipboardSender, SessionClipboard, SessionId};
-use wrd_wayland::{ClipboardCommand, ClipboardEvent, DataControl};
+
+use self::desktop::{DesktopClipboard, DesktopCommand, DesktopEvent, DesktopEvents};
 
 /// How long a client may take to send what it copied once asked.
 pub const CLIENT_ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -68,7 +71,7 @@ enum FileWork {
 }
 
 struct Hub {
-    desktop: DataControl,
+    desktop: DesktopClipboard,
     limits: Limits,
     sessions: HashMap<SessionId, Session>,
     /// The session whose clipboard our desktop selection is (pastes from it go there).
@@ -89,15 +92,16 @@ struct Hub {
 /// Runs until `shutdown`, or until the desktop side ends (logged; sessions go on without a
 /// clipboard: their events are then only drained).
 pub async fn run(
-    desktop: DataControl,
-    mut desktop_events: mpsc::UnboundedReceiver<ClipboardEvent>,
+    desktop: DesktopClipboard,
+    mut desktop_events: DesktopEvents,
     mut sessions: mpsc::UnboundedReceiver<SessionClipboard>,
     limits: Limits,
     shutdown: CancellationToken,
 ) {
     info!(
         max_item_bytes = limits.max_item_bytes,
-        "clipboard: shared with clients through wlroots data control"
+        "clipboard: shared with clients through {}",
+        desktop.name()
     );
     let (file_work, mut file_work_done) = mpsc::unbounded_channel();
     let mut hub = Hub {
@@ -147,9 +151,9 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 impl Hub {
-    fn on_desktop(&mut self, event: ClipboardEvent) {
+    fn on_desktop(&mut self, event: DesktopEvent) {
         match event {
-            ClipboardEvent::Selection(mimes) => {
+            DesktopEvent::Selection(mimes) => {
                 if mimes
                     .iter()
                     .any(|mime| mime == wrd_clipboard::formats::OWN_SELECTION_MIME)
@@ -168,7 +172,7 @@ impl Hub {
                     self.feed(id, BridgeInput::DesktopSelection(mimes.clone()));
                 }
             }
-            ClipboardEvent::Paste { request, mime } => match self.desktop_owner {
+            DesktopEvent::Paste { request, mime } => match self.desktop_owner {
                 Some(owner) if self.sessions.contains_key(&owner) => {
                     self.pastes.insert(request, owner);
                     self.feed(
@@ -181,10 +185,10 @@ impl Hub {
                 }
                 _ => {
                     warn!(request, %mime, "clipboard: a paste on the desktop failed: the client that copied is gone");
-                    self.command(ClipboardCommand::Refuse { request });
+                    self.command(DesktopCommand::Refuse { request });
                 }
             },
-            ClipboardEvent::ReadDone { request, result } => {
+            DesktopEvent::ReadDone { request, result } => {
                 if self.desktop_files.read == Some(request) {
                     self.desktop_files.read = None;
                     self.desktop_files_read(result);
@@ -320,7 +324,7 @@ impl Hub {
                         session,
                         "clipboard: a paste on the desktop failed: the client left before sending its data"
                     );
-                    self.command(ClipboardCommand::Refuse { request });
+                    self.command(DesktopCommand::Refuse { request });
                 }
                 self.reads.retain(|_, (owner, _)| *owner != session);
                 if self.desktop_owner == Some(session) {
@@ -423,7 +427,7 @@ impl Hub {
                     self.desktop_mimes.clear();
                     send(
                         &self.desktop,
-                        ClipboardCommand::SetSelection { mimes: mimes.clone() },
+                        DesktopCommand::SetSelection { mimes: mimes.clone() },
                     );
                 }
                 BridgeOutput::RequestFromClient { format_id } => {
@@ -439,7 +443,7 @@ impl Hub {
                     );
                     send(
                         &self.desktop,
-                        ClipboardCommand::Deliver {
+                        DesktopCommand::Deliver {
                             request: request.0,
                             data: data.clone(),
                         },
@@ -448,14 +452,14 @@ impl Hub {
                 BridgeOutput::FailDesktopPaste { request, reason } => {
                     self.pastes.remove(&request.0);
                     warn!(session = id, "clipboard: a paste on the desktop failed: {reason}");
-                    send(&self.desktop, ClipboardCommand::Refuse { request: request.0 });
+                    send(&self.desktop, DesktopCommand::Refuse { request: request.0 });
                 }
                 BridgeOutput::ReadFromDesktop { request, mime } => {
                     self.next_read += 1;
                     self.reads.insert(self.next_read, (id, *request));
                     send(
                         &self.desktop,
-                        ClipboardCommand::Read {
+                        DesktopCommand::Read {
                             request: self.next_read,
                             mime: mime.clone(),
                         },
@@ -478,7 +482,7 @@ impl Hub {
         outputs
     }
 
-    fn command(&self, command: ClipboardCommand) {
+    fn command(&self, command: DesktopCommand) {
         send(&self.desktop, command);
     }
 
@@ -495,7 +499,7 @@ impl Hub {
         self.desktop_files.read = Some(self.next_read);
         send(
             &self.desktop,
-            ClipboardCommand::Read {
+            DesktopCommand::Read {
                 request: self.next_read,
                 mime: mime.clone(),
             },
@@ -589,7 +593,7 @@ impl Hub {
 /// Answers a desktop paste of the client's files (unless it was refused already: its session
 /// closed).
 fn answer_file_paste(
-    desktop: &DataControl,
+    desktop: &DesktopClipboard,
     pastes: &mut HashMap<u64, SessionId>,
     session: SessionId,
     request: DesktopRequestId,
@@ -607,7 +611,7 @@ fn answer_file_paste(
             );
             send(
                 desktop,
-                ClipboardCommand::Deliver {
+                DesktopCommand::Deliver {
                     request: request.0,
                     data,
                 },
@@ -618,12 +622,12 @@ fn answer_file_paste(
                 session,
                 "clipboard: a paste of files on the desktop failed: {reason}"
             );
-            send(desktop, ClipboardCommand::Refuse { request: request.0 });
+            send(desktop, DesktopCommand::Refuse { request: request.0 });
         }
     }
 }
 
-fn send(desktop: &DataControl, command: ClipboardCommand) {
+fn send(desktop: &DesktopClipboard, command: DesktopCommand) {
     if let Err(e) = desktop.send(command) {
         warn!("clipboard: the desktop side is gone: {e}");
     }

@@ -224,6 +224,7 @@ pub enum InputBackend {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClipboardBackend {
+    MutterRemoteDesktop,
     WlrootsDataControl,
     None,
 }
@@ -370,7 +371,7 @@ pub fn decide(report: &MachineReport) -> Decision {
     }
 
     let (input, input_note) = choose_input(source, mutter, portal, wayland);
-    let (clipboard, clipboard_note) = choose_clipboard(source, wayland);
+    let (clipboard, clipboard_note) = choose_clipboard(source, mutter, portal, wayland);
     let (dialog, dialog_why) = match source {
         Some(DesktopSource::Mutter) => (
             Dialog::Never,
@@ -518,13 +519,18 @@ fn choose_input(
 /// The clipboard `serve` shares, by the same rule as `serve` (wrd-server's `clipboard_route`).
 fn choose_clipboard(
     source: Option<DesktopSource>,
+    mutter: Option<&MutterFacts>,
+    portal: Option<&PortalFacts>,
     wayland: Option<&WaylandFacts>,
 ) -> (ClipboardBackend, String) {
     match source {
         None => (ClipboardBackend::None, "no desktop".to_owned()),
         Some(DesktopSource::Mutter) => (
-            ClipboardBackend::None,
-            "not yet with --source mutter (Mutter's clipboard API is not wired)".to_owned(),
+            ClipboardBackend::MutterRemoteDesktop,
+            format!(
+                "Mutter RemoteDesktop v{} (the capture's session): text, HTML and pictures both ways, fetched when pasted (64 MB per item; off with --view-only)",
+                mutter.map_or(0, |m| m.remote_desktop_version)
+            ),
         ),
         Some(DesktopSource::Portal) => match wayland.and_then(|w| w.wlr_data_control) {
             Some(version) => (
@@ -536,11 +542,27 @@ fn choose_clipboard(
             None => (
                 ClipboardBackend::None,
                 format!(
-                    "the compositor offers no {}: no clipboard",
-                    wrd_wayland::WLR_DATA_CONTROL
+                    "the compositor offers no {}, and {}: no clipboard",
+                    wrd_wayland::WLR_DATA_CONTROL,
+                    portal_clipboard(portal)
                 ),
             ),
         },
+    }
+}
+
+/// What the portal's Clipboard interface (xdg-desktop-portal ≥ 1.18, with RemoteDesktop v2)
+/// means for `serve --source portal`: nothing yet, and why.
+fn portal_clipboard(portal: Option<&PortalFacts>) -> String {
+    match portal {
+        Some(p) => match p.clipboard_version {
+            Some(v) => format!("wrd-server does not use the portal's Clipboard v{v} yet"),
+            None => format!(
+                "the portal offers no Clipboard interface (xdg-desktop-portal {}; it comes with 1.18)",
+                p.version.as_deref().unwrap_or("of unknown version")
+            ),
+        },
+        None => "there is no portal".to_owned(),
     }
 }
 
@@ -1398,9 +1420,26 @@ mod tests {
             d.clipboard_note
         );
         let d = decide(&gnome(mutter_api()));
+        assert_eq!(d.clipboard, ClipboardBackend::MutterRemoteDesktop);
+        assert!(
+            d.clipboard_note.contains("Mutter RemoteDesktop v1"),
+            "{}",
+            d.clipboard_note
+        );
+        assert!(render_text(&gnome(mutter_api()), &d).contains("→ clipboard: Mutter RemoteDesktop v1"));
+        // GNOME through the portal (no Mutter API on the bus): xdg-desktop-portal 1.16 has no
+        // Clipboard interface, and Mutter no wlroots data control.
+        let mut portal_only = gnome(Probed::Found(None));
+        if let Probed::Found(p) = &mut portal_only.portal {
+            p.version = Some("1.16.0".into());
+        }
+        let d = decide(&portal_only);
+        assert_eq!(d.source, Some(DesktopSource::Portal));
         assert_eq!(d.clipboard, ClipboardBackend::None);
         assert!(
-            d.clipboard_note.contains("--source mutter"),
+            d.clipboard_note.contains(
+                "the portal offers no Clipboard interface (xdg-desktop-portal 1.16.0; it comes with 1.18)"
+            ),
             "{}",
             d.clipboard_note
         );

@@ -162,7 +162,8 @@ async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<()
     };
     let shutdown = CancellationToken::new();
     let (publisher, bus) = FrameBus::new();
-    let (source_task, input) = match settings.source {
+    let limits = wrd_clipboard::Limits::default();
+    let (source_task, input, mutter_clipboard) = match settings.source {
         SourceArg::TestPattern => {
             let (width, height) = settings.pattern_size;
             let pattern = wrd_test_pattern::TestPattern::new(width, height)
@@ -187,7 +188,7 @@ async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<()
                 wrd_test_pattern::run(pattern, fps, echo, publisher, cancel).await;
                 None
             });
-            (task, route)
+            (task, route, None)
         }
         SourceArg::Portal | SourceArg::Mutter => {
             let capture = if settings.source == SourceArg::Portal {
@@ -237,6 +238,14 @@ async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<()
                     }
                 }
             };
+            // Mutter's clipboard belongs to the capture's session: taken before the capture
+            // task owns it.
+            let mutter_clipboard = match capture.mutter_session() {
+                Some(session) if !settings.view_only => {
+                    Some(clipboard::desktop::start_mutter(session, limits.max_item_bytes).await)
+                }
+                _ => None,
+            };
             let cancel = shutdown.clone();
             let task: SourceTask = tokio::spawn(async move {
                 match capture.run(publisher, cancel).await {
@@ -245,14 +254,21 @@ async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<()
                     Err(e) => Some(format!("capture failed: {e}")),
                 }
             });
-            (task, route)
+            (task, route, mutter_clipboard)
         }
     };
 
     if let Some(on_ready) = on_ready {
         on_ready()?;
     }
-    let clipboard = clipboard_route(settings.source, settings.view_only, &shutdown).await;
+    let clipboard = clipboard_route(
+        settings.source,
+        settings.view_only,
+        mutter_clipboard,
+        limits,
+        &shutdown,
+    )
+    .await;
 
     let listener = TcpListener::bind(settings.listen)
         .await
@@ -391,46 +407,33 @@ async fn input_backend(capture: &Capture) -> Result<input::InputBackend, String>
     }
 }
 
-/// How long the wlroots clipboard may take to come up.
-const CLIPBOARD_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// The desktop's clipboard for clients: wlroots data control when the desktop is a wlroots
+/// The desktop's clipboard for clients: the Mutter session's on GNOME (`mutter`, already
+/// enabled with the capture's session), wlroots data control when the desktop is a wlroots
 /// compositor reached through the portal; off otherwise (said once in the log, with why).
-async fn clipboard_route(source: SourceArg, view_only: bool, shutdown: &CancellationToken) -> ClipboardRoute {
+async fn clipboard_route(
+    source: SourceArg,
+    view_only: bool,
+    mutter: Option<clipboard::desktop::Started>,
+    limits: wrd_clipboard::Limits,
+    shutdown: &CancellationToken,
+) -> ClipboardRoute {
     let off = |why: &str| {
         info!("clipboard: off ({why})");
         ClipboardRoute::Off
     };
-    match source {
+    let started = match source {
         SourceArg::TestPattern => return off("the test pattern has no clipboard"),
-        SourceArg::Mutter => return off("not yet available on Mutter"),
-        SourceArg::Portal if view_only => return off("--view-only"),
-        SourceArg::Portal => {}
-    }
-    let probe =
-        match tokio::task::spawn_blocking(|| wrd_wayland::probe(std::time::Duration::from_secs(2))).await {
-            Ok(Ok(probe)) => probe,
-            Ok(Err(e)) => return off(&format!("probing the Wayland compositor: {e}")),
-            Err(e) => return off(&format!("probing the Wayland compositor: {e}")),
-        };
-    if !probe.has_wlr_data_control() {
-        return off(&format!(
-            "the compositor offers no {}",
-            wrd_wayland::WLR_DATA_CONTROL
-        ));
-    }
-    let limits = wrd_clipboard::Limits::default();
-    let (desktop, events) =
-        match wrd_wayland::DataControl::start(wrd_wayland::WaylandSocket::Environment, limits.max_item_bytes)
-        {
-            Ok(started) => started,
-            Err(e) => return off(&format!("starting wlroots data control: {e}")),
-        };
-    match tokio::time::timeout(CLIPBOARD_READY_TIMEOUT, desktop.ready()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return off(&format!("starting wlroots data control: {e}")),
-        Err(_) => return off("the compositor did not set up data control within 5 s"),
-    }
+        _ if view_only => return off("--view-only"),
+        SourceArg::Mutter => match mutter {
+            Some(started) => started,
+            None => return off("the capture has no Mutter session"),
+        },
+        SourceArg::Portal => clipboard::desktop::start_wlroots(limits.max_item_bytes).await,
+    };
+    let (desktop, events) = match started {
+        Ok(started) => started,
+        Err(why) => return off(&why),
+    };
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(clipboard::run(desktop, events, rx, limits, shutdown.clone()));
     ClipboardRoute::Forward(tx)

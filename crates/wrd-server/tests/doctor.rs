@@ -1,6 +1,7 @@
 //! `wrd-server doctor` against real components: inside the headless sway stack (sway,
 //! PipeWire + WirePlumber, xdg-desktop-portal 1.16 + xdg-desktop-portal-wlr, run by
-//! wrd-testkit's `SwayStack` as an unprivileged user) and outside any session.
+//! wrd-testkit's `SwayStack` as an unprivileged user), inside headless GNOME (`MutterStack`
+//! with xdg-desktop-portal 1.16 + xdg-desktop-portal-gnome 43) and outside any session.
 
 // Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -9,7 +10,7 @@ use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
-use wrd_testkit::{StackOptions, SwayStack, TestDir, output_with_timeout};
+use wrd_testkit::{MutterStack, MutterStackOptions, StackOptions, SwayStack, TestDir, output_with_timeout};
 
 const BOUND: Duration = Duration::from_secs(60);
 
@@ -28,6 +29,33 @@ fn line<'a>(report: &'a str, label: &str) -> &'a str {
         .lines()
         .find(|l| l.starts_with(&format!("{label} ")))
         .unwrap_or_else(|| panic!("no `{label}` line in:\n{report}"))
+}
+
+#[test]
+fn inside_headless_gnome_doctor_picks_mutter_and_its_clipboard() {
+    let dir = TestDir::new("doctor-gnome").unwrap();
+    let mut stack = MutterStack::start(dir.path(), &MutterStackOptions::default()).unwrap();
+    stack.start_portal().unwrap();
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+
+    let out = output_with_timeout(stack.command(&binary).arg("doctor"), BOUND).unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let report = String::from_utf8(out.stdout.clone()).unwrap();
+    println!("{report}");
+    // xdg-desktop-portal 1.16 has no Clipboard interface (it comes with 1.18).
+    let portal = line(&report, "portal");
+    assert!(portal.contains("xdg-desktop-portal 1.16"), "{all}");
+    assert!(portal.contains("Clipboard: absent"), "{all}");
+    assert!(report.contains("→ serve would use: mutter"), "{all}");
+    assert!(report.contains("→ clipboard: Mutter RemoteDesktop v"), "{all}");
+    let out = output_with_timeout(stack.command(&binary).args(["doctor", "--json"]), BOUND).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+    assert_eq!(json["decision"]["source"], "mutter");
+    assert_eq!(json["decision"]["clipboard"], "mutter_remote_desktop");
 }
 
 #[test]

@@ -12,6 +12,9 @@
 //! - `--compositor gnome`: Mutter's monitor (a virtual one its screen cast made) takes the
 //!   client's size at connect and follows the client's window growing to 1600x900 (Display
 //!   Control): Mutter's monitor, the client's picture; the client still types into its terminal;
+//! - `--compositor gnome` shares the session's clipboard (Mutter's remote-desktop session) with
+//!   `xfreerdp +clipboard`: the client's copy pasted by `wl-paste` typed into the terminal, a
+//!   `wl-copy` typed there pasted by `xclip` at the client;
 //! - `--compositor sway` (headless sway, xdg-desktop-portal-wlr, wlroots virtual devices): the
 //!   monitor takes the client's size at connect and follows the client's window growing to
 //!   1600x900 (Display Control), the client's picture equal to the compositor's; the client
@@ -570,6 +573,66 @@ fn a_gnome_session_takes_the_clients_size_follows_its_resize_and_types_into_its_
     let again = shared.join("again");
     type_line(&xvfb, &format!("echo after-resize > {}", again.display()));
     wait_for_file(&again, "after-resize\n", &rdp, &dir);
+
+    headless.server.signal(libc::SIGTERM).unwrap();
+    assert_eq!(
+        headless.wait_exit(Duration::from_secs(10)),
+        0,
+        "{}",
+        headless.server.log_tail(30)
+    );
+    headless.assert_nothing_left();
+}
+
+/// The clipboard of a headless GNOME session (Mutter's remote-desktop session) both ways: the
+/// user at the client types `wl-paste` and `wl-copy` commands into the session's terminal,
+/// `xclip` copies and pastes on the client's X display.
+#[test]
+fn a_gnome_session_shares_its_clipboard_with_the_client() {
+    let dir = TestDir::new("headless-gnome-clipboard").unwrap();
+    let shared = shared_dir(&dir);
+    let mut headless = Headless::start(&dir, &["--compositor", "gnome"]);
+    let log = headless.server.log();
+    assert!(
+        log.contains("clipboard: shared with clients through Mutter's remote-desktop session"),
+        "{log}"
+    );
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    let (rdp, _) = headless.client_with(&xvfb, &dir, &["+clipboard"]);
+    click_middle(&xvfb, &rdp);
+
+    // The client's copy, pasted into a file by a program of the desktop.
+    let from_client = "vom Client: Grüße, €, 日本語\nzweite Zeile";
+    let source = dir.join("x-copy");
+    std::fs::write(&source, from_client).unwrap();
+    let mut copy = xvfb.command("xclip");
+    copy.args(["-selection", "clipboard", "-quiet", "-t", "UTF8_STRING", "-i"])
+        .arg(&source);
+    let _owner = ChildGuard::spawn(&mut copy, "xclip-copy", dir.path()).unwrap();
+    let pasted = shared.join("pasted");
+    type_line(&xvfb, &format!("wl-paste --no-newline > {}", pasted.display()));
+    wait_for_file(&pasted, from_client, &rdp, &dir);
+
+    // A copy on the desktop (of a file the test wrote), pasted at the client.
+    let from_desktop = "vom Desktop: Ärger, Öl, Übel\n\tmit Tab";
+    let to_copy = shared.join("to-copy");
+    std::fs::write(&to_copy, from_desktop).unwrap();
+    std::fs::set_permissions(&to_copy, std::fs::Permissions::from_mode(0o644)).unwrap();
+    type_line(&xvfb, &format!("wl-copy < {}", to_copy.display()));
+    let mut last = Vec::new();
+    poll_until(STEP, Duration::from_millis(200), "the client's paste", || {
+        let mut paste: Command = xvfb.command("xclip");
+        paste.args(["-selection", "clipboard", "-o", "-t", "UTF8_STRING"]);
+        last = output_with_timeout(&mut paste, Duration::from_secs(5))?.stdout;
+        Ok((last == from_desktop.as_bytes()).then_some(()))
+    })
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e:#}; last paste {:?}; server log:\n{}",
+            String::from_utf8_lossy(&last),
+            headless.server.log_tail(30)
+        )
+    });
 
     headless.server.signal(libc::SIGTERM).unwrap();
     assert_eq!(

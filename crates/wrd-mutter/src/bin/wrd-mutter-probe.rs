@@ -7,6 +7,8 @@
 //! wrd-mutter-probe capture [--cursor hidden|embedded|metadata] [--seconds S] [--dump-dir DIR]
 //!                          [--move-pointer] [--input-check] [--wait-closed S]
 //! wrd-mutter-probe click X,Y [X,Y ...]
+//! wrd-mutter-probe clipboard [--limit BYTES] [--read MIME]... [--offer MIME --answer deliver:TEXT|refuse]
+//!                            [--seconds S]
 //! ```
 //! - `probe`: `{"event":"probe","available":...}` with Mutter's API versions and monitors.
 //! - `capture`: starts a session on every monitor, consumes each stream with the PipeWire
@@ -24,6 +26,16 @@
 //!   clicks the left button there, 0.3 s apart (`{"event":"click","x":..,"y":..}` each): the
 //!   tests click through dialogs this way (xdg-desktop-portal-gnome's RemoteDesktop consent).
 //!
+//! - `clipboard`: a session's clipboard. It types Shift first (Mutter's seat has a keyboard,
+//!   which Wayland programs copying and pasting need, only once a session typed a key:
+//!   `{"event":"keyboard"}`). With `--read`: waits up to S seconds (default 10) for the
+//!   desktop's selection (`selection` with its MIME types), then asks for every `--read` at
+//!   once and prints each answer (`read`: `ok`, `data` or `error`); `--limit` bounds each
+//!   read (default 64 MiB). With `--offer`: takes the selection for MIME (`offered`) and for S
+//!   seconds answers every paste (`paste`) with TEXT or a refusal; the desktop's selection
+//!   changes are printed meanwhile. Then the session is stopped and the clipboard's end
+//!   awaited (`clipboard-closed` with the reason).
+//!
 //! Exit 0 when everything asked for happened (every stream got a frame, the session ended),
 //! 1 otherwise, 2 on usage errors. Mutter sends frames only when the screen changes: on a
 //! still screen a stream may send its first frame late, or (seen under load) not at all.
@@ -38,7 +50,9 @@ use tokio::sync::mpsc;
 use wrd_mutter::{CursorMode, MutterOptions, MutterSession, Recording, ScrollAxis};
 use wrd_pipewire::{CapturedFrame, PipeWireThreadManager, Remote, StreamConfig};
 
-const USAGE: &str = "usage: wrd-mutter-probe probe\n       wrd-mutter-probe capture [--cursor hidden|embedded|metadata] [--seconds S] [--dump-dir DIR] [--move-pointer] [--input-check] [--wait-closed S] [--virtual WxH [--resize-to WxH]]\n       wrd-mutter-probe click X,Y [X,Y ...]";
+const USAGE: &str = "usage: wrd-mutter-probe probe\n       wrd-mutter-probe capture [--cursor hidden|embedded|metadata] [--seconds S] [--dump-dir DIR] [--move-pointer] [--input-check] [--wait-closed S] [--virtual WxH [--resize-to WxH]]\n       wrd-mutter-probe click X,Y [X,Y ...]\n       wrd-mutter-probe clipboard [--limit BYTES] [--read MIME]... [--offer MIME --answer deliver:TEXT|refuse] [--seconds S]";
+/// evdev's left Shift: the key the clipboard command types to give the seat a keyboard.
+const KEY_LEFTSHIFT: u32 = 42;
 /// Time for the desktop to act on a click before the next one.
 const CLICK_PAUSE: Duration = Duration::from_millis(300);
 /// From the first move of a click session's new pointer to its first click.
@@ -76,6 +90,53 @@ enum Command {
     Probe,
     Capture(CaptureArgs),
     Click(Vec<(f64, f64)>),
+    Clipboard(ClipboardArgs),
+}
+
+struct ClipboardArgs {
+    limit: usize,
+    reads: Vec<String>,
+    /// The MIME type to offer and what to answer pastes with (`None`: refuse them).
+    offer: Option<(String, Option<String>)>,
+    seconds: f64,
+}
+
+fn parse_clipboard_args(mut it: impl Iterator<Item = String>) -> Result<ClipboardArgs, String> {
+    let mut a = ClipboardArgs {
+        limit: 64 << 20,
+        reads: Vec::new(),
+        offer: None,
+        seconds: 10.0,
+    };
+    let mut offer = None;
+    let mut answer = None;
+    while let Some(arg) = it.next() {
+        let mut val = || it.next().ok_or_else(|| format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--limit" => a.limit = val()?.parse().map_err(|e| format!("--limit: {e}"))?,
+            "--read" => a.reads.push(val()?),
+            "--offer" => offer = Some(val()?),
+            "--answer" => {
+                let v = val()?;
+                answer = Some(match v.strip_prefix("deliver:") {
+                    Some(text) => Some(text.to_owned()),
+                    None if v == "refuse" => None,
+                    None => return Err(format!("--answer {v:?}: deliver:TEXT or refuse")),
+                });
+            }
+            "--seconds" => a.seconds = val()?.parse().map_err(|e| format!("--seconds: {e}"))?,
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if !(a.seconds.is_finite() && a.seconds > 0.0) {
+        return Err("--seconds must be positive".into());
+    }
+    a.offer = match (offer, answer) {
+        (Some(mime), Some(answer)) => Some((mime, answer)),
+        (None, None) => None,
+        _ => return Err("--offer and --answer go together".into()),
+    };
+    Ok(a)
 }
 
 fn parse_args() -> Result<Command, String> {
@@ -148,6 +209,7 @@ fn parse_args() -> Result<Command, String> {
             }
             Ok(Command::Capture(a))
         }
+        Some("clipboard") => parse_clipboard_args(it).map(Command::Clipboard),
         Some("-h" | "--help") | None => Err(USAGE.into()),
         Some(other) => Err(format!("unknown command {other}\n{USAGE}")),
     }
@@ -176,6 +238,7 @@ async fn main() -> ExitCode {
         Command::Probe => probe().await,
         Command::Capture(args) => capture(args).await,
         Command::Click(points) => click(&points).await,
+        Command::Clipboard(args) => clipboard(args).await,
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -233,6 +296,111 @@ async fn click(points: &[(f64, f64)]) -> Result<bool, String> {
     }
     session.stop().await.map_err(|e| e.to_string())?;
     Ok(true)
+}
+
+/// A session's clipboard: reads of the desktop's selection, or our own offered (see the docs).
+async fn clipboard(args: ClipboardArgs) -> Result<bool, String> {
+    use wrd_mutter::{ClipboardCommand, ClipboardEvent};
+    let session = wrd_mutter::start(&MutterOptions {
+        cursor: CursorMode::Hidden,
+        recording: Recording::Monitors,
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let input = session.input();
+    for pressed in [true, false] {
+        input
+            .keyboard_keycode(KEY_LEFTSHIFT, pressed)
+            .await
+            .map_err(|e| format!("typing Shift: {e}"))?;
+    }
+    emit(&json!({"event": "keyboard"}));
+    let (clipboard, mut events) = session.clipboard(args.limit).await.map_err(|e| e.to_string())?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(args.seconds);
+    let mut all_done = true;
+
+    if !args.reads.is_empty() {
+        let mimes = loop {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some(ClipboardEvent::Selection(mimes))) if !mimes.is_empty() => break mimes,
+                Ok(Some(other)) => emit(&json!({"event": "other", "what": format!("{other:?}")})),
+                Ok(None) => return Err("the clipboard ended before the desktop copied".into()),
+                Err(_) => return Err("the desktop's selection did not come".into()),
+            }
+        };
+        emit(&json!({"event": "selection", "mimes": mimes}));
+        for (request, mime) in (1_u64..).zip(&args.reads) {
+            clipboard
+                .send(ClipboardCommand::Read {
+                    request,
+                    mime: mime.clone(),
+                })
+                .map_err(|e| e.to_string())?;
+        }
+        let mut answered = 0;
+        let reads_deadline = deadline + wrd_mutter::READ_TIMEOUT;
+        while answered < args.reads.len() {
+            match tokio::time::timeout_at(reads_deadline, events.recv()).await {
+                Ok(Some(ClipboardEvent::ReadDone { request, result })) => {
+                    answered += 1;
+                    let mime = usize::try_from(request - 1).ok().and_then(|i| args.reads.get(i));
+                    emit(&match result {
+                        Ok(data) => json!({"event": "read", "request": request, "mime": mime, "ok": true,
+                            "bytes": data.len(), "data": String::from_utf8_lossy(&data)}),
+                        Err(e) => {
+                            json!({"event": "read", "request": request, "mime": mime, "ok": false, "error": e})
+                        }
+                    });
+                }
+                Ok(Some(other)) => emit(&json!({"event": "other", "what": format!("{other:?}")})),
+                Ok(None) | Err(_) => {
+                    all_done = false;
+                    break;
+                }
+            }
+        }
+    }
+
+    if let Some((mime, answer)) = &args.offer {
+        clipboard
+            .send(ClipboardCommand::SetSelection {
+                mimes: vec![mime.clone()],
+            })
+            .map_err(|e| e.to_string())?;
+        emit(&json!({"event": "offered", "mime": mime}));
+        loop {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some(ClipboardEvent::Paste { request, mime })) => {
+                    let command = match answer {
+                        Some(text) => ClipboardCommand::Deliver {
+                            request,
+                            data: text.clone().into_bytes(),
+                        },
+                        None => ClipboardCommand::Refuse { request },
+                    };
+                    clipboard.send(command).map_err(|e| e.to_string())?;
+                    emit(&json!({"event": "paste", "mime": mime,
+                        "answer": if answer.is_some() { "deliver" } else { "refuse" }}));
+                }
+                Ok(Some(ClipboardEvent::Selection(mimes))) => {
+                    emit(&json!({"event": "selection", "mimes": mimes}))
+                }
+                Ok(Some(other)) => emit(&json!({"event": "other", "what": format!("{other:?}")})),
+                Ok(None) => return Err("the clipboard ended while offering".into()),
+                Err(_) => break,
+            }
+        }
+    }
+
+    session.stop().await.map_err(|e| e.to_string())?;
+    match tokio::time::timeout(STOP_CONFIRMATION, clipboard.closed()).await {
+        Ok(reason) => emit(&json!({"event": "clipboard-closed", "reason": reason})),
+        Err(_) => {
+            emit(&json!({"event": "clipboard-not-closed"}));
+            all_done = false;
+        }
+    }
+    Ok(all_done)
 }
 
 /// What the probe saw of one stream.
