@@ -36,6 +36,9 @@ pub struct RdpRequestId(pub u64);
 pub enum BridgeInput {
     /// The client copied: its Format List.
     ClientFormatList(Vec<RdpFormat>),
+    /// The client's Format List Response to our last announcement (`ok: false`: it refused
+    /// the list). Until it comes, a Format List from the client crossed ours on the wire.
+    ClientTookAnnouncement { ok: bool },
     /// The desktop's selection changed: the MIME types it offers (empty: cleared).
     DesktopSelection(Vec<String>),
     /// A desktop program pastes from our selection, asking for `mime`.
@@ -99,6 +102,10 @@ pub enum BridgeOutput {
     DeliverToClient { data: Vec<u8> },
     /// Send a failed Format Data Response; `reason` is for the log.
     FailClientPaste { reason: String },
+    /// The client's Format List crossed our announcement of the desktop's newer selection: the
+    /// client sent it before it had ours, and took ours after (its own copy is replaced
+    /// there), so the desktop's stays the clipboard on both sides. For the log.
+    ClientCopyCrossed,
 }
 
 /// Who holds what was copied last.
@@ -135,6 +142,18 @@ struct PendingClientPaste {
     kind: RdpFormatKind,
 }
 
+/// The formats of a client's Format List that the bridge converts (none for FreeRDP's list of
+/// everything it supports: nothing we know of was copied yet).
+fn carried_formats(formats: Vec<RdpFormat>) -> Vec<(RdpFormat, RdpFormatKind)> {
+    if formats.iter().any(|format| format.id == FREERDP_RAW_FORMAT_ID) {
+        return Vec::new();
+    }
+    formats
+        .into_iter()
+        .filter_map(|format| format.kind().map(|kind| (format, kind)))
+        .collect()
+}
+
 /// The state machine. See the module documentation.
 #[derive(Debug)]
 pub struct Bridge {
@@ -147,6 +166,8 @@ pub struct Bridge {
     in_flight: bool,
     client_paste: Option<PendingClientPaste>,
     next_read: u64,
+    /// Our last announcement to the client is not answered yet (no Format List Response).
+    announcement_unanswered: bool,
 }
 
 impl Bridge {
@@ -159,6 +180,7 @@ impl Bridge {
             in_flight: false,
             client_paste: None,
             next_read: 0,
+            announcement_unanswered: false,
         }
     }
 
@@ -166,7 +188,24 @@ impl Bridge {
     pub fn handle(&mut self, input: BridgeInput) -> Vec<BridgeOutput> {
         let mut out = Vec::new();
         match input {
-            BridgeInput::ClientFormatList(formats) => self.client_format_list(formats, &mut out),
+            BridgeInput::ClientFormatList(formats) => {
+                let carried = carried_formats(formats);
+                if self.announcement_unanswered
+                    && matches!(self.owner, Owner::Desktop(_))
+                    && !carried.is_empty()
+                {
+                    self.announcement_unanswered = false;
+                    // The lists crossed: the client takes ours after sending its own, so ours
+                    // is what both sides hold. Taking its list instead would leave each side
+                    // sure the other owns the clipboard, and every paste failing, until
+                    // somebody copies again. (At most one list is passed over per
+                    // announcement, for a client that never answers announcements.)
+                    out.push(BridgeOutput::ClientCopyCrossed);
+                } else {
+                    self.client_format_list(carried, &mut out);
+                }
+            }
+            BridgeInput::ClientTookAnnouncement { ok: _ } => self.announcement_unanswered = false,
             BridgeInput::DesktopSelection(mimes) => self.desktop_selection(mimes, &mut out),
             BridgeInput::DesktopPaste { request, mime } => self.desktop_paste(request, &mime, &mut out),
             BridgeInput::ClientData { data } => self.client_data(ClientAnswer::Data(data), &mut out),
@@ -184,6 +223,14 @@ impl Bridge {
             BridgeInput::ClientPaste { format_id } => self.client_paste(format_id, &mut out),
             BridgeInput::DesktopData { request, data } => self.desktop_data(request, data, &mut out),
         }
+        if out.iter().any(|output| {
+            matches!(
+                output,
+                BridgeOutput::AnnounceToClient(_) | BridgeOutput::AnnounceFilesToClient(_)
+            )
+        }) {
+            self.announcement_unanswered = true;
+        }
         out
     }
 
@@ -192,18 +239,9 @@ impl Bridge {
         self.desktop_pastes.len()
     }
 
-    fn client_format_list(&mut self, formats: Vec<RdpFormat>, out: &mut Vec<BridgeOutput>) {
+    /// A client's copy, with the formats of its list that the bridge converts.
+    fn client_format_list(&mut self, known: Vec<(RdpFormat, RdpFormatKind)>, out: &mut Vec<BridgeOutput>) {
         self.client_generation += 1;
-        let known: Vec<(RdpFormat, RdpFormatKind)> =
-            if formats.iter().any(|format| format.id == FREERDP_RAW_FORMAT_ID) {
-                // FreeRDP's list of everything it supports: nothing we know of was copied yet.
-                Vec::new()
-            } else {
-                formats
-                    .into_iter()
-                    .filter_map(|format| format.kind().map(|kind| (format, kind)))
-                    .collect()
-            };
         let mut mimes: Vec<String> = Vec::new();
         for desktop in [
             DesktopFormat::Text,

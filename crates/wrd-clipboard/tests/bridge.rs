@@ -285,6 +285,8 @@ fn bad_or_oversized_data_fails_the_paste_with_the_reason() {
         "{reason}"
     );
 
+    // The client answered our announcement (Format List Response), then copied.
+    bridge.handle(BridgeInput::ClientTookAnnouncement { ok: true });
     client_copies_text_and_html(&mut bridge);
     bridge.handle(BridgeInput::DesktopPaste {
         request: DesktopRequestId(1),
@@ -489,5 +491,58 @@ fn desktop_files_are_announced_as_a_file_list() {
         [BridgeOutput::AnnounceToClient(vec![RdpFormat::standard(
             CF_UNICODETEXT
         )])]
+    );
+}
+
+/// The desktop's copy and the client's cross on the wire: the client sent its Format List
+/// before it had our announcement, and takes ours after it (its own copy is replaced there).
+/// The desktop's stays the clipboard on both sides; a client copy after the client answered
+/// our announcement is a copy as usual.
+#[test]
+fn crossing_copies_leave_the_desktops_on_both_sides() {
+    let mut bridge = Bridge::new(Limits::default());
+    let out = bridge.handle(BridgeInput::DesktopSelection(vec!["text/plain".to_owned()]));
+    assert!(
+        matches!(out.as_slice(), [BridgeOutput::AnnounceToClient(_)]),
+        "{out:?}"
+    );
+    // The client's list comes before its answer to ours: crossed.
+    assert_eq!(
+        client_copies_text_and_html(&mut bridge),
+        [BridgeOutput::ClientCopyCrossed]
+    );
+    // The desktop still owns: a client paste reads the desktop.
+    let out = bridge.handle(BridgeInput::ClientPaste {
+        format_id: CF_UNICODETEXT,
+    });
+    assert!(
+        matches!(out.as_slice(), [BridgeOutput::ReadFromDesktop { .. }]),
+        "{out:?}"
+    );
+
+    // Answered, then copied: the client owns.
+    let mut bridge = Bridge::new(Limits::default());
+    bridge.handle(BridgeInput::DesktopSelection(vec!["text/plain".to_owned()]));
+    assert_eq!(
+        bridge.handle(BridgeInput::ClientTookAnnouncement { ok: true }),
+        []
+    );
+    let out = client_copies_text_and_html(&mut bridge);
+    assert!(
+        matches!(out.as_slice(), [BridgeOutput::AnnounceToDesktop(_)]),
+        "{out:?}"
+    );
+
+    // A client that never answers announcements loses at most one list per announcement.
+    let mut bridge = Bridge::new(Limits::default());
+    bridge.handle(BridgeInput::DesktopSelection(vec!["text/plain".to_owned()]));
+    assert_eq!(
+        client_copies_text_and_html(&mut bridge),
+        [BridgeOutput::ClientCopyCrossed]
+    );
+    let out = client_copies_text_and_html(&mut bridge);
+    assert!(
+        matches!(out.as_slice(), [BridgeOutput::AnnounceToDesktop(_)]),
+        "{out:?}"
     );
 }

@@ -33,6 +33,8 @@ pub enum ClientClipboard {
     Opened { to_client: ClientClipboardSender },
     /// The client copied (its Format List; the first one comes when the channel starts).
     FormatList(Vec<RdpFormat>),
+    /// The client's Format List Response to our last Format List (`ok: false`: refused).
+    FormatListAnswered { ok: bool },
     /// The client pastes (a Format Data Request).
     DataRequest { format_id: u32 },
     /// The client's answer to our Format Data Request (`None`: a failure response).
@@ -367,6 +369,16 @@ impl CliprdrBackend for SessionCliprdr {
     }
 
     fn on_request_format_list(&mut self) {}
+
+    fn on_format_list_response(&mut self, ok: bool) {
+        if !ok {
+            warn!(
+                session = self.session,
+                "clipboard: the client refused our format list"
+            );
+        }
+        self.forward(ClientClipboard::FormatListAnswered { ok });
+    }
 
     fn on_process_negotiated_capabilities(&mut self, capabilities: ClipboardGeneralCapabilityFlags) {
         debug!(session = self.session, ?capabilities, "clipboard capabilities");

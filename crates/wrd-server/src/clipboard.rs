@@ -240,6 +240,9 @@ impl Hub {
                     self.announce_desktop_to(session);
                 }
             }
+            ClientClipboard::FormatListAnswered { ok } => {
+                self.feed(session, BridgeInput::ClientTookAnnouncement { ok });
+            }
             ClientClipboard::DataRequest { format_id } => {
                 self.feed(session, BridgeInput::ClientPaste { format_id });
             }
@@ -473,6 +476,11 @@ impl Hub {
                     );
                     slot.to_client.respond(Some(data.clone()));
                 }
+                BridgeOutput::ClientCopyCrossed => info!(
+                    session = id,
+                    "clipboard: the client's copy crossed the desktop's newer one on the wire; the desktop's stays \
+                     on both sides (the client took it after sending its own)"
+                ),
                 BridgeOutput::FailClientPaste { reason } => {
                     warn!(session = id, "clipboard: a paste in the client failed: {reason}");
                     slot.to_client.respond(None);
