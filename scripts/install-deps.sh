@@ -92,11 +92,41 @@ else
   log "packages installed"
 fi
 
+# FreeRDP 3 (bookworm-backports): a second real client. Its X11 clipboard pastes a server's
+# files through a FUSE mount, which FreeRDP 2.11 here cannot (built without FUSE): the test of
+# the desktop's files reaching a real client needs it. The backports suite is added from the
+# same mirror as the machine's own bookworm entry.
+BACKPORTS=(freerdp3-x11 fuse3)
+bp_missing=()
+for p in "${BACKPORTS[@]}"; do
+  if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)" != installed ]; then
+    bp_missing+=("$p")
+  fi
+done
+if [ ${#bp_missing[@]} -gt 0 ]; then
+  if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    # The first Debian archive URI of the machine's sources (deb822 or one-line), not -security.
+    mirror="$( { grep -hs '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}';
+                 grep -hs '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list | awk '{print $2}'; } |
+               grep -v -- '-security' | head -n1 || true )"
+    [ -n "$mirror" ] || { log "ERROR: no Debian archive in the apt sources to add bookworm-backports from"; exit 1; }
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$mirror" | "${SUDO[@]}" tee /etc/apt/sources.list.d/wrd-bookworm-backports.sources >/dev/null
+    log "added bookworm-backports from $mirror"
+  fi
+  log "installing from bookworm-backports: ${bp_missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  APT=(apt-get -q -o Dpkg::Use-Pty=0 -o Acquire::Retries=3)
+  "${SUDO[@]}" "${APT[@]}" update
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive "${APT[@]}" install -y --no-install-recommends \
+    -t bookworm-backports "${bp_missing[@]}"
+fi
+
 # The portal fallback: xdg-desktop-portal-wlr with a shared-memory patch (no GPU here).
 "$HERE/build-xdpw-shm.sh"
 
 # The tools the test suite calls must answer now.
-for c in Xvfb xfreerdp xwd xdotool setxkbmap nft sway pipewire wireplumber mutter foot dbus-daemon; do
+for c in Xvfb xfreerdp xfreerdp3 fusermount3 xwd xdotool setxkbmap nft sway pipewire wireplumber mutter foot dbus-daemon; do
   command -v "$c" >/dev/null || { log "ERROR: $c still missing after installation"; exit 1; }
 done
 log "done"

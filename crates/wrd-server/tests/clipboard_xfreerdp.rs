@@ -23,6 +23,11 @@ const HEIGHT: u32 = 768;
 type Setup = Rig<SwayStack>;
 
 fn start(name: &str) -> Setup {
+    start_with(name, XFreeRdpOptions::new)
+}
+
+/// [`start`] with the client's options made by `client` (from the server's port).
+fn start_with(name: &str, client: impl FnOnce(u16) -> XFreeRdpOptions) -> Setup {
     let dir = TestDir::new(name).unwrap();
     let stack = SwayStack::start(
         dir.path(),
@@ -42,7 +47,7 @@ fn start(name: &str) -> Setup {
         STEP,
     );
     let xvfb = Xvfb::start(dir.path()).unwrap();
-    let options = XFreeRdpOptions::new(port)
+    let options = client(port)
         .credentials(USER, PASSWORD)
         .security(Security::Nla)
         .size(WIDTH, HEIGHT)
@@ -160,4 +165,52 @@ fn xfreerdp_takes_the_desktops_file_announcement() {
     setup.desktop_copies(TEXT_MIME, text.as_bytes());
     let pasted = setup.client_pastes("UTF8_STRING", |data| data == text.as_bytes());
     assert_eq!(pasted, text.as_bytes());
+}
+
+/// FreeRDP 3 (bookworm-backports) pastes a server's files through its FUSE mount: the X
+/// clipboard offers `text/uri-list` of files in the mount, and reading them makes the client
+/// ask us for their contents (File Contents requests).
+#[test]
+fn the_desktops_files_reach_freerdp3_through_its_fuse_mount() {
+    let mut setup = start_with("clipboard-files-freerdp3", |port| {
+        XFreeRdpOptions::new(port).freerdp3()
+    });
+    let source = setup.desktop.dir().join("desktop-files");
+    std::fs::create_dir_all(source.join("tree")).unwrap();
+    let first = file_bytes(1_500_000, 4);
+    let second = file_bytes(4_321, 5);
+    std::fs::write(source.join("first.bin"), &first).unwrap();
+    std::fs::write(source.join("tree/second.bin"), &second).unwrap();
+    for path in ["", "tree"] {
+        std::fs::set_permissions(
+            source.join(path),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    for path in ["first.bin", "tree/second.bin"] {
+        std::fs::set_permissions(
+            source.join(path),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    let list = format!(
+        "file://{}\r\nfile://{}\r\n",
+        source.join("first.bin").display(),
+        source.join("tree").display()
+    );
+    let started = std::time::Instant::now();
+    setup.desktop_copies("text/uri-list", list.as_bytes());
+    let pasted = setup.client_pastes("text/uri-list", |data| {
+        clipboard_common::uri_paths(data).len() == 2
+    });
+    let paths = clipboard_common::uri_paths(&pasted);
+    eprintln!("FreeRDP 3 pastes {paths:?}");
+    assert_eq!(std::fs::read(&paths[0]).unwrap(), first);
+    assert_eq!(std::fs::read(paths[1].join("second.bin")).unwrap(), second);
+    eprintln!(
+        "desktop → client files read {:?} after the copy",
+        started.elapsed()
+    );
 }

@@ -39,6 +39,9 @@ impl Security {
 /// How to run xfreerdp. [`XFreeRdpOptions::args`] shows the resulting command line.
 #[derive(Debug, Clone)]
 pub struct XFreeRdpOptions {
+    /// The client program: `xfreerdp` (FreeRDP 2.11, Debian 12's, the default) or `xfreerdp3`
+    /// (FreeRDP 3 from bookworm-backports: its clipboard pastes a server's files through FUSE).
+    pub program: String,
     /// Server host (default 127.0.0.1).
     pub host: String,
     pub port: u16,
@@ -72,6 +75,7 @@ impl XFreeRdpOptions {
     /// Defaults for a server on 127.0.0.1:`port`.
     pub fn new(port: u16) -> Self {
         Self {
+            program: "xfreerdp".to_owned(),
             host: "127.0.0.1".to_owned(),
             port,
             username: None,
@@ -88,6 +92,12 @@ impl XFreeRdpOptions {
             keyboard_layout: None,
             extra_args: Vec::new(),
         }
+    }
+
+    /// Runs FreeRDP 3's `xfreerdp3` instead of FreeRDP 2's `xfreerdp`.
+    pub fn freerdp3(mut self) -> Self {
+        "xfreerdp3".clone_into(&mut self.program);
+        self
     }
 
     pub fn credentials(mut self, username: &str, password: &str) -> Self {
@@ -396,7 +406,7 @@ impl XFreeRdp {
         // Line-buffered (coreutils' stdbuf execs xfreerdp in place, same pid): its log is read
         // while it runs, and block buffering would hold back lines for seconds.
         let mut cmd = Command::new("stdbuf");
-        cmd.args(["-oL", "-eL", "xfreerdp"])
+        cmd.args(["-oL", "-eL", &options.program])
             .args(options.args())
             .env("DISPLAY", xvfb.display())
             .env("HOME", &home)
