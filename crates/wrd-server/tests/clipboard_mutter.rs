@@ -31,6 +31,11 @@ const NO_KEYBOARD: &str = "This seat has no keyboard";
 type Setup = Rig<MutterStack>;
 
 fn start(name: &str) -> Setup {
+    start_with(name, XFreeRdpOptions::new)
+}
+
+/// [`start`] with the client's options made by `client` (from the server's port).
+fn start_with(name: &str, client: impl FnOnce(u16) -> XFreeRdpOptions) -> Setup {
     let dir = TestDir::new(name).unwrap();
     let stack = MutterStack::start(
         dir.path(),
@@ -70,7 +75,7 @@ fn start(name: &str) -> Setup {
     wait_for_port(listen.parse().unwrap(), STEP).unwrap();
 
     let xvfb = Xvfb::start(dir.path()).unwrap();
-    let options = XFreeRdpOptions::new(port)
+    let options = client(port)
         .credentials(USER, PASSWORD)
         .security(Security::Nla)
         .size(WIDTH, HEIGHT)
@@ -135,6 +140,14 @@ fn an_image_both_ways_with_its_pixels_on_gnome() {
 #[test]
 fn a_full_hd_picture_both_ways_on_gnome() {
     clipboard_common::full_hd_picture_both_ways(&mut start("clipboard-mutter-full-hd"));
+}
+
+/// FreeRDP 3 (bookworm-backports) pastes the desktop's files through its FUSE mount.
+#[test]
+fn the_desktops_files_reach_freerdp3_through_its_fuse_mount_on_gnome() {
+    clipboard_common::desktop_files_reach_freerdp3(start_with("clipboard-mutter-files-freerdp3", |port| {
+        XFreeRdpOptions::new(port).freerdp3()
+    }));
 }
 
 /// On GNOME Mutter's clipboard manager reads every new selection at once, ours included: the

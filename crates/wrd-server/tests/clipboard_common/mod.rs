@@ -345,6 +345,48 @@ pub fn client_files_land_in_the_session_directory<D: DesktopPrograms>(rig: Rig<D
     .unwrap_or_else(|e| panic!("{e:#}; server log:\n{}", server.log_tail(30)));
 }
 
+/// The desktop's files pasted by FreeRDP 3 (`rig`'s client must be `xfreerdp3`): its X
+/// clipboard offers `text/uri-list` of files in its FUSE mount, and reading them there makes it
+/// ask us for their contents (File Contents requests); the bytes must be the desktop's.
+pub fn desktop_files_reach_freerdp3<D: DesktopPrograms>(mut rig: Rig<D>) {
+    let source = rig.desktop.dir().join("desktop-files");
+    std::fs::create_dir_all(source.join("tree")).unwrap();
+    let first = file_bytes(1_500_000, 4);
+    let second = file_bytes(4_321, 5);
+    std::fs::write(source.join("first.bin"), &first).unwrap();
+    std::fs::write(source.join("tree/second.bin"), &second).unwrap();
+    for path in ["", "tree"] {
+        std::fs::set_permissions(
+            source.join(path),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    }
+    for path in ["first.bin", "tree/second.bin"] {
+        std::fs::set_permissions(
+            source.join(path),
+            std::os::unix::fs::PermissionsExt::from_mode(0o644),
+        )
+        .unwrap();
+    }
+    let list = format!(
+        "file://{}\r\nfile://{}\r\n",
+        source.join("first.bin").display(),
+        source.join("tree").display()
+    );
+    let started = Instant::now();
+    rig.desktop_copies("text/uri-list", list.as_bytes());
+    let pasted = rig.client_pastes("text/uri-list", |data| uri_paths(data).len() == 2);
+    let paths = uri_paths(&pasted);
+    eprintln!("FreeRDP 3 pastes {paths:?}");
+    assert_eq!(std::fs::read(&paths[0]).unwrap(), first);
+    assert_eq!(std::fs::read(paths[1].join("second.bin")).unwrap(), second);
+    eprintln!(
+        "desktop → client files read {:?} after the copy",
+        started.elapsed()
+    );
+}
+
 /// An opaque test picture: gradients and a sharp edge, no two neighbours alike.
 pub fn picture(width: u32, height: u32) -> RgbaImage {
     let mut pixels = Vec::with_capacity((width * height * 4) as usize);
