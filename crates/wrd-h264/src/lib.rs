@@ -28,7 +28,7 @@ pub use crate::encoder::{EncodedFrame, FrameKind, H264Encoder};
 pub use crate::quality::psnr_bgrx;
 pub use crate::regions::{MACROBLOCK, align_to_macroblocks};
 pub use crate::self_test::{SelfTest, self_test};
-pub use crate::settings::{EncoderSettings, NetworkProfile};
+pub use crate::settings::{ContentMode, EncoderEffort, EncoderSettings, NetworkProfile};
 pub use crate::thread::{EncoderInput, EncoderOutput, EncoderStats, EncoderThread};
 
 /// Why encoding or decoding failed.
