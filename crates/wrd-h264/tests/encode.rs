@@ -449,3 +449,32 @@ fn two_threads_code_a_slice_each_and_survive_a_resize_and_a_refinement() {
     let quality = psnr(&source, &decode(&mut decoder, &refined.data));
     assert!(quality >= 45.0, "refined text: {quality:.1} dB");
 }
+
+#[tokio::test]
+async fn a_paced_thread_encodes_only_when_asked_and_then_the_newest_frame() {
+    let settings = EncoderSettings {
+        refine_after: None,
+        ..EncoderSettings::default()
+    };
+    let (input, mut output) = EncoderThread::spawn(settings, 4).unwrap();
+    output.want_next(false);
+    let painter = Painter::new(320, 240);
+    for n in 0..5 {
+        input.submit(Arc::new(animation_frame(&painter, n)), &[]);
+    }
+    let nothing = tokio::time::timeout(Duration::from_millis(300), output.recv()).await;
+    assert!(nothing.is_err(), "an encoded frame came unasked");
+    output.want_next(true);
+    let first = recv(&mut output).await;
+    assert_eq!(first.source_seq, 4, "the newest frame, not the oldest");
+    // Given what it asked for, the consumer gets nothing more until it asks again.
+    input.submit(Arc::new(animation_frame(&painter, 5)), &[]);
+    input.submit(Arc::new(animation_frame(&painter, 6)), &[]);
+    let nothing = tokio::time::timeout(Duration::from_millis(300), output.recv()).await;
+    assert!(nothing.is_err(), "an encoded frame came unasked");
+    output.want_next(true);
+    let second = recv(&mut output).await;
+    assert_eq!(second.source_seq, 6);
+    let stats = input.stats();
+    assert_eq!((stats.submitted, stats.encoded), (7, 2), "{stats:?}");
+}
