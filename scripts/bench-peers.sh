@@ -20,6 +20,7 @@
 #   SERVERS=wrd,weston SECONDS_PER_SCENE=5 PRESSES=10 scripts/bench-peers.sh
 #   UPDATE=0 scripts/bench-peers.sh      # print the table, leave BENCHMARKS.md alone
 #   CODEC=h264 UPDATE=0 scripts/bench-peers.sh   # the client asks for H.264
+#   WRD_SERVER=/tmp/wrd-server-old UPDATE=0 scripts/bench-peers.sh   # another wrd-server build
 #
 # Needs root (the stack user, the packet filter) and scripts/install-deps.sh.
 set -euo pipefail
@@ -48,7 +49,7 @@ bench_record_start
 
 common=(
   --servers "$SERVERS" --size "$SIZE"
-  --wrd-server "$PWD/target/release/wrd-server" --scene "$PWD/target/release/wrd-scene"
+  --wrd-server "${WRD_SERVER:-$PWD/target/release/wrd-server}" --scene "$PWD/target/release/wrd-scene"
   --work-dir "$work" --codec "$CODEC"
 )
 status=0

@@ -2,8 +2,8 @@ use std::os::raw::c_void;
 use std::time::{Duration, Instant};
 
 use openh264::encoder::{
-    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, QpRange, RateControlMode,
-    UsageType, VuiConfig,
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, QpRange,
+    RateControlMode, UsageType, VuiConfig,
 };
 use openh264::{OpenH264API, Timestamp};
 use openh264_sys2::{
@@ -14,7 +14,7 @@ use wrd_frame::{Frame, Rect};
 
 use crate::convert::{I420Picture, check_frame};
 use crate::regions::align_to_macroblocks;
-use crate::{EncoderSettings, H264Error};
+use crate::{ContentMode, EncoderEffort, EncoderSettings, H264Error};
 
 /// What an encoded frame is to the decoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,9 +68,10 @@ pub struct H264Encoder {
     needs_refinement: bool,
     /// Damage of a frame the encoder produced nothing for, carried into the next one.
     carried: Vec<Rect>,
-    /// The picture size the refinement quantiser was last given to openh264 for (it
-    /// forgets it when the size changes).
-    refine_qp_set_for: Option<(u16, u16)>,
+    /// The picture size our full parameter block (the refinement quantiser, the slices for
+    /// several threads) was last given to openh264 for: the openh264 crate rebuilds its own
+    /// block when the size changes, which has neither.
+    params_set_for: Option<(u16, u16)>,
 }
 
 impl std::fmt::Debug for H264Encoder {
@@ -87,16 +88,24 @@ impl std::fmt::Debug for H264Encoder {
 impl H264Encoder {
     pub fn new(settings: EncoderSettings) -> Result<Self, H264Error> {
         let config = EncoderConfig::new()
-            .usage_type(UsageType::ScreenContentRealTime)
+            .usage_type(match settings.content {
+                ContentMode::Screen => UsageType::ScreenContentRealTime,
+                ContentMode::Camera => UsageType::CameraVideoRealTime,
+            })
+            .complexity(match settings.effort {
+                EncoderEffort::Low => Complexity::Low,
+                EncoderEffort::Medium => Complexity::Medium,
+            })
+            .scene_change_detect(settings.scene_change_detection)
             .rate_control_mode(RateControlMode::Bitrate)
             .bitrate(BitRate::from_bps(settings.bitrate_bps))
             .max_frame_rate(FrameRate::from_hz(settings.max_fps))
             // Every frame we submit carries changes the client must see: never skipped.
             .skip_frames(false)
             .qp(QpRange::new(settings.min_qp, settings.max_qp))
-            // One core per stream: sessions run side by side on small machines.
-            .num_threads(1)
-            // Both are camera-content tools openh264 turns off for screen content anyway.
+            .num_threads(settings.threads.max(1))
+            // Camera-content tools that cost time and buy nothing on a desktop (openh264 turns
+            // them off for screen content anyway).
             .adaptive_quantization(false)
             .background_detection(false)
             // Periodic IDRs are timed by us (frames come irregularly from a desktop).
@@ -119,7 +128,7 @@ impl H264Encoder {
             idr_requested: false,
             needs_refinement: false,
             carried: Vec::new(),
-            refine_qp_set_for: None,
+            params_set_for: None,
         })
     }
 
@@ -185,6 +194,12 @@ impl H264Encoder {
                 })?;
         let frame_type = bitstream.frame_type();
         let data = bitstream.to_vec();
+        if self.settings.threads > 1 {
+            // The openh264 crate initialised the encoder for this size with one slice, which
+            // one thread codes: our block splits the picture into a slice per thread (openh264
+            // resets itself for it; its next frame is an IDR, which the type below reports).
+            self.apply_params()?;
+        }
         if data.is_empty() || matches!(frame_type, FrameType::Skip) {
             // Nothing went out: the client's picture still lacks these changes.
             self.carried = changed;
@@ -223,22 +238,17 @@ impl H264Encoder {
         if !self.needs_refinement() {
             return Ok(None);
         }
-        let (Some(picture), Some((source_seq, captured_at))) = (self.picture.as_ref(), self.last_source)
-        else {
+        let Some((source_seq, captured_at)) = self.last_source else {
             return Ok(None);
         };
         let start = Instant::now();
         let timestamp = self.timestamp(start);
         // One frame without rate control at the refinement quantiser, then back to the bit
         // rate: the rate control keeps its state across the switch.
-        if self.refine_qp_set_for != Some(self.size) {
-            let size = (
-                i32::from(self.size.0.next_multiple_of(2)),
-                i32::from(self.size.1.next_multiple_of(2)),
-            );
-            set_refine_qp(&mut self.encoder, &self.settings, size)?;
-            self.refine_qp_set_for = Some(self.size);
-        }
+        self.apply_params()?;
+        let Some(picture) = self.picture.as_ref() else {
+            return Err(H264Error::Convert("refinement without a picture".to_owned()));
+        };
         set_rc_mode(&mut self.encoder, RC_OFF_MODE, "refinement rate control off")?;
         self.encoder.force_intra_frame();
         let encoded = self
@@ -270,6 +280,20 @@ impl H264Encoder {
         }))
     }
 
+    /// Gives openh264 our full parameter block for the current size, once per size.
+    fn apply_params(&mut self) -> Result<(), H264Error> {
+        if self.params_set_for == Some(self.size) {
+            return Ok(());
+        }
+        let size = (
+            i32::from(self.size.0.next_multiple_of(2)),
+            i32::from(self.size.1.next_multiple_of(2)),
+        );
+        set_params(&mut self.encoder, &self.settings, size)?;
+        self.params_set_for = Some(self.size);
+        Ok(())
+    }
+
     fn timestamp(&self, now: Instant) -> Timestamp {
         let millis = now.duration_since(self.started).as_millis();
         Timestamp::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
@@ -287,11 +311,11 @@ fn set_rc_mode(encoder: &mut Encoder, mut mode: RC_MODES, operation: &'static st
     check(status, operation)
 }
 
-/// Without rate control openh264 codes every frame at the layer's quantiser (`iDLayerQp`),
-/// which its API sets only through the full parameter block. The block is rebuilt the way the
-/// openh264 crate builds it (same fields, so nothing that would reset the encoder changes)
-/// with that one quantiser set.
-fn set_refine_qp(
+/// The full parameter block, rebuilt the way the openh264 crate builds it (the same fields, so
+/// with one thread nothing that would reset the encoder changes) with two additions the crate
+/// has no setting for: the layer's quantiser (`iDLayerQp`, what openh264 codes every frame at
+/// without rate control: the refinement's) and, for several threads, a slice per thread.
+fn set_params(
     encoder: &mut Encoder,
     settings: &EncoderSettings,
     (width, height): (i32, i32),
@@ -309,14 +333,20 @@ fn set_refine_qp(
     params.bEnableDenoise = false;
     params.fMaxFrameRate = settings.max_fps;
     params.eSpsPpsIdStrategy = openh264_sys2::CONSTANT_ID;
-    params.iMultipleThreadIdc = 1;
-    params.iUsageType = openh264_sys2::SCREEN_CONTENT_REAL_TIME;
-    params.bEnableSceneChangeDetect = true;
+    params.iMultipleThreadIdc = settings.threads.max(1);
+    params.iUsageType = match settings.content {
+        ContentMode::Screen => openh264_sys2::SCREEN_CONTENT_REAL_TIME,
+        ContentMode::Camera => openh264_sys2::CAMERA_VIDEO_REAL_TIME,
+    };
+    params.bEnableSceneChangeDetect = settings.scene_change_detection;
     // openh264 turns both off for screen content anyway; saying so keeps it from warning.
     params.bEnableAdaptiveQuant = false;
     params.bEnableBackgroundDetection = false;
     params.bEnableLongTermReference = false;
-    params.iComplexityMode = openh264_sys2::MEDIUM_COMPLEXITY;
+    params.iComplexityMode = match settings.effort {
+        EncoderEffort::Low => openh264_sys2::LOW_COMPLEXITY,
+        EncoderEffort::Medium => openh264_sys2::MEDIUM_COMPLEXITY,
+    };
     params.uiIntraPeriod = 0;
     params.iLoopFilterDisableIdc = openh264_sys2::DEBLOCKING_IDC_0;
     params.iMinQp = i32::from(settings.min_qp);
@@ -336,8 +366,13 @@ fn set_refine_qp(
     layer.fFrameRate = settings.max_fps;
     layer.iVideoWidth = width;
     layer.iVideoHeight = height;
-    layer.sSliceArgument.uiSliceMode = openh264_sys2::SM_SINGLE_SLICE;
-    layer.sSliceArgument.uiSliceNum = 1;
+    if settings.threads > 1 {
+        layer.sSliceArgument.uiSliceMode = openh264_sys2::SM_FIXEDSLCNUM_SLICE;
+        layer.sSliceArgument.uiSliceNum = u32::from(settings.threads);
+    } else {
+        layer.sSliceArgument.uiSliceMode = openh264_sys2::SM_SINGLE_SLICE;
+        layer.sSliceArgument.uiSliceNum = 1;
+    }
     layer.iDLayerQp = i32::from(settings.refine_qp);
     // SAFETY: SetOption(ENCODER_OPTION_SVC_ENCODE_PARAM_EXT) copies the SEncParamExt we pass
     // during the call; the encoder is initialised (refinement follows an encode).
@@ -347,7 +382,7 @@ fn set_refine_qp(
             (&raw mut params).cast::<c_void>(),
         )
     };
-    check(status, "set refinement quantiser")
+    check(status, "set encoder parameters")
 }
 
 fn check(status: i32, operation: &'static str) -> Result<(), H264Error> {

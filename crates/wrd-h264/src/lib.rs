@@ -6,7 +6,8 @@
 //!   refinement IDR once motion stops so text ends up sharp.
 //! - [`EncoderThread`] runs one encoder on a thread of its own, fed with the latest frame: a
 //!   frame submitted while the encoder is busy replaces the waiting one (its damage is merged),
-//!   so a slow client never builds a queue of frames.
+//!   so a slow client never builds a queue of frames. A consumer with a flow-control window
+//!   paces it ([`EncoderOutput::want_next`]) so that nothing is encoded long before it can go.
 //! - [`H264Decoder`] decodes the access units back to BGRx (the test client, tests, the bench).
 //! - [`psnr_bgrx`] measures how close a decoded picture is to its source.
 //! - [`self_test`] checks that H.264 works in this build (`doctor`).
@@ -28,7 +29,7 @@ pub use crate::encoder::{EncodedFrame, FrameKind, H264Encoder};
 pub use crate::quality::psnr_bgrx;
 pub use crate::regions::{MACROBLOCK, align_to_macroblocks};
 pub use crate::self_test::{SelfTest, self_test};
-pub use crate::settings::{EncoderSettings, NetworkProfile};
+pub use crate::settings::{ContentMode, EncoderEffort, EncoderSettings, NetworkProfile};
 pub use crate::thread::{EncoderInput, EncoderOutput, EncoderStats, EncoderThread};
 
 /// Why encoding or decoding failed.

@@ -6,6 +6,11 @@
 //! Output: a bounded tokio channel of encoded frames. Encoded frames cannot be dropped (each
 //! predicted frame depends on the ones before it), so when the consumer stops reading, the
 //! thread waits on the channel and the slot keeps coalescing: memory stays bounded.
+//!
+//! Pacing: a consumer that can send only so many frames (a flow-control window) says when it
+//! is ready for the next one ([`EncoderOutput::want_next`]). The thread then starts work only
+//! while the consumer has asked for more than it was given, so no encoded frame ages in the
+//! channel while newer pictures arrive: the one encoded next is the newest when it is needed.
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -45,6 +50,11 @@ struct State {
     idr_requested: bool,
     closed: bool,
     stats: EncoderStats,
+    /// Results (frames or errors) the consumer is ready for in total since the start; `None`:
+    /// not paced, the channel's capacity is the only bound.
+    demand: Option<u64>,
+    /// Results handed to the channel in total.
+    delivered: u64,
 }
 
 #[derive(Debug, Default)]
@@ -76,6 +86,7 @@ impl EncoderThread {
         let shared = Arc::new(Shared::default());
         let (tx, rx) = mpsc::channel(output_capacity.max(1));
         let thread_shared = Arc::clone(&shared);
+        let output_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("h264-encoder".to_owned())
             .spawn(move || run(encoder, &thread_shared, &tx))
@@ -85,7 +96,11 @@ impl EncoderThread {
                 shared,
                 thread: Some(thread),
             },
-            EncoderOutput { rx },
+            EncoderOutput {
+                rx,
+                shared: output_shared,
+                received: 0,
+            },
         ))
     }
 }
@@ -156,18 +171,40 @@ impl Drop for EncoderInput {
 #[derive(Debug)]
 pub struct EncoderOutput {
     rx: mpsc::Receiver<Result<EncodedFrame, H264Error>>,
+    shared: Arc<Shared>,
+    /// Results taken from the channel in total.
+    received: u64,
 }
 
 impl EncoderOutput {
     /// The next encoded frame, or the error encoding a frame gave (the thread goes on with the
     /// next one). `None` once the input is dropped and everything is delivered. Cancel-safe.
     pub async fn recv(&mut self) -> Option<Result<EncodedFrame, H264Error>> {
-        self.rx.recv().await
+        let result = self.rx.recv().await;
+        self.received += u64::from(result.is_some());
+        result
     }
 
     /// Like [`Self::recv`], without waiting.
     pub fn try_recv(&mut self) -> Option<Result<EncodedFrame, H264Error>> {
-        self.rx.try_recv().ok()
+        let result = self.rx.try_recv().ok();
+        self.received += u64::from(result.is_some());
+        result
+    }
+
+    /// Paces the encoder from now on: `true` when the consumer could send an encoded frame at
+    /// once (the thread may start on the next one), `false` when it could not (the thread
+    /// finishes what it is doing, delivers it and then waits, while its input keeps
+    /// coalescing). Cheap; call it whenever the answer may have changed.
+    pub fn want_next(&self, ready: bool) {
+        let demand = self.received + u64::from(ready);
+        let mut state = self.shared.lock();
+        if state.demand == Some(demand) {
+            return;
+        }
+        state.demand = Some(demand);
+        drop(state);
+        self.shared.wake.notify_one();
     }
 }
 
@@ -189,6 +226,11 @@ fn run(mut encoder: H264Encoder, shared: &Shared, tx: &mpsc::Sender<Result<Encod
             loop {
                 if state.closed {
                     return;
+                }
+                // Paced and given all it asked for: nothing starts until the consumer asks.
+                if state.demand.is_some_and(|demand| state.delivered >= demand) {
+                    state = shared.wake.wait(state).unwrap_or_else(PoisonError::into_inner);
+                    continue;
                 }
                 if let Some(pending) = state.pending.take() {
                     if std::mem::take(&mut state.idr_requested) {
@@ -256,6 +298,7 @@ fn run(mut encoder: H264Encoder, shared: &Shared, tx: &mpsc::Sender<Result<Encod
                 Err(err)
             }
         };
+        shared.lock().delivered += 1;
         if tx.blocking_send(outcome).is_err() {
             return;
         }

@@ -434,6 +434,7 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
             }
             self.start_gfx_if_ready()?;
             self.flush_gfx()?;
+            self.pace_encoder();
             if self.output.refresh.swap(false, Ordering::Relaxed) {
                 self.subscriber.request_full_refresh();
                 if let GfxState::Active(stream) = &self.gfx {
@@ -450,9 +451,10 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
             // `Notify::notified` (a notification finding no waiter is kept as a permit),
             // `GfxLink::changed` and `EncoderOutput::recv` are, and the state changes only
             // after the select.
+            // While active, every acknowledgement may open the window: for the waiting frame,
+            // or for the encoder to start the next one.
             let link = match (&self.gfx_link, &self.gfx) {
-                (Some(link), GfxState::Waiting) => Some(Arc::clone(link)),
-                (Some(link), GfxState::Active(stream)) if stream.waiting.is_some() => Some(Arc::clone(link)),
+                (Some(link), GfxState::Waiting | GfxState::Active(_)) => Some(Arc::clone(link)),
                 _ => None,
             };
             let gfx_changed = async move {
@@ -618,6 +620,8 @@ impl DisplayUpdates {
         let refine_qp = settings.refine_qp;
         // Two encoded frames may wait for the pipeline; past that the encoder coalesces.
         let (input, output) = EncoderThread::spawn(settings, 2).context("starting the H.264 encoder")?;
+        // Paced by `pace_encoder` from the first frame on.
+        output.want_next(true);
         info!(surface, width, height, "graphics pipeline: H.264 (AVC420)");
         self.subscriber.request_full_refresh();
         self.next_frame_at = None;
@@ -665,6 +669,20 @@ impl DisplayUpdates {
                 self.subscriber.request_full_refresh();
             }
         }
+    }
+
+    /// Lets the encoder start on the next frame only when nothing waits for the window and the
+    /// frame could go out at the latest on the next acknowledgement. Encoding further ahead
+    /// would only queue pictures that age while newer ones arrive (capture-to-wire time, not
+    /// frames); encoding only once there is room would leave the window idle for an encode
+    /// after each acknowledgement (fewer frames at the same round trip).
+    fn pace_encoder(&self) {
+        let (GfxState::Active(stream), Some(link)) = (&self.gfx, &self.gfx_link) else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        let room = link.with_flow(|flow| flow.has_room_after(1, now));
+        stream.output.want_next(stream.waiting.is_none() && room);
     }
 
     /// Hands the waiting encoded frame to the pipeline if the flow-control window allows; after

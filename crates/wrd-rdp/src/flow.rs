@@ -173,6 +173,12 @@ impl FlowControl {
             .is_some_and(|since| now.saturating_duration_since(since) >= self.stall_threshold())
     }
 
+    /// Whether a frame could go once `acknowledgements` more frames are acknowledged (0: now,
+    /// what [`Self::try_send`] would answer, without its effects).
+    pub(crate) fn has_room_after(&self, acknowledgements: u32, now: Instant) -> bool {
+        self.suspended || self.in_flight() < self.window(now).saturating_add(acknowledgements)
+    }
+
     /// Whether a frame may go now. A `Wait` starts the stall clock; the first `Send` after a
     /// stall is a `Resync`.
     pub(crate) fn try_send(&mut self, now: Instant) -> Verdict {
@@ -222,6 +228,32 @@ mod tests {
             flow.acknowledged(id, 1, now);
         }
         now
+    }
+
+    #[test]
+    fn room_now_is_what_a_send_would_find_and_room_after_acknowledgements_counts_them() {
+        let mut flow = FlowControl::default();
+        let now = source_at(&mut flow, Instant::now(), 60);
+        for id in 0..MIN_WINDOW {
+            assert!(flow.has_room_after(0, now));
+            assert_eq!(flow.try_send(now), Verdict::Send);
+            flow.sent(id, now);
+        }
+        assert!(!flow.has_room_after(0, now));
+        assert!(flow.has_room_after(1, now));
+        assert_eq!(flow.try_send(now), Verdict::Wait);
+        flow.sent(MIN_WINDOW, now);
+        assert!(!flow.has_room_after(1, now));
+        flow.acknowledged(0, 1, now + ms(5));
+        assert!(flow.has_room_after(1, now + ms(5)));
+        flow.acknowledged(1, SUSPEND_FRAME_ACKNOWLEDGEMENT, now + ms(6));
+        for id in 3..20 {
+            flow.sent(id, now + ms(7));
+        }
+        assert!(
+            flow.has_room_after(0, now + ms(7)),
+            "suspended acknowledgements: no window"
+        );
     }
 
     #[test]
