@@ -50,6 +50,10 @@ pub struct EncoderSettings {
     /// Camera by default: it halves the time of a full-screen change (1080p animation 30 → 15
     /// ms CPU per frame, typing 16 → 6 ms, BENCHMARKS.md) at the same bytes and PSNR for
     /// motion; a typed character costs about 50 % more bytes, still far below the budget.
+    /// The price is scrolling: camera mode has no scroll detection, so a terminal scrolling a
+    /// line every 20 ms costs 236-380 KiB/s instead of about 35 (up to ~3 Mbit/s, under the
+    /// animation's budget; BENCHMARKS.md). `Screen` is the choice for scroll-heavy use on a
+    /// thin link.
     pub content: ContentMode,
     /// Low by default: the same bytes and PSNR as medium on desktop content, 10-25 % faster.
     pub effort: EncoderEffort,
