@@ -11,14 +11,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod clipboard_common;
+mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
 use clipboard_common::{Rig, STEP, TEXT_MIME};
 use wrd_testkit::{
     ChildGuard, MutterStack, MutterStackOptions, Security, TestDir, XFreeRdp, XFreeRdpOptions, Xvfb,
-    free_port, output_with_timeout, poll_until, wait_for_port,
+    output_with_timeout, poll_until,
 };
 
 const USER: &str = "rdpuser";
@@ -44,35 +44,14 @@ fn start_with(name: &str, client: impl FnOnce(u16) -> XFreeRdpOptions) -> Setup 
         },
     )
     .unwrap();
-    let port = free_port();
-    let binary = stack
-        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
-        .unwrap();
-    let listen = format!("127.0.0.1:{port}");
-    let mut cmd = stack.command(&binary);
-    cmd.args([
-        "serve",
-        "--source",
-        "mutter",
-        "--listen",
-        &listen,
-        "--username",
-        USER,
-    ])
-    .env("WRD_PASSWORD", PASSWORD)
-    .env(
-        "RUST_LOG",
-        std::env::var("WRD_TEST_SERVER_LOG")
-            .unwrap_or_else(|_| "info,wrd_server::clipboard=debug,wrd_mutter=debug".to_owned()),
+    let (server, port) = common::serve_mutter(
+        &stack,
+        &dir,
+        (USER, PASSWORD),
+        "info,wrd_server::clipboard=debug,wrd_mutter=debug",
+        "clipboard: shared with clients through Mutter's remote-desktop session",
+        STEP,
     );
-    let mut server = ChildGuard::spawn(&mut cmd, "wrd-server", dir.path()).unwrap();
-    server
-        .wait_for_log(
-            "clipboard: shared with clients through Mutter's remote-desktop session",
-            STEP,
-        )
-        .unwrap();
-    wait_for_port(listen.parse().unwrap(), STEP).unwrap();
 
     let xvfb = Xvfb::start(dir.path()).unwrap();
     let options = client(port)

@@ -6,14 +6,15 @@
 // Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use wrd_client::{ClientConfig, SessionEvent};
 use wrd_testkit::{
     ChildGuard, Image, MutterStack, MutterStackOptions, Security, TestDir, XFreeRdp, XFreeRdpOptions, Xvfb,
-    free_port, sixel_safe_picture, wait_for_port,
+    sixel_safe_picture,
 };
 
 const USER: &str = "rdpuser";
@@ -35,29 +36,15 @@ fn stack(dir: &TestDir, monitors: &[(u32, u32)], pic: &Image) -> MutterStack {
     stack
 }
 
-fn start_server(stack: &MutterStack, port: u16, dir: &TestDir) -> ChildGuard {
-    let binary = stack
-        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
-        .unwrap();
-    let listen = format!("127.0.0.1:{port}");
-    let mut cmd = stack.command(&binary);
-    cmd.args([
-        "serve",
-        "--source",
-        "mutter",
-        "--listen",
-        &listen,
-        "--username",
-        USER,
-    ])
-    .env("WRD_PASSWORD", PASSWORD)
-    .env("RUST_LOG", "info");
-    let mut guard = ChildGuard::spawn(&mut cmd, "wrd-server", dir.path()).unwrap();
-    wait_for_port(listen.parse().unwrap(), Duration::from_secs(30)).unwrap();
-    guard
-        .wait_for_log("Mutter screen cast started", Duration::from_secs(20))
-        .unwrap();
-    guard
+fn start_server(stack: &MutterStack, dir: &TestDir) -> (ChildGuard, u16) {
+    common::serve_mutter(
+        stack,
+        dir,
+        (USER, PASSWORD),
+        "info",
+        "wrd-server ready",
+        Duration::from_secs(30),
+    )
 }
 
 /// Whether `shown` (the client's picture) has `pic` at `(x0, y0)` and the background beside it.
@@ -78,8 +65,7 @@ fn the_real_client_sees_the_gnome_desktop_without_a_dialog() {
     let dir = TestDir::new("mutter-xfreerdp").unwrap();
     let pic = sixel_safe_picture(1024, 576).unwrap();
     let stack = stack(&dir, &[(1280, 720)], &pic);
-    let port = free_port();
-    let mut server = start_server(&stack, port, &dir);
+    let (mut server, port) = start_server(&stack, &dir);
     let xvfb = Xvfb::start(dir.path()).unwrap();
     let options = XFreeRdpOptions::new(port)
         .credentials(USER, PASSWORD)
@@ -108,8 +94,7 @@ fn two_monitors_are_one_desktop() {
     let dir = TestDir::new("mutter-two-monitors").unwrap();
     let pic = sixel_safe_picture(640, 384).unwrap();
     let stack = stack(&dir, &[(1280, 720), (800, 600)], &pic);
-    let port = free_port();
-    let mut server = start_server(&stack, port, &dir);
+    let (mut server, port) = start_server(&stack, &dir);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
 
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -111,21 +111,71 @@ pub async fn settle(session: &mut Session, quiet: Duration, limit: Duration) {
 pub fn serve_portal(
     stack: &wrd_testkit::SwayStack,
     dir: &TestDir,
+    credentials: (&str, &str),
+    log: &str,
+    ready: &str,
+    step: Duration,
+) -> (wrd_testkit::ChildGuard, u16) {
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+    let cmd = stack.command(&binary);
+    serve(
+        cmd,
+        "portal",
+        "portal screen cast started",
+        dir,
+        credentials,
+        log,
+        ready,
+        step,
+    )
+}
+
+/// [`serve_portal`] on headless Mutter: `wrd-server serve --source mutter`.
+pub fn serve_mutter(
+    stack: &wrd_testkit::MutterStack,
+    dir: &TestDir,
+    credentials: (&str, &str),
+    log: &str,
+    ready: &str,
+    step: Duration,
+) -> (wrd_testkit::ChildGuard, u16) {
+    let binary = stack
+        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
+        .unwrap();
+    let cmd = stack.command(&binary);
+    serve(
+        cmd,
+        "mutter",
+        "Mutter screen cast started",
+        dir,
+        credentials,
+        log,
+        ready,
+        step,
+    )
+}
+
+/// Runs `cmd` (the installed binary, in the desktop's environment) as `serve --source
+/// source` on a free loopback port; waits for `ready`, then `started`, then the port.
+#[allow(clippy::too_many_arguments)]
+fn serve(
+    mut cmd: std::process::Command,
+    source: &str,
+    started: &str,
+    dir: &TestDir,
     (user, password): (&str, &str),
     log: &str,
     ready: &str,
     step: Duration,
 ) -> (wrd_testkit::ChildGuard, u16) {
     let port = wrd_testkit::free_port();
-    let binary = stack
-        .install(Path::new(env!("CARGO_BIN_EXE_wrd-server")))
-        .unwrap();
     let listen = format!("127.0.0.1:{port}");
-    let mut cmd = stack.command(&binary);
     cmd.args([
         "serve",
         "--source",
-        "portal",
+        source,
         "--listen",
         &listen,
         "--username",
@@ -138,7 +188,7 @@ pub fn serve_portal(
     );
     let mut server = wrd_testkit::ChildGuard::spawn(&mut cmd, "wrd-server", dir.path()).unwrap();
     server.wait_for_log(ready, step).unwrap();
-    server.wait_for_log("portal screen cast started", step).unwrap();
+    server.wait_for_log(started, step).unwrap();
     wrd_testkit::wait_for_port(listen.parse().unwrap(), step).unwrap();
     (server, port)
 }
