@@ -65,6 +65,8 @@ fn headless_command(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wrd-server"));
     cmd.arg("headless");
     if is_root() {
+        // Made (or repaired) before the server runs a session as it.
+        ensure_stack_user().unwrap();
         cmd.args(["--user", STACK_USER]);
     }
     cmd.args(args).env("WRD_PASSWORD", PASSWORD).env(

@@ -93,19 +93,100 @@ fn lookup_user(name: &str) -> Result<Option<Identity>> {
     }))
 }
 
+/// Looks `name` up and creates it when missing, one caller at a time.
+///
+/// Tests run in parallel threads (and test binaries may run in parallel processes), and two
+/// `useradd` at once do not fail cleanly: each checks that the name is free before taking the
+/// lock on /etc/passwd, so both go on, the second entry (with the next uid) replaces the first,
+/// and the home directory keeps the first uid, unwritable by the user. A file lock serialises
+/// the check and the creation across threads and processes.
 fn ensure_user(name: &str) -> Result<Identity> {
-    if let Some(id) = lookup_user(name)? {
-        return Ok(id);
+    let _lock = UserLock::take()?;
+    let id = match lookup_user(name)? {
+        Some(id) => id,
+        None => {
+            let out = output_with_timeout(
+                Command::new("useradd").args(["--create-home", "--shell", "/bin/bash", name]),
+                Duration::from_secs(30),
+            )?;
+            match lookup_user(name)? {
+                Some(id) => id,
+                None => bail!("useradd {name} failed: {}", String::from_utf8_lossy(&out.stderr)),
+            }
+        }
+    };
+    repair_home_owner(&id)?;
+    Ok(id)
+}
+
+/// A home left owned by another uid (by the race [`ensure_user`] now prevents, on a machine
+/// where it happened before) is given back to the user: programs run as the user keep their
+/// state there (the server's TLS certificate, for one).
+fn repair_home_owner(id: &Identity) -> Result<()> {
+    let Ok(meta) = std::fs::metadata(&id.home) else {
+        return Ok(());
+    };
+    if meta.uid() == id.uid {
+        return Ok(());
     }
+    eprintln!(
+        "wrd-testkit: {} belongs to uid {}, not to {} (uid {}): giving it back",
+        id.home.display(),
+        meta.uid(),
+        id.name,
+        id.uid
+    );
+    let owner = format!("{}:{}", id.uid, id.gid);
     let out = output_with_timeout(
-        Command::new("useradd").args(["--create-home", "--shell", "/bin/bash", name]),
+        Command::new("chown")
+            .args(["-R", "--no-dereference", &owner])
+            .arg(&id.home),
         Duration::from_secs(30),
     )?;
-    // another test may have created it meanwhile
-    if let Some(id) = lookup_user(name)? {
-        return Ok(id);
+    ensure!(
+        out.status.success(),
+        "chown -R {owner} {}: {}",
+        id.home.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// An exclusive `flock` on a fixed file, released when dropped (or when the process dies).
+// The File is held only so that its descriptor, and with it the lock, lives as long as this.
+struct UserLock(#[allow(dead_code)] std::fs::File);
+
+impl UserLock {
+    const PATH: &str = "/tmp/wrd-testkit-useradd.lock";
+
+    fn take() -> Result<Self> {
+        use std::os::fd::AsRawFd as _;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(Self::PATH)
+            .with_context(|| format!("opening {}", Self::PATH))?;
+        // Bounded like every wait here: the holder runs at most one useradd (30 s) and a chown.
+        poll_until(
+            Duration::from_secs(90),
+            Duration::from_millis(20),
+            "the useradd lock",
+            || {
+                // SAFETY: flock on a descriptor this File owns for the whole call.
+                let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+                if rc == 0 {
+                    return Ok(Some(()));
+                }
+                let err = std::io::Error::last_os_error();
+                match err.raw_os_error() {
+                    Some(libc::EWOULDBLOCK) | Some(libc::EINTR) => Ok(None),
+                    _ => Err(err).with_context(|| format!("locking {}", Self::PATH)),
+                }
+            },
+        )?;
+        Ok(Self(file))
     }
-    bail!("useradd {name} failed: {}", String::from_utf8_lossy(&out.stderr))
 }
 
 /// The stack user (created on first use), for tests that run a program as that user
@@ -686,4 +767,58 @@ fn is_mount_point(path: &Path) -> bool {
         info.lines()
             .any(|line| line.split(' ').nth(4) == Some(escaped.as_str()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    /// Removes the throwaway user (and its home) however the test ends.
+    struct UserGone(String);
+
+    impl Drop for UserGone {
+        fn drop(&mut self) {
+            // userdel leaves a home owned by another uid behind: that one goes by hand.
+            if let Ok(Some(id)) = lookup_user(&self.0)
+                && id.home.ends_with(&self.0)
+            {
+                let _ = std::fs::remove_dir_all(&id.home);
+            }
+            let _ = output_with_timeout(
+                Command::new("userdel").args(["--remove", &self.0]),
+                Duration::from_secs(30),
+            );
+        }
+    }
+
+    /// Eight tests asking for a missing user at once get one user whose home is its own (two
+    /// racing `useradd` left the home to a uid that was then overwritten).
+    #[test]
+    fn concurrent_first_uses_create_one_user_owning_its_home() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: creating a user needs root");
+            return;
+        }
+        let name = format!("wrdrace{}", std::process::id() % 100_000);
+        let _gone = UserGone(name.clone());
+        let ids: Vec<Identity> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..8).map(|_| scope.spawn(|| ensure_user(&name))).collect();
+            handles.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
+        });
+        let uid = lookup_user(&name).unwrap().unwrap().uid;
+        assert!(
+            ids.iter().all(|id| id.uid == uid),
+            "callers saw different uids: {ids:?}"
+        );
+        let owner = std::fs::metadata(&ids[0].home).unwrap().uid();
+        assert_eq!(
+            owner,
+            uid,
+            "{} belongs to uid {owner}, the user is {uid}",
+            ids[0].home.display()
+        );
+    }
 }
