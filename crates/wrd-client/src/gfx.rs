@@ -53,15 +53,23 @@ pub(crate) struct GfxState {
 /// Whether the client acknowledges frames, and the acknowledgements it held back.
 pub(crate) struct AckGate {
     pub acknowledging: bool,
+    /// The client told the server it suspends acknowledgements (queue depth
+    /// `SUSPEND_FRAME_ACKNOWLEDGEMENT`): none is sent or held from then on.
+    pub suspended: bool,
     /// FrameAcknowledge PDUs not sent while not acknowledging, oldest first.
     pub held: Vec<DvcMessage>,
+    /// The frame id and total frames decoded of the latest acknowledgement the pipeline made
+    /// (sent, held or dropped): what a suspending acknowledgement carries.
+    pub latest: Option<(u32, u32)>,
 }
 
 impl Default for AckGate {
     fn default() -> Self {
         Self {
             acknowledging: true,
+            suspended: false,
             held: Vec::new(),
+            latest: None,
         }
     }
 }
@@ -70,7 +78,9 @@ impl std::fmt::Debug for AckGate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AckGate")
             .field("acknowledging", &self.acknowledging)
+            .field("suspended", &self.suspended)
             .field("held", &self.held.len())
+            .field("latest", &self.latest)
             .finish()
     }
 }
@@ -111,12 +121,18 @@ pub(crate) struct Acknowledging {
 
 ironrdp::core::impl_as_any!(Acknowledging);
 
-/// Whether `message` is a FrameAcknowledge PDU.
-fn is_frame_acknowledge(message: &DvcMessage) -> bool {
-    let cmd = ironrdp::core::encode_vec(message.as_ref())
-        .ok()
-        .and_then(|b| b.get(..2).map(|c| u16::from_le_bytes([c[0], c[1]])));
-    cmd == Some(CMDID_FRAME_ACKNOWLEDGE)
+/// The frame id and total frames decoded of `message` if it is a FrameAcknowledge PDU
+/// (header: cmdId, flags, pduLength; then queueDepth, frameId, totalFramesDecoded).
+fn frame_acknowledge(message: &DvcMessage) -> Option<(u32, u32)> {
+    let bytes = ironrdp::core::encode_vec(message.as_ref()).ok()?;
+    let field = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
+    let cmd = bytes.get(..2).map(|c| u16::from_le_bytes([c[0], c[1]]))?;
+    (cmd == CMDID_FRAME_ACKNOWLEDGE).then_some(())?;
+    Some((field(12)?, field(16)?))
 }
 
 impl DvcProcessor for Acknowledging {
@@ -131,10 +147,19 @@ impl DvcProcessor for Acknowledging {
     fn process(&mut self, channel_id: u32, payload: &[u8]) -> PduResult<Vec<DvcMessage>> {
         let messages = self.pipeline.process(channel_id, payload)?;
         let mut state = lock(&self.shared);
-        if state.acks.acknowledging {
+        if let Some(latest) = messages.iter().rev().find_map(frame_acknowledge) {
+            state.acks.latest = Some(latest);
+        }
+        if state.acks.acknowledging && !state.acks.suspended {
             return Ok(messages);
         }
-        let (acks, others): (Vec<_>, Vec<_>) = messages.into_iter().partition(is_frame_acknowledge);
+        let (acks, others): (Vec<_>, Vec<_>) = messages
+            .into_iter()
+            .partition(|message| frame_acknowledge(message).is_some());
+        if state.acks.suspended {
+            // A client that suspended acknowledgements sends none.
+            return Ok(others);
+        }
         let held = &mut state.acks.held;
         held.extend(acks);
         if held.len() > MAX_HELD_ACKS {

@@ -894,6 +894,40 @@ impl Session {
         self.write(&bytes, "sending held frame acknowledgements").await
     }
 
+    /// Tells the server this client suspends frame acknowledgements (a FrameAcknowledge whose
+    /// queue depth is `SUSPEND_FRAME_ACKNOWLEDGEMENT`, MS-RDPEGFX 2.2.2.13): from then on it
+    /// acknowledges no frame, and the server sends frames without waiting for any. Without the
+    /// graphics pipeline there is nothing to suspend.
+    pub async fn suspend_acknowledgements(&mut self) -> Result<(), ClientError> {
+        let Some(shared) = &self.gfx else {
+            return Ok(());
+        };
+        let (frame_id, total_frames_decoded) = {
+            let mut state = crate::gfx::lock(shared);
+            state.acks.suspended = true;
+            state.acks.held.clear();
+            state.acks.latest.unwrap_or_default()
+        };
+        let suspend = ironrdp_egfx::pdu::GfxPdu::FrameAcknowledge(ironrdp_egfx::pdu::FrameAcknowledgePdu {
+            queue_depth: ironrdp_egfx::pdu::QueueDepth::Suspend,
+            frame_id,
+            total_frames_decoded,
+        });
+        let channel_id = self
+            .stage
+            .get_dvc::<crate::gfx::Acknowledging>()
+            .and_then(|channel| channel.channel_id())
+            .ok_or_else(|| ClientError::Protocol("the graphics pipeline channel is not open".to_owned()))?;
+        let message: ironrdp_dvc::DvcMessage = Box::new(suspend);
+        let messages =
+            ironrdp_dvc::encode_dvc_messages(channel_id, vec![message], ironrdp_svc::ChannelFlags::empty())
+                .map_err(|e| ClientError::Protocol(format!("encoding the suspending acknowledgement: {e}")))?;
+        let bytes = self.stage.encode_dvc_messages(messages).map_err(|e| {
+            ClientError::Protocol(format!("encoding the suspending acknowledgement: {}", e.report()))
+        })?;
+        self.write(&bytes, "suspending frame acknowledgements").await
+    }
+
     fn clipboard_state(&self) -> Result<&crate::clipboard::Shared, ClientError> {
         self.clipboard
             .as_ref()

@@ -391,6 +391,9 @@ struct GfxStream {
     /// After a stall: encoded frames are dropped until the IDR asked for arrives (a predicted
     /// frame would refer to pictures the client never got).
     awaiting_idr: bool,
+    /// One receiver per frame handed to the writer and not yet written, oldest first (see
+    /// [`send_write_marker`]); [`FlowControl`](crate::flow::FlowControl) counts them.
+    unwritten: VecDeque<tokio::sync::oneshot::Receiver<Option<std::net::SocketAddr>>>,
     epoch: std::time::Instant,
     refine_qp: u8,
 }
@@ -400,11 +403,12 @@ impl Drop for DisplayUpdates {
         self.stats.log();
         if let (GfxState::Active(_), Some(link)) = (&self.gfx, &self.gfx_link) {
             let now = std::time::Instant::now();
-            let (rtt, window, in_flight, suspended) = link.with_flow(|flow| {
+            let (rtt, window, in_flight, unwritten, suspended) = link.with_flow(|flow| {
                 (
                     flow.rtt(),
                     flow.window(now),
                     flow.in_flight(),
+                    flow.unwritten(),
                     flow.is_suspended(),
                 )
             });
@@ -412,6 +416,7 @@ impl Drop for DisplayUpdates {
                 rtt_ms = rtt.map(|rtt| rtt.as_secs_f64() * 1000.0),
                 window,
                 in_flight,
+                unwritten,
                 acknowledgements_suspended = suspended,
                 "graphics pipeline flow control"
             );
@@ -449,8 +454,8 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
             let suppressed = self.output.suppressed.load(Ordering::Relaxed);
             // Cancel-safe: sleeping, `FrameSubscriber::next`, `CursorSubscriber::next`,
             // `Notify::notified` (a notification finding no waiter is kept as a permit),
-            // `GfxLink::changed` and `EncoderOutput::recv` are, and the state changes only
-            // after the select.
+            // `GfxLink::changed`, `EncoderOutput::recv` and a `&mut oneshot::Receiver` are,
+            // and the state changes only after the select.
             // While active, every acknowledgement may open the window: for the waiting frame,
             // or for the encoder to start the next one.
             let link = match (&self.gfx_link, &self.gfx) {
@@ -463,13 +468,29 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                     None => std::future::pending().await,
                 }
             };
-            let gfx_output = match &mut self.gfx {
-                GfxState::Active(stream) if stream.waiting.is_none() => Some(&mut stream.output),
-                _ => None,
+            let (gfx_output, oldest_unwritten) = match &mut self.gfx {
+                GfxState::Active(stream) => {
+                    let stream = &mut **stream;
+                    (
+                        stream.waiting.is_none().then_some(&mut stream.output),
+                        stream.unwritten.front_mut(),
+                    )
+                }
+                _ => (None, None),
             };
             let encoded = async move {
                 match gfx_output {
                     Some(output) => output.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            // The writer wrote the oldest frame (an error: the writer is gone, which the next
+            // send reports; the frame is not waiting any more either way).
+            let written = async move {
+                match oldest_unwritten {
+                    Some(marker) => {
+                        let _ = marker.await;
+                    }
                     None => std::future::pending().await,
                 }
             };
@@ -497,6 +518,10 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                 }
                 () = output_changed => continue,
                 () = gfx_changed => continue,
+                () = written => {
+                    self.frame_written();
+                    continue;
+                }
                 encoded = encoded => {
                     self.take_encoded(encoded);
                     continue;
@@ -634,6 +659,7 @@ impl DisplayUpdates {
             output,
             waiting: None,
             awaiting_idr: false,
+            unwritten: VecDeque::new(),
             epoch: std::time::Instant::now(),
             refine_qp,
         }));
@@ -747,12 +773,23 @@ impl DisplayUpdates {
         let channel = server.channel_id();
         drop(server);
         send_gfx(&stream.events, channel, messages)?;
+        stream.unwritten.push_back(send_write_marker(&stream.events)?);
         self.stats.frames_sent += 1;
         self.stats.rects_sent += u64::try_from(frame.regions.len()).unwrap_or(u64::MAX);
         if frame.captured_at >= self.started {
             self.stats.capture_to_wire.record(frame.captured_at.elapsed());
         }
         Ok(())
+    }
+
+    /// The writer wrote the oldest frame waiting for it: the next may go.
+    fn frame_written(&mut self) {
+        let (GfxState::Active(stream), Some(link)) = (&mut self.gfx, &self.gfx_link) else {
+            return;
+        };
+        if stream.unwritten.pop_front().is_some() {
+            link.with_flow(crate::flow::FlowControl::written);
+        }
     }
 
     /// Queues what the client needs to show `cursor`: a new image (or a cached one) and the
@@ -841,6 +878,20 @@ fn send_gfx(
             ironrdp_server::EgfxServerMessage::SendMessages { messages },
         ))
         .map_err(|_| anyhow::anyhow!("the session's writer is gone"))
+}
+
+/// Queues a marker behind what `events` holds, answered once IronRDP has written all of it
+/// to the connection: IronRDP handles its server events one after the other, each write
+/// finished before the next event, and answers `GetLocalAddr` from its own state, so the
+/// answer comes exactly when the events before it are on the socket.
+fn send_write_marker(
+    events: &tokio::sync::mpsc::UnboundedSender<ironrdp_server::ServerEvent>,
+) -> anyhow::Result<tokio::sync::oneshot::Receiver<Option<std::net::SocketAddr>>> {
+    let (marker, written) = tokio::sync::oneshot::channel();
+    events
+        .send(ironrdp_server::ServerEvent::GetLocalAddr(marker))
+        .map_err(|_| anyhow::anyhow!("the session's writer is gone"))?;
+    Ok(written)
 }
 
 /// The pointer as one client knows it, and the images it keeps in its pointer cache.

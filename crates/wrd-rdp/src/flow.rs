@@ -13,6 +13,12 @@
 //! been stuck longer than [`FlowControl::stall_threshold`] and acknowledges again (or suspends
 //! acknowledgements), the next send is a [`Verdict::Resync`]: the frames encoded while it was
 //! stuck are stale, the caller drops them and starts again from an IDR of the current picture.
+//!
+//! Independently of acknowledgements, at most [`MAX_UNWRITTEN`] frames may be handed to the
+//! writer and not yet written to the socket. Acknowledgements bound nothing for a client that
+//! suspended them, and on a link slower than the encoder the writer's queue (IronRDP's, in
+//! memory) would otherwise grow for as long as the session lasts; this way frames wait in the
+//! encoder, which keeps only the newest picture.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -47,12 +53,17 @@ const MAX_RATE_SAMPLES: usize = 480;
 /// caller send regardless of it.
 const MAX_TRACKED: usize = 64;
 
+/// Most frames handed to the writer and not yet written to the socket: one being written and
+/// one queued behind it keep the connection busy.
+pub(crate) const MAX_UNWRITTEN: u32 = 2;
+
 /// What the caller may do with an encoded frame now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Verdict {
     /// Send it.
     Send,
-    /// The window is full: keep it and wait for an acknowledgement.
+    /// The window is full, or the writer has [`MAX_UNWRITTEN`] frames: keep it and wait for
+    /// an acknowledgement or a write.
     Wait,
     /// The client was stuck and moves again: drop what was encoded meanwhile and send an IDR.
     Resync,
@@ -71,6 +82,8 @@ pub(crate) struct FlowControl {
     suspended: bool,
     /// Since when a frame has been waiting for the window to open.
     blocked_since: Option<Instant>,
+    /// Frames handed to the writer and not yet written to the socket.
+    unwritten: u32,
 }
 
 impl FlowControl {
@@ -87,8 +100,9 @@ impl FlowControl {
         }
     }
 
-    /// Frame `frame_id` was handed to the writer.
+    /// Frame `frame_id` was handed to the writer (see [`Self::written`]).
     pub(crate) fn sent(&mut self, frame_id: u32, now: Instant) {
+        self.unwritten = self.unwritten.saturating_add(1);
         if self.suspended {
             // No acknowledgement will come for it.
             return;
@@ -97,6 +111,16 @@ impl FlowControl {
             self.in_flight.pop_front();
         }
         self.in_flight.push_back((frame_id, now));
+    }
+
+    /// The writer wrote the oldest frame handed to it (writes complete in order).
+    pub(crate) fn written(&mut self) {
+        self.unwritten = self.unwritten.saturating_sub(1);
+    }
+
+    /// Frames handed to the writer and not yet written.
+    pub(crate) fn unwritten(&self) -> u32 {
+        self.unwritten
     }
 
     /// The client's FrameAcknowledge for `frame_id` with its `queue_depth`.
@@ -173,17 +197,22 @@ impl FlowControl {
             .is_some_and(|since| now.saturating_duration_since(since) >= self.stall_threshold())
     }
 
-    /// Whether a frame could go once `acknowledgements` more frames are acknowledged (0: now,
-    /// what [`Self::try_send`] would answer, without its effects).
-    pub(crate) fn has_room_after(&self, acknowledgements: u32, now: Instant) -> bool {
-        self.suspended || self.in_flight() < self.window(now).saturating_add(acknowledgements)
+    /// Whether a frame could go once `events` more frames are acknowledged and as many more
+    /// written (0: now, what [`Self::try_send`] would answer, without its effects).
+    pub(crate) fn has_room_after(&self, events: u32, now: Instant) -> bool {
+        let window_open = self.suspended || self.in_flight() < self.window(now).saturating_add(events);
+        window_open && self.unwritten < MAX_UNWRITTEN.saturating_add(events)
     }
 
-    /// Whether a frame may go now. A `Wait` starts the stall clock; the first `Send` after a
-    /// stall is a `Resync`.
+    /// Whether a frame may go now. A `Wait` for the window starts the stall clock (one for the
+    /// writer does not: a slow link is not a stuck client); the first `Send` after a stall is
+    /// a `Resync`.
     pub(crate) fn try_send(&mut self, now: Instant) -> Verdict {
         if !self.suspended && self.in_flight() >= self.window(now) {
             self.blocked_since.get_or_insert(now);
+            return Verdict::Wait;
+        }
+        if self.unwritten >= MAX_UNWRITTEN {
             return Verdict::Wait;
         }
         let stalled = self.is_stalled(now);
@@ -224,6 +253,7 @@ mod tests {
         for id in first_id..first_id + n {
             assert_eq!(flow.try_send(now), Verdict::Send);
             flow.sent(id, now);
+            flow.written();
             now += rtt;
             flow.acknowledged(id, 1, now);
         }
@@ -238,17 +268,20 @@ mod tests {
             assert!(flow.has_room_after(0, now));
             assert_eq!(flow.try_send(now), Verdict::Send);
             flow.sent(id, now);
+            flow.written();
         }
         assert!(!flow.has_room_after(0, now));
         assert!(flow.has_room_after(1, now));
         assert_eq!(flow.try_send(now), Verdict::Wait);
         flow.sent(MIN_WINDOW, now);
+        flow.written();
         assert!(!flow.has_room_after(1, now));
         flow.acknowledged(0, 1, now + ms(5));
         assert!(flow.has_room_after(1, now + ms(5)));
         flow.acknowledged(1, SUSPEND_FRAME_ACKNOWLEDGEMENT, now + ms(6));
         for id in 3..20 {
             flow.sent(id, now + ms(7));
+            flow.written();
         }
         assert!(
             flow.has_room_after(0, now + ms(7)),
@@ -322,6 +355,7 @@ mod tests {
         for id in 10..12 {
             assert_eq!(flow.try_send(now), Verdict::Send);
             flow.sent(id, now);
+            flow.written();
             now += ms(33);
         }
         // Ten seconds of frames waiting: never allowed.
@@ -337,6 +371,7 @@ mod tests {
         assert_eq!(flow.rtt(), Some(ms(10)));
         assert_eq!(flow.try_send(now), Verdict::Resync);
         flow.sent(12, now);
+        flow.written();
         assert_eq!(flow.try_send(now), Verdict::Send);
     }
 
@@ -346,12 +381,43 @@ mod tests {
         let mut now = Instant::now();
         for id in 0..2 {
             flow.sent(id, now);
+            flow.written();
         }
         assert_eq!(flow.try_send(now), Verdict::Wait);
         now += ms(200);
         flow.acknowledged(0, 1, now);
         assert_eq!(flow.try_send(now), Verdict::Send);
         assert_eq!(flow.rtt(), Some(ms(200)));
+    }
+
+    /// A client that suspended acknowledgements on a link slower than the encoder: frames
+    /// wait for the writer, not in its queue, and that wait is no stall.
+    #[test]
+    fn frames_wait_for_the_writer_whatever_the_acknowledgements() {
+        let mut flow = FlowControl::default();
+        let mut now = Instant::now();
+        flow.acknowledged(0, SUSPEND_FRAME_ACKNOWLEDGEMENT, now);
+        for id in 0..MAX_UNWRITTEN {
+            assert!(flow.has_room_after(0, now));
+            assert_eq!(flow.try_send(now), Verdict::Send);
+            flow.sent(id, now);
+        }
+        assert_eq!(flow.unwritten(), MAX_UNWRITTEN);
+        assert!(!flow.has_room_after(0, now));
+        assert!(flow.has_room_after(1, now), "room once the next write completes");
+        // Ten seconds on a link that takes nothing.
+        for _ in 0..300 {
+            now += ms(33);
+            assert_eq!(flow.try_send(now), Verdict::Wait);
+        }
+        flow.written();
+        assert_eq!(
+            flow.try_send(now),
+            Verdict::Send,
+            "a slow writer is not a stuck client"
+        );
+        flow.sent(MAX_UNWRITTEN, now);
+        assert_eq!(flow.try_send(now), Verdict::Wait);
     }
 
     #[test]
@@ -367,7 +433,9 @@ mod tests {
         let mut flow = FlowControl::default();
         let mut now = Instant::now();
         flow.sent(0, now);
+        flow.written();
         flow.sent(1, now);
+        flow.written();
         assert_eq!(flow.try_send(now), Verdict::Wait);
         now += ms(1_500);
         flow.acknowledged(0, SUSPEND_FRAME_ACKNOWLEDGEMENT, now);
@@ -377,6 +445,7 @@ mod tests {
         assert_eq!(flow.try_send(now), Verdict::Resync);
         for id in 2..100 {
             flow.sent(id, now);
+            flow.written();
             assert_eq!(flow.try_send(now), Verdict::Send);
         }
         assert_eq!(flow.in_flight(), 0);
@@ -384,7 +453,9 @@ mod tests {
         flow.acknowledged(50, 3, now);
         assert!(!flow.is_suspended());
         flow.sent(100, now);
+        flow.written();
         flow.sent(101, now);
+        flow.written();
         assert_eq!(flow.try_send(now), Verdict::Wait);
     }
 

@@ -4,120 +4,16 @@
 // Test code: a failed step is the test failing, so unwrap/panic are the right tools here.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+use common::*;
 use tokio_util::sync::CancellationToken;
-use wrd_client::{ClientConfig, ClientError, Instant, Security, Session};
+use wrd_client::{ClientError, Instant, Security, Session};
 use wrd_frame::FrameBus;
-use wrd_rdp::{AuthMode, Credentials, InputRoute, ServeSummary, ServerConfig, TlsIdentity};
-use wrd_test_pattern::TestPattern;
-
-const USER: &str = "alice";
-const PASSWORD: &str = "correct horse";
-const WIDTH: u16 = 640;
-const HEIGHT: u16 = 480;
-
-struct TestServer {
-    addr: SocketAddr,
-    shutdown: CancellationToken,
-    server: JoinHandle<anyhow::Result<ServeSummary>>,
-    _state: tempfile::TempDir,
-}
-
-struct Options {
-    auth: AuthMode,
-    max_clients: usize,
-    fps: u32,
-    handshake_timeout: Duration,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            auth: AuthMode::Nla(creds()),
-            max_clients: 4,
-            fps: 30,
-            handshake_timeout: wrd_rdp::DEFAULT_HANDSHAKE_TIMEOUT,
-        }
-    }
-}
-
-fn creds() -> Credentials {
-    Credentials {
-        username: USER.into(),
-        password: PASSWORD.into(),
-        domain: None,
-    }
-}
-
-async fn start(options: Options) -> TestServer {
-    // The server's log, for a failing test: `RUST_LOG=debug cargo test ...` (off by default).
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let shutdown = CancellationToken::new();
-    let (publisher, bus) = FrameBus::new();
-    let pattern = TestPattern::new(WIDTH, HEIGHT).unwrap();
-    tokio::spawn(wrd_test_pattern::run(
-        pattern,
-        options.fps,
-        None,
-        publisher,
-        shutdown.clone(),
-    ));
-    start_on(bus, options, shutdown).await
-}
-
-/// The server on frames the caller publishes on `bus`.
-async fn start_on(bus: FrameBus, options: Options, shutdown: CancellationToken) -> TestServer {
-    let state = tempfile::tempdir().unwrap();
-    let tls = TlsIdentity::load_or_generate(state.path()).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = ServerConfig {
-        auth: options.auth,
-        tls,
-        max_clients: options.max_clients,
-        handshake_timeout: options.handshake_timeout,
-        max_fps: wrd_rdp::DEFAULT_MAX_FPS,
-        codec: wrd_rdp::Codec::default(),
-        input: InputRoute::Ignore { reason: "test" },
-        clipboard: wrd_rdp::ClipboardRoute::Off,
-    };
-    let server = tokio::spawn(wrd_rdp::serve(listener, config, bus, shutdown.clone()));
-    TestServer {
-        addr,
-        shutdown,
-        server,
-        _state: state,
-    }
-}
-
-impl TestServer {
-    async fn stop(self) -> ServeSummary {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(3), self.server)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap()
-    }
-}
-
-fn client_config(addr: SocketAddr, password: &str) -> ClientConfig {
-    let mut config = ClientConfig::new(addr, USER, password);
-    config.desktop_width = WIDTH;
-    config.desktop_height = HEIGHT;
-    config
-}
-
-fn soon(secs: u64) -> Instant {
-    Instant::now() + Duration::from_secs(secs)
-}
+use wrd_rdp::AuthMode;
 
 /// Waits until the client's picture is the test pattern (some frame of it), and returns the
 /// frame counter it shows.
@@ -583,12 +479,6 @@ async fn remotefx_picture_is_close_to_the_original() {
     server.stop().await;
 }
 
-fn h264_config(addr: SocketAddr) -> ClientConfig {
-    let mut config = client_config(addr, PASSWORD);
-    config.codec = wrd_client::Codec::H264;
-    config
-}
-
 /// PSNR of the client's picture against the pattern frame its counter shows.
 fn pattern_psnr(session: &Session) -> Option<(u64, f64)> {
     let fb = session.framebuffer();
@@ -798,25 +688,6 @@ async fn a_restored_or_refreshing_client_gets_its_picture_again() {
         session.disconnect().await.unwrap();
     }
     server.stop().await;
-}
-
-/// The process's resident memory, in bytes.
-fn resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
-    kib * 1024
-}
-
-/// Reads the session's events until `deadline` (a timeout is the end, not a failure).
-async fn drain_until(session: &mut Session, deadline: Instant) {
-    while Instant::now() < deadline {
-        match session.next_event(deadline).await {
-            Ok(_) => {}
-            Err(e) if e.is_timeout() => break,
-            Err(e) => panic!("{e}: {:?}", session.stats()),
-        }
-    }
 }
 
 /// A client that gets stuck (stops acknowledging) gets its window of frames and then nothing,
