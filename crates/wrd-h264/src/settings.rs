@@ -68,10 +68,13 @@ pub struct EncoderSettings {
 impl EncoderSettings {
     pub fn for_profile(profile: NetworkProfile) -> Self {
         match profile {
-            // 1080p desktop motion at 30-60 fps looks clean at 10-15 Mbit/s; the refinement
-            // frame of a full screen of small text is a few hundred kB at QP 10 (≥ 45 dB).
+            // 6 Mbit/s planned for 60 fps, 100 kbit a frame (openh264 budgets per frame, so
+            // fewer frames cost less): 1080p full-screen motion at 34.9 dB mean, against 35.9
+            // at 12 Mbit/s, and 20 % less encode time (BENCHMARKS.md, wrd-h264-bench). After
+            // motion the refinement makes text sharp again: a full screen of small text is
+            // about 1 MB at QP 10 (≥ 45 dB), once.
             NetworkProfile::Lan => Self {
-                bitrate_bps: 12_000_000,
+                bitrate_bps: 6_000_000,
                 max_fps: 60.0,
                 min_qp: 10,
                 max_qp: 40,
@@ -83,10 +86,11 @@ impl EncoderSettings {
                 scene_change_detection: true,
                 threads: 1,
             },
-            // A 5 Mbit/s link: motion at 3 Mbit/s, a coarser ceiling on quality, a smaller
-            // refinement after a longer quiet period.
+            // A 5 Mbit/s link: motion at 2 Mbit/s (30 fps, 67 kbit a frame: two thirds of the
+            // LAN's), a coarser ceiling on quality, a smaller refinement after a longer quiet
+            // period.
             NetworkProfile::Wan => Self {
-                bitrate_bps: 3_000_000,
+                bitrate_bps: 2_000_000,
                 max_fps: 30.0,
                 min_qp: 16,
                 max_qp: 45,

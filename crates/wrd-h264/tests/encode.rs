@@ -336,9 +336,11 @@ async fn the_thread_encodes_the_latest_frame_and_coalesces_the_rest() {
     assert!(stats.encoded < 30, "{stats:?}");
     assert_eq!(stats.encoded + stats.coalesced, 30, "{stats:?}");
     // This picture's 4:2:0 ceiling is 35.1 dB (the same frame as a QP 10 refinement): the
-    // latest frame, reached in jumps over the coalesced ones, comes within half a dB of it.
+    // latest frame, reached in jumps over the coalesced ones (larger changes than the frames
+    // the rate control planned for), comes within about a dB of it at the LAN rate (34.2 dB
+    // at 6 Mbit/s); any other frame of the animation would be far below.
     let quality = psnr(&last, &picture.unwrap().1);
-    assert!(quality >= 34.6, "{quality:.1} dB");
+    assert!(quality >= 33.8, "{quality:.1} dB");
 }
 
 async fn recv(output: &mut wrd_h264::EncoderOutput) -> wrd_h264::EncodedFrame {
@@ -393,7 +395,8 @@ async fn the_thread_refines_after_quiet_and_answers_idr_requests() {
 
 #[test]
 fn the_wan_profile_spends_fewer_bytes_than_the_lan_profile() {
-    // Large enough that the WAN budget (3 Mbit/s at 30 fps) binds.
+    // Large enough that the WAN budget (2 Mbit/s at 30 fps, two thirds of the LAN's per frame)
+    // binds.
     let painter = Painter::new(u32::from(WIDTH), u32::from(HEIGHT));
     let total = |profile| {
         let mut encoder = H264Encoder::new(EncoderSettings::for_profile(profile)).unwrap();
@@ -409,7 +412,7 @@ fn the_wan_profile_spends_fewer_bytes_than_the_lan_profile() {
             .sum::<usize>()
     };
     let (lan, wan) = (total(NetworkProfile::Lan), total(NetworkProfile::Wan));
-    assert!(wan * 3 < lan * 2, "WAN {wan} bytes, LAN {lan} bytes");
+    assert!(wan * 4 < lan * 3, "WAN {wan} bytes, LAN {lan} bytes");
 }
 
 /// Slices (coded pictures) in an Annex-B access unit: NAL units of type 1 (non-IDR) or 5 (IDR).
