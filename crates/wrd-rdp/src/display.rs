@@ -109,6 +109,8 @@ pub struct WrdDisplayHandler {
     gfx: Option<Arc<GfxLink>>,
     /// H.264 was asked for (`--codec h264`): a client without it is worth a warning.
     h264_required: bool,
+    /// The encoder's settings for this client's H.264 stream.
+    h264_settings: EncoderSettings,
     /// What the client asked of its output (Suppress Output, Refresh Rectangle), shared with
     /// the update stream.
     output: Arc<OutputRequests>,
@@ -151,6 +153,7 @@ impl WrdDisplayHandler {
             resize: None,
             gfx: None,
             h264_required: false,
+            h264_settings: EncoderSettings::default(),
             output: Arc::default(),
         }
     }
@@ -167,10 +170,17 @@ impl WrdDisplayHandler {
         Arc::clone(&self.output.encoder_reset)
     }
 
-    /// Frames go through `link`'s graphics pipeline as H.264 when the client negotiates AVC420.
-    pub(crate) fn with_graphics_pipeline(mut self, link: Arc<GfxLink>, h264_required: bool) -> Self {
+    /// Frames go through `link`'s graphics pipeline as H.264, encoded with `settings`, when the
+    /// client negotiates AVC420.
+    pub(crate) fn with_graphics_pipeline(
+        mut self,
+        link: Arc<GfxLink>,
+        h264_required: bool,
+        settings: EncoderSettings,
+    ) -> Self {
         self.gfx = Some(link);
         self.h264_required = h264_required;
+        self.h264_settings = settings;
         self
     }
 }
@@ -312,6 +322,7 @@ impl RdpServerDisplay for WrdDisplayHandler {
             stats: DisplayStats::new(),
             gfx_link: self.gfx.clone(),
             h264_required: self.h264_required,
+            h264_settings: self.h264_settings.clone(),
             output: Arc::clone(&self.output),
             gfx: if self.gfx.is_some() {
                 GfxState::Waiting
@@ -350,6 +361,7 @@ struct DisplayUpdates {
     stats: DisplayStats,
     gfx_link: Option<Arc<GfxLink>>,
     h264_required: bool,
+    h264_settings: EncoderSettings,
     gfx: GfxState,
     output: Arc<OutputRequests>,
 }
@@ -641,13 +653,21 @@ impl DisplayUpdates {
         let channel = server.channel_id();
         drop(server);
         send_gfx(&events, channel, messages)?;
-        let settings = EncoderSettings::default();
+        let settings = self.h264_settings.clone();
         let refine_qp = settings.refine_qp;
+        let (bitrate_bps, idr_interval) = (settings.bitrate_bps, settings.idr_interval);
         // Two encoded frames may wait for the pipeline; past that the encoder coalesces.
         let (input, output) = EncoderThread::spawn(settings, 2).context("starting the H.264 encoder")?;
         // Paced by `pace_encoder` from the first frame on.
         output.want_next(true);
-        info!(surface, width, height, "graphics pipeline: H.264 (AVC420)");
+        info!(
+            surface,
+            width,
+            height,
+            bitrate_mbit = f64::from(bitrate_bps) / 1e6,
+            idr_interval_s = idr_interval.map(|interval| interval.as_secs()),
+            "graphics pipeline: H.264 (AVC420)"
+        );
         self.subscriber.request_full_refresh();
         self.next_frame_at = None;
         self.gfx = GfxState::Active(Box::new(GfxStream {

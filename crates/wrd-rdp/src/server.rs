@@ -42,6 +42,9 @@ pub struct ServerConfig {
     pub max_fps: u32,
     /// What pictures are encoded as (`--codec`).
     pub codec: crate::Codec,
+    /// The H.264 encoder's settings for each client on the graphics pipeline (bit rate, frame
+    /// rate planned for, IDR interval, refinement).
+    pub h264: wrd_h264::EncoderSettings,
     pub input: InputRoute,
     /// Where the clipboard channel's events go (`Off`: clients are not offered the channel).
     pub clipboard: ClipboardRoute,
@@ -159,6 +162,7 @@ pub async fn serve_owned_desktop(
                     max_fps: config.max_fps,
                     resize: resize.clone(),
                     codec: config.codec,
+                    h264: config.h264.clone(),
                     shutdown: shutdown.child_token(),
                 };
                 let ended_tx = ended_tx.clone();

@@ -43,6 +43,7 @@ pub(crate) struct SessionContext {
     /// Set when the desktop can take the client's size (a headless session).
     pub resize: Option<crate::display::ResizeRoute>,
     pub codec: crate::Codec,
+    pub h264: wrd_h264::EncoderSettings,
     /// Server shutdown.
     pub shutdown: CancellationToken,
 }
@@ -199,7 +200,11 @@ fn build_server(
     )
     .with_resize(ctx.resize.clone());
     if let Some(link) = &gfx {
-        display = display.with_graphics_pipeline(Arc::clone(link), ctx.codec == crate::Codec::H264);
+        display = display.with_graphics_pipeline(
+            Arc::clone(link),
+            ctx.codec == crate::Codec::H264,
+            ctx.h264.clone(),
+        );
     }
     let encoder_reset = display.encoder_reset_handle();
     let gfx_factory = gfx

@@ -545,6 +545,53 @@ async fn h264_picture_is_refined_after_motion_stops() {
     server.stop().await;
 }
 
+/// The server's H.264 settings reach each client's encoder: with periodic IDRs every second
+/// the moving pattern brings a new IDR each second, without them none after the first, side
+/// by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_h264_settings_reach_the_encoder() {
+    let with_idr_interval = |idr_interval| Options {
+        h264: wrd_h264::EncoderSettings {
+            idr_interval,
+            ..wrd_h264::EncoderSettings::default()
+        },
+        ..Options::default()
+    };
+    let every_second = start(with_idr_interval(Some(Duration::from_secs(1)))).await;
+    let never = start(with_idr_interval(None)).await;
+    let mut idrs = Vec::new();
+    for server in [&every_second, &never] {
+        let mut session = wrd_client::connect(h264_config(server.addr)).await.unwrap();
+        wait_for_pattern(&mut session).await;
+        // The stream's first IDR (the first picture may still have come as RemoteFX).
+        let deadline = soon(10);
+        while session.stats().avc420_idr_frames == 0 {
+            assert!(Instant::now() < deadline, "no H.264 IDR: {:?}", session.stats());
+            let _ = session.next_event(soon(1)).await;
+        }
+        let before = session.stats();
+        drain_until(&mut session, soon(3)).await;
+        let after = session.stats();
+        assert!(
+            after.avc420_frames - before.avc420_frames >= 30,
+            "too few H.264 frames in 3 s: {after:?}"
+        );
+        idrs.push(after.avc420_idr_frames - before.avc420_idr_frames);
+    }
+    eprintln!(
+        "IDRs in 3 s of motion: every second {}, never {}",
+        idrs[0], idrs[1]
+    );
+    assert!(
+        (2..=4).contains(&idrs[0]),
+        "IDRs in 3 s with one every second: {}",
+        idrs[0]
+    );
+    assert_eq!(idrs[1], 0, "IDRs in 3 s without periodic ones");
+    every_second.stop().await;
+    never.stop().await;
+}
+
 /// A client that stops acknowledging H.264 frames gets no more than the frames in flight the
 /// server allows, while another client of the same server goes on at the full rate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

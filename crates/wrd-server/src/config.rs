@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::{CodecArg, SecurityArg, ServeArgs, SourceArg};
+use crate::cli::{CodecArg, NetworkArg, SecurityArg, ServeArgs, SourceArg};
 
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:3389";
 pub const DEFAULT_MAX_CLIENTS: usize = 4;
@@ -21,6 +21,12 @@ const MAX_MAX_CLIENTS: usize = 64;
 const MAX_PATTERN_FPS: u32 = 240;
 /// A longer answer delay is a typo, not a latency anyone wants to simulate.
 const MAX_PATTERN_INPUT_DELAY_MS: u32 = 10_000;
+/// H.264 bit rates accepted, in Mbit/s: below, a 1080p picture is mush; above, no link carries
+/// it and openh264's levels end.
+const MIN_H264_MBIT: f64 = 0.1;
+const MAX_H264_MBIT: f64 = 100.0;
+/// Longest periodic IDR interval accepted (an hour).
+const MAX_IDR_INTERVAL_S: u32 = 3600;
 
 /// One line, naming what is wrong and where.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +55,8 @@ struct FileConfig {
     codec: Option<CodecArg>,
     view_only: Option<bool>,
     #[serde(default)]
+    h264: FileH264,
+    #[serde(default)]
     auth: FileAuth,
     #[serde(default)]
     tls: FileTls,
@@ -63,6 +71,37 @@ struct FileAuth {
     username: Option<String>,
     password_file: Option<PathBuf>,
     no_auth: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileH264 {
+    network: Option<NetworkArg>,
+    bitrate_mbit: Option<f64>,
+    idr_interval_s: Option<u32>,
+}
+
+/// The H.264 encoder's settings as chosen (a profile, and what overrides it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct H264Choice {
+    pub network: NetworkArg,
+    /// Bits per second during motion, instead of the profile's.
+    pub bitrate_bps: Option<u32>,
+    /// Seconds between periodic IDRs (0: none), instead of the profile's.
+    pub idr_interval_s: Option<u32>,
+}
+
+impl H264Choice {
+    pub fn encoder_settings(&self) -> wrd_h264::EncoderSettings {
+        let mut settings = wrd_h264::EncoderSettings::for_profile(self.network.into());
+        if let Some(bps) = self.bitrate_bps {
+            settings.bitrate_bps = bps;
+        }
+        if let Some(secs) = self.idr_interval_s {
+            settings.idr_interval = (secs > 0).then(|| std::time::Duration::from_secs(u64::from(secs)));
+        }
+        settings
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,6 +147,7 @@ pub struct Settings {
     pub max_clients: usize,
     pub max_fps: u32,
     pub codec: CodecArg,
+    pub h264: H264Choice,
     /// Input from clients is ignored.
     pub view_only: bool,
     pub auth: Auth,
@@ -277,12 +317,40 @@ impl Settings {
             )));
         }
 
+        let bitrate_bps = match args.h264_bitrate.or(file.h264.bitrate_mbit) {
+            None => None,
+            Some(mbit) if (MIN_H264_MBIT..=MAX_H264_MBIT).contains(&mbit) => {
+                // In range, so the product fits: at most 1e8.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                Some((mbit * 1_000_000.0).round() as u32)
+            }
+            Some(mbit) => {
+                return Err(err(format!(
+                    "h264.bitrate_mbit: {mbit} is outside {MIN_H264_MBIT} to {MAX_H264_MBIT} Mbit/s"
+                )));
+            }
+        };
+        let idr_interval_s = args.idr_interval.or(file.h264.idr_interval_s);
+        if let Some(secs) = idr_interval_s
+            && secs > MAX_IDR_INTERVAL_S
+        {
+            return Err(err(format!(
+                "h264.idr_interval_s: {secs} is above {MAX_IDR_INTERVAL_S} (0 turns periodic IDRs off)"
+            )));
+        }
+        let h264 = H264Choice {
+            network: args.network.or(file.h264.network).unwrap_or(NetworkArg::Lan),
+            bitrate_bps,
+            idr_interval_s,
+        };
+
         Ok(Settings {
             listen,
             source: args.source.or(file.source).unwrap_or(SourceArg::TestPattern),
             max_clients,
             max_fps,
             codec: args.codec.or(file.codec).unwrap_or(CodecArg::Auto),
+            h264,
             view_only: args.view_only || file.view_only.unwrap_or(false),
             auth,
             tls,
@@ -418,6 +486,75 @@ mod tests {
         fs::write(&config, "codec = \"vp9\"\n").unwrap();
         let err = Settings::resolve(&args(&["--config", c]), &env()).unwrap_err();
         assert!(err.to_string().contains("unknown variant `vp9`"), "{err}");
+    }
+
+    #[test]
+    fn h264_profile_bit_rate_and_idr_interval_from_the_file_and_the_flags() {
+        let defaults = Settings::resolve(&args(&[]), &env()).unwrap();
+        assert_eq!(
+            defaults.h264.encoder_settings(),
+            wrd_h264::EncoderSettings::default()
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("c.toml");
+        fs::write(
+            &config,
+            "[h264]\nnetwork = \"wan\"\nbitrate_mbit = 1.5\nidr_interval_s = 0\n",
+        )
+        .unwrap();
+        let c = config.to_str().unwrap();
+        let from_file = Settings::resolve(&args(&["--config", c]), &env())
+            .unwrap()
+            .h264
+            .encoder_settings();
+        let wan = wrd_h264::EncoderSettings::for_profile(wrd_h264::NetworkProfile::Wan);
+        assert_eq!(from_file.bitrate_bps, 1_500_000);
+        assert_eq!(from_file.idr_interval, None, "0 turns periodic IDRs off");
+        assert_eq!((from_file.max_fps, from_file.max_qp), (wan.max_fps, wan.max_qp));
+
+        let flags = Settings::resolve(
+            &args(&[
+                "--config",
+                c,
+                "--network",
+                "lan",
+                "--h264-bitrate",
+                "8",
+                "--idr-interval",
+                "30",
+            ]),
+            &env(),
+        )
+        .unwrap()
+        .h264
+        .encoder_settings();
+        assert_eq!(flags.bitrate_bps, 8_000_000);
+        assert_eq!(flags.idr_interval, Some(std::time::Duration::from_secs(30)));
+        assert_eq!(flags.max_fps, wrd_h264::EncoderSettings::default().max_fps);
+
+        for (argv, wanted) in [
+            (
+                ["--h264-bitrate", "0.05"],
+                "h264.bitrate_mbit: 0.05 is outside 0.1 to 100",
+            ),
+            (
+                ["--h264-bitrate", "250"],
+                "h264.bitrate_mbit: 250 is outside 0.1 to 100",
+            ),
+            (
+                ["--idr-interval", "7200"],
+                "h264.idr_interval_s: 7200 is above 3600",
+            ),
+        ] {
+            let e = Settings::resolve(&args(&argv), &env()).unwrap_err().to_string();
+            assert!(e.contains(wanted), "{argv:?}: {e}");
+        }
+        fs::write(&config, "[h264]\nbitrate = 6\n").unwrap();
+        let e = Settings::resolve(&args(&["--config", c]), &env())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `bitrate`"), "{e}");
     }
 
     #[test]

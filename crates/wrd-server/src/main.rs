@@ -283,6 +283,7 @@ async fn serve(settings: Settings, hooks: Option<SessionHooks<'_>>) -> Result<()
         handshake_timeout: wrd_rdp::DEFAULT_HANDSHAKE_TIMEOUT,
         max_fps: settings.max_fps,
         codec: settings.codec.into(),
+        h264: settings.h264.encoder_settings(),
         input,
         clipboard,
     };

@@ -32,6 +32,7 @@ pub struct Options {
     pub max_clients: usize,
     pub fps: u32,
     pub handshake_timeout: Duration,
+    pub h264: wrd_h264::EncoderSettings,
 }
 
 impl Default for Options {
@@ -41,6 +42,7 @@ impl Default for Options {
             max_clients: 4,
             fps: 30,
             handshake_timeout: wrd_rdp::DEFAULT_HANDSHAKE_TIMEOUT,
+            h264: wrd_h264::EncoderSettings::default(),
         }
     }
 }
@@ -85,6 +87,7 @@ pub async fn start_on(bus: FrameBus, options: Options, shutdown: CancellationTok
         handshake_timeout: options.handshake_timeout,
         max_fps: wrd_rdp::DEFAULT_MAX_FPS,
         codec: wrd_rdp::Codec::default(),
+        h264: options.h264,
         input: InputRoute::Ignore { reason: "test" },
         clipboard: wrd_rdp::ClipboardRoute::Off,
     };
