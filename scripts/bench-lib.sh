@@ -81,7 +81,8 @@ bench_prepare() {
   fi
   log "cargo build --release -p wrd-server -p wrd-bench -p wrd-scene"
   cargo build --release -p wrd-server -p wrd-bench -p wrd-scene
-  BENCH=$PWD/target/release/wrd-bench
+  # WRD_BENCH: another wrd-bench build (its client), for an A/B of the measuring side.
+  BENCH=${WRD_BENCH:-$PWD/target/release/wrd-bench}
   work=$(mktemp -d -t "wrd-bench-$name.XXXXXX")
   chmod 711 "$work"
   log "work directory: $work"

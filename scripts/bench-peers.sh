@@ -21,6 +21,7 @@
 #   UPDATE=0 scripts/bench-peers.sh      # print the table, leave BENCHMARKS.md alone
 #   CODEC=h264 UPDATE=0 scripts/bench-peers.sh   # the client asks for H.264
 #   WRD_SERVER=/tmp/wrd-server-old UPDATE=0 scripts/bench-peers.sh   # another wrd-server build
+#   WRD_BENCH=/tmp/wrd-bench-old UPDATE=0 scripts/bench-peers.sh     # another wrd-bench build (client)
 #
 # Needs root (the stack user, the packet filter) and scripts/install-deps.sh.
 set -euo pipefail

@@ -5,10 +5,12 @@
 //! and a handler, and keeps what they produce for the [`Session`](crate::Session) to paint.
 //!
 //! An AVC420 frame is the whole surface's picture; its destination rectangle bounds the regions
-//! that changed. IronRDP hands the handler the decoded picture cropped at the rectangle's size
-//! but from the picture's top-left corner, which is right only for rectangles at (0, 0). So the
-//! decoder keeps the whole decoded picture, and the session copies each destination rectangle
-//! from it, at the same place, onto the surface's place on the desktop.
+//! that changed. IronRDP would hand the handler the decoded picture cropped at the rectangle's
+//! size but from the picture's top-left corner, which is right only for rectangles at (0, 0),
+//! and copy every picture twice on the way. So the decoder keeps the whole decoded picture and
+//! gives IronRDP its size only (`DecodedFrame::without_pixels`, our patch of ironrdp-egfx), and
+//! the session copies each destination rectangle from it, at the same place, onto the
+//! surface's place on the desktop. Picture buffers are reused, never freshly allocated.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,6 +38,10 @@ pub(crate) struct GfxState {
     pub pictures: HashMap<u16, Picture>,
     /// The picture the decoder made last, not yet assigned to its surface.
     last_decoded: Option<Picture>,
+    /// Buffers of pictures no longer shown, for the decoder to write the next ones into (at
+    /// most [`MAX_SPARE_BUFFERS`]): fresh 8 MB buffers for every 1080p picture cost more CPU
+    /// in page faults than the decode itself.
+    spare: Vec<Vec<u8>>,
     /// Where each surface sits on the desktop.
     pub origins: HashMap<u16, (u32, u32)>,
     /// Rectangles of surfaces that changed, in order.
@@ -88,6 +94,18 @@ impl std::fmt::Debug for AckGate {
 /// Acknowledgements a stuck client holds back at most: a server that sends far more frames
 /// than it may have in flight gets only the newest acknowledgements when the client resumes.
 const MAX_HELD_ACKS: usize = 1024;
+
+/// Spare picture buffers kept: one replaced picture's while the next is decoded is enough.
+const MAX_SPARE_BUFFERS: usize = 2;
+
+impl GfxState {
+    /// Keeps `bgrx` for a later picture, if fewer than [`MAX_SPARE_BUFFERS`] wait already.
+    fn recycle(&mut self, bgrx: Vec<u8>) {
+        if self.spare.len() < MAX_SPARE_BUFFERS {
+            self.spare.push(bgrx);
+        }
+    }
+}
 
 /// One changed rectangle of a surface (exclusive right and bottom, surface coordinates).
 #[derive(Debug)]
@@ -204,27 +222,32 @@ struct Decoder {
 
 impl H264Decoder for Decoder {
     fn decode(&mut self, data: &[u8]) -> DecoderResult<DecodedFrame> {
-        let picture = self
-            .inner
-            .decode(data)
-            .map_err(|e| DecoderError::new("H.264 decode", e))?
-            .ok_or_else(|| DecoderError::msg("the access unit completed no picture"))?;
-        let (width, height) = (
-            u32::try_from(picture.width).map_err(|e| DecoderError::new("picture width", e))?,
-            u32::try_from(picture.height).map_err(|e| DecoderError::new("picture height", e))?,
+        let mut bgrx = lock(&self.shared).spare.pop().unwrap_or_default();
+        let decoded = self.inner.decode_into(data, &mut bgrx);
+        let (width, height) = match decoded {
+            Ok(Some(size)) => size,
+            Ok(None) => {
+                lock(&self.shared).recycle(bgrx);
+                return Err(DecoderError::msg("the access unit completed no picture"));
+            }
+            Err(e) => {
+                lock(&self.shared).recycle(bgrx);
+                return Err(DecoderError::new("H.264 decode", e));
+            }
+        };
+        let frame = DecodedFrame::without_pixels(
+            u32::try_from(width).map_err(|e| DecoderError::new("picture width", e))?,
+            u32::try_from(height).map_err(|e| DecoderError::new("picture height", e))?,
         );
-        // IronRDP crops this copy (see the module docs); the session paints from the one kept.
-        let frame = DecodedFrame::new(picture.bgrx.clone(), width, height);
         let mut state = lock(&self.shared);
         state.avc420_frames += 1;
         if has_idr_slice(data) {
             state.avc420_idr_frames += 1;
         }
-        state.last_decoded = Some(Picture {
-            width: picture.width,
-            height: picture.height,
-            bgrx: picture.bgrx,
-        });
+        // IronRDP gets the size only (see the module docs); the session paints from this one.
+        if let Some(unused) = state.last_decoded.replace(Picture { width, height, bgrx }) {
+            state.recycle(unused.bgrx);
+        }
         Ok(frame)
     }
 
@@ -269,8 +292,10 @@ impl GraphicsPipelineHandler for Handler {
         let mut state = lock(&self.shared);
         let (surface, rect) = (update.surface_id, update.destination_rectangle.clone());
         if update.codec_id == Codec1Type::Avc420 {
-            if let Some(picture) = state.last_decoded.take() {
-                state.pictures.insert(surface, picture);
+            if let Some(picture) = state.last_decoded.take()
+                && let Some(replaced) = state.pictures.insert(surface, picture)
+            {
+                state.recycle(replaced.bgrx);
             }
             state.updates.push(GfxUpdate::FromPicture { surface, rect });
         } else {

@@ -39,6 +39,21 @@ impl H264Decoder {
 
     /// Decodes one access unit; `None` when it completed no picture.
     pub fn decode(&mut self, access_unit: &[u8]) -> Result<Option<DecodedPicture>, H264Error> {
+        let mut bgrx = Vec::new();
+        Ok(self
+            .decode_into(access_unit, &mut bgrx)?
+            .map(|(width, height)| DecodedPicture { width, height, bgrx }))
+    }
+
+    /// Decodes one access unit into `bgrx` (B, G, R, X, `width * 4` bytes per row), reusing its
+    /// allocation: a client decoding a 1080p stream would otherwise fault in and zero 8 MB of
+    /// fresh memory for every picture. Returns the picture's size; `None` (and `bgrx`
+    /// untouched) when the access unit completed no picture.
+    pub fn decode_into(
+        &mut self,
+        access_unit: &[u8],
+        bgrx: &mut Vec<u8>,
+    ) -> Result<Option<(usize, usize)>, H264Error> {
         let Some(yuv) = self
             .decoder
             .decode(access_unit)
@@ -61,10 +76,12 @@ impl H264Decoder {
             width: to_u32(width)?,
             height: to_u32(height)?,
         };
-        let mut bgrx = vec![0; width * height * 4];
-        yuv::yuv420_to_bgra(&image, &mut bgrx, to_u32(width * 4)?, RANGE, MATRIX)
+        // Every byte is written by the conversion: a buffer of the right length is used as it
+        // is (no zeroing); only growth zeroes the new part.
+        bgrx.resize(width * height * 4, 0);
+        yuv::yuv420_to_bgra(&image, bgrx, to_u32(width * 4)?, RANGE, MATRIX)
             .map_err(|err| H264Error::Convert(format!("decoded picture {width}x{height}: {err}")))?;
-        Ok(Some(DecodedPicture { width, height, bgrx }))
+        Ok(Some((width, height)))
     }
 }
 

@@ -44,6 +44,9 @@ pub struct EncodedFrame {
     pub captured_at: Instant,
     /// Time spent converting and encoding this frame.
     pub encode_time: Duration,
+    /// When the encoder finished it (with `captured_at` and `encode_time`: how long the frame
+    /// waited before its encode began, and after it).
+    pub encoded_at: Instant,
 }
 
 impl EncodedFrame {
@@ -229,6 +232,7 @@ impl H264Encoder {
             source_seq: frame.seq,
             captured_at: frame.captured_at,
             encode_time: start.elapsed(),
+            encoded_at: Instant::now(),
         }))
     }
 
@@ -277,6 +281,7 @@ impl H264Encoder {
             source_seq,
             captured_at,
             encode_time: start.elapsed(),
+            encoded_at: Instant::now(),
         }))
     }
 

@@ -100,6 +100,34 @@ fn a_full_screen_animation_stays_near_the_4_2_0_ceiling() {
     {}
 }
 
+/// `decode_into` reuses the caller's buffer (a 1080p client would otherwise fault in 8 MB a
+/// picture) and gives the same pixels as `decode`.
+#[test]
+fn decoding_into_a_reused_buffer_gives_the_same_pictures_without_reallocating() {
+    let painter = Painter::new(u32::from(WIDTH), u32::from(HEIGHT));
+    let mut encoder = H264Encoder::new(EncoderSettings::default()).unwrap();
+    let mut fresh = H264Decoder::new().unwrap();
+    let mut reusing = H264Decoder::new().unwrap();
+    let mut buffer = Vec::new();
+    let mut allocation = None;
+    for n in 0..5 {
+        let encoded = encoder
+            .encode(&animation_frame(&painter, n), &[])
+            .unwrap()
+            .expect("a changed frame is encoded");
+        let expected = decode(&mut fresh, &encoded.data);
+        let size = reusing
+            .decode_into(&encoded.data, &mut buffer)
+            .unwrap()
+            .expect("an access unit decodes to a picture");
+        assert_eq!(size, (expected.width, expected.height), "frame {n}");
+        assert!(buffer == expected.bgrx, "frame {n}: pixels differ from decode()");
+        // The first picture allocates; every later one writes into the same memory.
+        let at = buffer.as_ptr();
+        assert_eq!(*allocation.get_or_insert(at), at, "frame {n} reallocated");
+    }
+}
+
 #[test]
 fn text_is_refined_above_45_db_once_motion_stops() {
     // A fast, coarse profile makes the motion frames visibly lossy; the refinement must still

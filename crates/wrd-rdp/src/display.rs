@@ -798,6 +798,8 @@ impl DisplayUpdates {
         self.stats.rects_sent += u64::try_from(frame.regions.len()).unwrap_or(u64::MAX);
         if frame.captured_at >= self.started {
             self.stats.capture_to_wire.record(frame.captured_at.elapsed());
+            self.stats
+                .record_h264_stages(frame.captured_at, frame.encode_time, frame.encoded_at, now);
         }
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Per-session display statistics: how long a frame takes from capture to the wire.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::info;
 
@@ -82,6 +82,39 @@ pub(crate) struct DisplayStats {
     pub pointer_updates: u64,
     /// Capture (the source took the frame) → all of the frame's updates written to the socket.
     pub capture_to_wire: LatencyHistogram,
+    /// Where an H.264 frame's capture-to-wire time went; `None` until the first one is sent.
+    pub h264_stages: Option<Box<H264Stages>>,
+}
+
+/// The three parts of an H.264 frame's capture-to-wire time. They show which of the latency's
+/// causes to work on: a busy encoder (or pacing that holds frames back), the encode itself, or
+/// a flow-control window the client's acknowledgements keep full.
+#[derive(Debug, Clone)]
+pub(crate) struct H264Stages {
+    /// Capture → the encoder starts on the frame.
+    pub before_encode: LatencyHistogram,
+    /// Colour conversion and encode.
+    pub encode: LatencyHistogram,
+    /// Encoded → handed to the writer (waiting for the window, and for the display task).
+    pub after_encode: LatencyHistogram,
+}
+
+impl H264Stages {
+    /// One frame's parts, from the times the encoder stamped on it and `handed_at`.
+    pub(crate) fn record(
+        &mut self,
+        captured_at: Instant,
+        encode_time: Duration,
+        encoded_at: Instant,
+        handed_at: Instant,
+    ) {
+        let encode_started = encoded_at.checked_sub(encode_time).unwrap_or(encoded_at);
+        self.before_encode
+            .record(encode_started.saturating_duration_since(captured_at));
+        self.encode.record(encode_time);
+        self.after_encode
+            .record(handed_at.saturating_duration_since(encoded_at));
+    }
 }
 
 impl DisplayStats {
@@ -92,7 +125,27 @@ impl DisplayStats {
             frames_coalesced: 0,
             pointer_updates: 0,
             capture_to_wire: LatencyHistogram::new(),
+            h264_stages: None,
         }
+    }
+
+    /// Records where a sent H.264 frame's capture-to-wire time went.
+    pub(crate) fn record_h264_stages(
+        &mut self,
+        captured_at: Instant,
+        encode_time: Duration,
+        encoded_at: Instant,
+        handed_at: Instant,
+    ) {
+        self.h264_stages
+            .get_or_insert_with(|| {
+                Box::new(H264Stages {
+                    before_encode: LatencyHistogram::new(),
+                    encode: LatencyHistogram::new(),
+                    after_encode: LatencyHistogram::new(),
+                })
+            })
+            .record(captured_at, encode_time, encoded_at, handed_at);
     }
 
     /// One INFO line, with fields a benchmark can parse.
@@ -109,6 +162,20 @@ impl DisplayStats {
             capture_to_wire_max_ms = format_args!("{:.2}", ms((h.samples() > 0).then(|| h.max()))),
             "display statistics"
         );
+        if let Some(stages) = &self.h264_stages {
+            let p50 = |h: &LatencyHistogram| format!("{:.2}", ms(h.quantile(500)));
+            let p99 = |h: &LatencyHistogram| format!("{:.2}", ms(h.quantile(990)));
+            info!(
+                frames = stages.encode.samples(),
+                before_encode_p50_ms = p50(&stages.before_encode),
+                before_encode_p99_ms = p99(&stages.before_encode),
+                encode_p50_ms = p50(&stages.encode),
+                encode_p99_ms = p99(&stages.encode),
+                after_encode_p50_ms = p50(&stages.after_encode),
+                after_encode_p99_ms = p99(&stages.after_encode),
+                "H.264 capture-to-wire stages"
+            );
+        }
     }
 }
 
@@ -128,6 +195,30 @@ mod tests {
         assert_eq!(h.quantile(500), Some(Duration::from_millis(50)));
         assert_eq!(h.quantile(990), Some(Duration::from_millis(99)));
         assert_eq!(h.quantile(1000), Some(Duration::from_micros(99_950)));
+    }
+
+    #[test]
+    fn h264_stages_split_capture_to_wire_into_its_three_parts() {
+        let mut stats = DisplayStats::new();
+        let captured_at = Instant::now();
+        let encoded_at = captured_at + Duration::from_millis(15);
+        let handed_at = encoded_at + Duration::from_millis(7);
+        stats.record_h264_stages(captured_at, Duration::from_millis(11), encoded_at, handed_at);
+        let Some(stages) = stats.h264_stages.as_deref() else {
+            panic!("no stages after a recorded frame");
+        };
+        let median = |h: &LatencyHistogram| h.quantile(500);
+        assert_eq!(median(&stages.before_encode), Some(Duration::from_millis(4)));
+        assert_eq!(median(&stages.encode), Some(Duration::from_millis(11)));
+        assert_eq!(median(&stages.after_encode), Some(Duration::from_millis(7)));
+        // A frame whose encode time exceeds its age (clock edges) counts as no wait, not as
+        // a wrapped duration.
+        stats.record_h264_stages(encoded_at, Duration::from_millis(20), encoded_at, encoded_at);
+        let Some(stages) = stats.h264_stages.as_deref() else {
+            panic!("stages lost");
+        };
+        assert_eq!(stages.before_encode.samples(), 2);
+        assert_eq!(stages.before_encode.max(), Duration::from_millis(4));
     }
 
     #[test]

@@ -762,7 +762,13 @@ impl GraphicsPipelineClient {
             return Err(pdu_other_err!("decoded frame smaller than destination rectangle"));
         }
 
-        let cropped_data = crop_decoded_frame(frame.data(), frame.width(), frame.height(), dest_width, dest_height);
+        // wrd-server patch: a frame without pixels (`DecodedFrame::without_pixels`) is passed on
+        // as the rectangle alone; the decoder's owner paints from its own picture.
+        let cropped_data = if frame.data().is_empty() {
+            Vec::new()
+        } else {
+            crop_decoded_frame(frame.data(), frame.width(), frame.height(), dest_width, dest_height)
+        };
 
         let update = BitmapUpdate {
             surface_id,

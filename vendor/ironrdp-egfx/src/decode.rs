@@ -48,6 +48,19 @@ impl DecodedFrame {
         Self { data, width, height }
     }
 
+    /// wrd-server patch: a frame of `width` x `height` without pixels, for a decoder that keeps
+    /// its decoded picture itself. The pipeline then hands the handler the destination
+    /// rectangle with empty `data` instead of copying and cropping the picture (two copies of
+    /// every picture, and a crop from the top-left corner that is wrong for rectangles
+    /// elsewhere).
+    pub fn without_pixels(width: u32, height: u32) -> Self {
+        Self {
+            data: Vec::new(),
+            width,
+            height,
+        }
+    }
+
     /// RGBA pixel data (4 bytes per pixel).
     pub fn data(&self) -> &[u8] {
         &self.data
