@@ -655,7 +655,8 @@ impl DisplayUpdates {
         send_gfx(&events, channel, messages)?;
         let settings = self.h264_settings.clone();
         let refine_qp = settings.refine_qp;
-        let (bitrate_bps, idr_interval) = (settings.bitrate_bps, settings.idr_interval);
+        let (bitrate_bps, idr_interval, threads) =
+            (settings.bitrate_bps, settings.idr_interval, settings.threads);
         // Two encoded frames may wait for the pipeline; past that the encoder coalesces.
         let (input, output) = EncoderThread::spawn(settings, 2).context("starting the H.264 encoder")?;
         // Paced by `pace_encoder` from the first frame on.
@@ -666,6 +667,7 @@ impl DisplayUpdates {
             height,
             bitrate_mbit = f64::from(bitrate_bps) / 1e6,
             idr_interval_s = idr_interval.map(|interval| interval.as_secs()),
+            encoder_threads = threads,
             "graphics pipeline: H.264 (AVC420)"
         );
         self.subscriber.request_full_refresh();

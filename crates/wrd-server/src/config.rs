@@ -79,6 +79,7 @@ struct FileH264 {
     network: Option<NetworkArg>,
     bitrate_mbit: Option<f64>,
     idr_interval_s: Option<u32>,
+    threads: Option<u16>,
 }
 
 /// The H.264 encoder's settings as chosen (a profile, and what overrides it).
@@ -89,6 +90,22 @@ pub struct H264Choice {
     pub bitrate_bps: Option<u32>,
     /// Seconds between periodic IDRs (0: none), instead of the profile's.
     pub idr_interval_s: Option<u32>,
+    /// Encoder threads per client (a slice each).
+    pub threads: u16,
+}
+
+/// openh264 codes at most this many slices in parallel (its `MAX_THREADS_NUM`).
+const MAX_H264_THREADS: u16 = 4;
+
+/// Two encoder threads where the machine has two cores or more. A full-screen 1080p frame is
+/// 10-20 ms of encoding; split in two slices it goes out sooner whenever the other core has
+/// room, even beside a busy desktop: on the 2-core bench machine the animation's
+/// capture-to-wire median went from 26-29 ms to 12-27 ms and input-to-pixel from 27-32 ms to
+/// 23-30 ms (BENCHMARKS.md), for a few hundred bytes more per small change (a second slice
+/// header). More threads buy little: the other parts of the pipeline need cores too.
+fn default_h264_threads() -> u16 {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    if cores >= 2 { 2 } else { 1 }
 }
 
 impl H264Choice {
@@ -100,6 +117,7 @@ impl H264Choice {
         if let Some(secs) = self.idr_interval_s {
             settings.idr_interval = (secs > 0).then(|| std::time::Duration::from_secs(u64::from(secs)));
         }
+        settings.threads = self.threads;
         settings
     }
 }
@@ -338,10 +356,19 @@ impl Settings {
                 "h264.idr_interval_s: {secs} is above {MAX_IDR_INTERVAL_S} (0 turns periodic IDRs off)"
             )));
         }
+        let threads = args.h264_threads.or(file.h264.threads);
+        if let Some(threads) = threads
+            && !(1..=MAX_H264_THREADS).contains(&threads)
+        {
+            return Err(err(format!(
+                "h264.threads: {threads} is outside 1 to {MAX_H264_THREADS}"
+            )));
+        }
         let h264 = H264Choice {
             network: args.network.or(file.h264.network).unwrap_or(NetworkArg::Lan),
             bitrate_bps,
             idr_interval_s,
+            threads: threads.unwrap_or_else(default_h264_threads),
         };
 
         Ok(Settings {
@@ -493,14 +520,19 @@ mod tests {
         let defaults = Settings::resolve(&args(&[]), &env()).unwrap();
         assert_eq!(
             defaults.h264.encoder_settings(),
-            wrd_h264::EncoderSettings::default()
+            wrd_h264::EncoderSettings {
+                threads: default_h264_threads(),
+                ..wrd_h264::EncoderSettings::default()
+            }
         );
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(usize::from(default_h264_threads()), cores.min(2));
 
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("c.toml");
         fs::write(
             &config,
-            "[h264]\nnetwork = \"wan\"\nbitrate_mbit = 1.5\nidr_interval_s = 0\n",
+            "[h264]\nnetwork = \"wan\"\nbitrate_mbit = 1.5\nidr_interval_s = 0\nthreads = 1\n",
         )
         .unwrap();
         let c = config.to_str().unwrap();
@@ -511,6 +543,7 @@ mod tests {
         let wan = wrd_h264::EncoderSettings::for_profile(wrd_h264::NetworkProfile::Wan);
         assert_eq!(from_file.bitrate_bps, 1_500_000);
         assert_eq!(from_file.idr_interval, None, "0 turns periodic IDRs off");
+        assert_eq!(from_file.threads, 1);
         assert_eq!((from_file.max_fps, from_file.max_qp), (wan.max_fps, wan.max_qp));
 
         let flags = Settings::resolve(
@@ -523,6 +556,8 @@ mod tests {
                 "8",
                 "--idr-interval",
                 "30",
+                "--h264-threads",
+                "3",
             ]),
             &env(),
         )
@@ -531,6 +566,7 @@ mod tests {
         .encoder_settings();
         assert_eq!(flags.bitrate_bps, 8_000_000);
         assert_eq!(flags.idr_interval, Some(std::time::Duration::from_secs(30)));
+        assert_eq!(flags.threads, 3, "the flag wins over the file");
         assert_eq!(flags.max_fps, wrd_h264::EncoderSettings::default().max_fps);
 
         for (argv, wanted) in [
@@ -546,6 +582,8 @@ mod tests {
                 ["--idr-interval", "7200"],
                 "h264.idr_interval_s: 7200 is above 3600",
             ),
+            (["--h264-threads", "0"], "h264.threads: 0 is outside 1 to 4"),
+            (["--h264-threads", "5"], "h264.threads: 5 is outside 1 to 4"),
         ] {
             let e = Settings::resolve(&args(&argv), &env()).unwrap_err().to_string();
             assert!(e.contains(wanted), "{argv:?}: {e}");
