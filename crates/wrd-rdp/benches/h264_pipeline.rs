@@ -11,7 +11,8 @@
 //! IronRDP, TLS) serves it on 127.0.0.1; one in-process client (`wrd-client`, openh264
 //! decoding every frame) connects with H.264. After 3 s of warm-up, SECONDS are measured:
 //! frames published, AVC420 frames the client decoded per second, Mbit/s on the wire, the
-//! encoder threads' CPU per frame, the whole process's CPU. One variant per encoder thread
+//! encoder threads' CPU per frame, the whole process's CPU and resident memory (server,
+//! client and source together, at the end of the variant's window). One variant per encoder thread
 //! count, one after another in the same run; the server's own statistics (capture-to-wire and
 //! its stages) follow each variant as log lines. Client, server and source share this
 //! machine's cores, as on the headless desktops.
@@ -115,6 +116,7 @@ async fn run(variant: &Variant) {
     )
     .await;
     let after = Snapshot::take(&session, &published);
+    let resident_mib = common::resident_bytes() as f64 / (1024.0 * 1024.0);
     let idr_frames = session.stats().avc420_idr_frames;
     session.disconnect().await.ok();
     stop_source.store(true, Ordering::Relaxed);
@@ -127,7 +129,8 @@ async fn run(variant: &Variant) {
     let ms_of = |ticks: u64| ticks as f64 * 1000.0 / ticks_per_s;
     println!(
         "threads {}: source {:.1} fps, delivered {:.1} fps ({frames} frames, {idr_frames} IDR in the session), \
-         {:.2} Mbit/s, encoder CPU {:.2} ms per delivered frame, process CPU {:.0} % of one core",
+         {:.2} Mbit/s, encoder CPU {:.2} ms per delivered frame, process CPU {:.0} % of one core, \
+         process resident {resident_mib:.0} MiB",
         variant.threads,
         (after.published - before.published) as f64 / secs,
         frames as f64 / secs,

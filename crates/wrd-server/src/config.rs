@@ -101,8 +101,10 @@ const MAX_H264_THREADS: u16 = 4;
 /// 10-20 ms of encoding; split in two slices it goes out sooner whenever the other core has
 /// room, even beside a busy desktop: on the 2-core bench machine the animation's
 /// capture-to-wire median went from 26-29 ms to 12-27 ms and input-to-pixel from 27-32 ms to
-/// 23-30 ms (BENCHMARKS.md), for a few hundred bytes more per small change (a second slice
-/// header). More threads buy little: the other parts of the pipeline need cores too.
+/// 23-30 ms (BENCHMARKS.md). The price, per client: 22-30 MiB more resident memory (the
+/// second thread's buffers), about a tenth more CPU per frame, a few hundred bytes more per
+/// small change (a second slice header). More threads buy little: the other parts of the
+/// pipeline need cores too.
 fn default_h264_threads() -> u16 {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     if cores >= 2 { 2 } else { 1 }
