@@ -104,6 +104,11 @@ pub struct WrdDisplayHandler {
     client_pointer: Arc<ClientPointer>,
     /// Set when the desktop can take the client's size.
     resize: Option<ResizeRoute>,
+    /// The size the client asked for at connect, which it keeps after the capability
+    /// exchange whatever the desktop does: the first update stream starts from it, so that a
+    /// desktop that did not take it in time resizes the client with its first frame (a
+    /// reactivation) instead of sending it pictures larger than it has.
+    size_at_connect: Option<(u16, u16)>,
     /// The client's graphics pipeline, when the session offers one: frames then go as H.264
     /// once the client has negotiated AVC420.
     gfx: Option<Arc<GfxLink>>,
@@ -151,6 +156,7 @@ impl WrdDisplayHandler {
             activated,
             client_pointer,
             resize: None,
+            size_at_connect: None,
             gfx: None,
             h264_required: false,
             h264_settings: EncoderSettings::default(),
@@ -194,6 +200,7 @@ impl RdpServerDisplay for WrdDisplayHandler {
     async fn request_initial_size(&mut self, client_size: DesktopSize) -> DesktopSize {
         if let Some(route) = &self.resize {
             let wanted = (client_size.width, client_size.height);
+            self.size_at_connect = Some(wanted);
             if self.bus.desktop_size() != Some(wanted)
                 && route
                     .send(DesktopResize {
@@ -306,7 +313,12 @@ impl RdpServerDisplay for WrdDisplayHandler {
         self.activated.cancel();
         let subscriber = self.bus.subscribe();
         let cursor = self.bus.subscribe_cursor();
-        let current = self.size().await;
+        // After a reactivation the client has the size the update stream resized it to, the
+        // desktop's as it is now.
+        let current = match self.size_at_connect.take() {
+            Some((width, height)) => DesktopSize { width, height },
+            None => self.size().await,
+        };
         Ok(Box::new(DisplayUpdates {
             subscriber,
             cursor,

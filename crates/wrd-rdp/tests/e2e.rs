@@ -893,3 +893,56 @@ async fn an_h264_client_is_resized_with_reset_graphics_not_reactivation() {
     drop(size_tx);
     server.stop().await;
 }
+
+/// A desktop that can take clients' sizes (a headless session) but does not take this one in
+/// time. The client keeps the size it asked for after the capability exchange; before, the
+/// session went on at the desktop's size without telling it, and a client whose window was
+/// smaller (xfreerdp, seen in CI) dropped the connection on the first picture that did not
+/// fit. Now its first frame resizes the client to the desktop's size (a reactivation).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_whose_size_the_desktop_did_not_take_is_resized_to_the_desktops() {
+    let shutdown = CancellationToken::new();
+    let (publisher, bus) = FrameBus::new();
+    let pattern = wrd_test_pattern::TestPattern::new(WIDTH, HEIGHT).unwrap();
+    tokio::spawn(wrd_test_pattern::run(
+        pattern,
+        30,
+        None,
+        publisher,
+        shutdown.clone(),
+    ));
+    // Requests arrive and nobody acts on them: the desktop stays 640x480.
+    let (resize_tx, mut resize_rx) = tokio::sync::mpsc::unbounded_channel();
+    let desktop = wrd_rdp::OwnedDesktop {
+        connected: tokio::sync::watch::channel(0).0,
+        resize: Some(resize_tx),
+    };
+    let server = start_owned(bus, Options::default(), shutdown, desktop).await;
+    let mut config = client_config(server.addr, PASSWORD);
+    // Wider and lower than the desktop: the desktop's pictures would not fit.
+    (config.desktop_width, config.desktop_height) = (800, 400);
+    let mut session = wrd_client::connect(config).await.unwrap();
+    let asked = tokio::time::timeout(Duration::from_secs(5), resize_rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((asked.width, asked.height), (800, 400));
+
+    let deadline = soon(15);
+    while session.desktop_size() != (WIDTH, HEIGHT) || session.stats().reactivations == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the client was not resized to the desktop: {:?}, {:?}",
+            session.desktop_size(),
+            session.stats()
+        );
+        match session.next_event(soon(1)).await {
+            Ok(_) => {}
+            Err(e) if e.is_timeout() => {}
+            Err(e) => panic!("{e}: {:?}", session.stats()),
+        }
+    }
+    wait_for_pattern(&mut session).await;
+    session.disconnect().await.unwrap();
+    server.stop().await;
+}

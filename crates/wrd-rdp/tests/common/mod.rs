@@ -76,6 +76,26 @@ pub async fn start(options: Options) -> TestServer {
 
 /// The server on frames the caller publishes on `bus`.
 pub async fn start_on(bus: FrameBus, options: Options, shutdown: CancellationToken) -> TestServer {
+    start_serving(bus, options, shutdown, None).await
+}
+
+/// The server on a desktop it owns (`serve_owned_desktop`): clients' sizes go to `desktop`'s
+/// resize route.
+pub async fn start_owned(
+    bus: FrameBus,
+    options: Options,
+    shutdown: CancellationToken,
+    desktop: wrd_rdp::OwnedDesktop,
+) -> TestServer {
+    start_serving(bus, options, shutdown, Some(desktop)).await
+}
+
+async fn start_serving(
+    bus: FrameBus,
+    options: Options,
+    shutdown: CancellationToken,
+    desktop: Option<wrd_rdp::OwnedDesktop>,
+) -> TestServer {
     let state = tempfile::tempdir().unwrap();
     let tls = TlsIdentity::load_or_generate(state.path()).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -91,7 +111,16 @@ pub async fn start_on(bus: FrameBus, options: Options, shutdown: CancellationTok
         input: InputRoute::Ignore { reason: "test" },
         clipboard: wrd_rdp::ClipboardRoute::Off,
     };
-    let server = tokio::spawn(wrd_rdp::serve(listener, config, bus, shutdown.clone()));
+    let server = match desktop {
+        Some(desktop) => tokio::spawn(wrd_rdp::serve_owned_desktop(
+            listener,
+            config,
+            bus,
+            shutdown.clone(),
+            desktop,
+        )),
+        None => tokio::spawn(wrd_rdp::serve(listener, config, bus, shutdown.clone())),
+    };
     TestServer {
         addr,
         shutdown,
