@@ -370,6 +370,30 @@ impl MutterInput {
             .await
             .map_err(step("NotifyKeyboardKeysym"))
     }
+
+    /// The seat's Caps Lock and Num Lock as Mutter reports them now (read from the session,
+    /// not cached): whatever toggled them, a local keyboard or an earlier session. Mutter
+    /// before 42 has no such properties: an error.
+    pub async fn lock_state(&self) -> Result<SeatLocks, MutterError> {
+        let caps_lock = self
+            .remote_desktop
+            .caps_lock_state()
+            .await
+            .map_err(step("RemoteDesktop.Session.CapsLockState"))?;
+        let num_lock = self
+            .remote_desktop
+            .num_lock_state()
+            .await
+            .map_err(step("RemoteDesktop.Session.NumLockState"))?;
+        Ok(SeatLocks { caps_lock, num_lock })
+    }
+}
+
+/// The lock keys of Mutter's seat (it does not report Scroll Lock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeatLocks {
+    pub caps_lock: bool,
+    pub num_lock: bool,
 }
 
 /// The axis of a discrete scroll.

@@ -40,6 +40,14 @@ pub(crate) trait RemoteDesktopSession {
     #[zbus(property)]
     fn session_id(&self) -> zbus::Result<String>;
 
+    /// The seat's Caps Lock (Mutter 42 and later).
+    #[zbus(property)]
+    fn caps_lock_state(&self) -> zbus::Result<bool>;
+
+    /// The seat's Num Lock (Mutter 42 and later).
+    #[zbus(property)]
+    fn num_lock_state(&self) -> zbus::Result<bool>;
+
     /// Starts this session and the ScreenCast session tied to it.
     fn start(&self) -> zbus::Result<()>;
 

@@ -148,10 +148,8 @@ impl Router {
     fn new(backend: InputBackend, bus: FrameBus) -> Self {
         let desktop_locks = match backend {
             InputBackend::Wlroots(..) => Some(LockState::default()),
-            // Mutter's API is for unattended machines, whose seat starts with nothing locked
-            // and is typed on by our clients alone: the state is what our taps made it. (A
-            // local keyboard toggling Caps Lock meanwhile would invert it until it is pressed
-            // again; Mutter does not let us read the seat's state.)
+            // Mutter reports its seat's Caps and Num Lock, read before each Synchronize (see
+            // `read_desktop_locks`); until then, and for Scroll Lock, what our taps made it.
             InputBackend::Mutter(_) => Some(LockState::default()),
             // Behind the portal somebody sits at the desktop (they accepted the dialog): its
             // lock state is theirs and unknown to us, so lock sync is not applied.
@@ -165,6 +163,27 @@ impl Router {
             loaded_keymap: DEFAULT_LAYOUT,
             desktop_keys_held: HashSet::new(),
             backend_lost: false,
+        }
+    }
+
+    /// Mutter: the seat's Caps and Num Lock as it reports them, so that a client's
+    /// Synchronize sets them right even when something else toggled them (a local keyboard, a
+    /// session of an earlier server). Scroll Lock stays what our taps made it (Mutter does not
+    /// report it); if the read fails, so do the others.
+    async fn read_desktop_locks(&mut self) {
+        let InputBackend::Mutter(mutter) = &self.backend else {
+            return;
+        };
+        match mutter.lock_state().await {
+            Ok(seat) => {
+                let scroll_lock = self.desktop_locks.is_some_and(|locks| locks.scroll_lock);
+                self.desktop_locks = Some(LockState {
+                    caps_lock: seat.caps_lock,
+                    num_lock: seat.num_lock,
+                    scroll_lock,
+                });
+            }
+            Err(e) => debug!(error = %e, "Mutter's lock state not read: going by our own taps"),
         }
     }
 
@@ -222,6 +241,9 @@ impl Router {
                 // when the desktop's layout changes).
                 if matches!(event, wrd_rdp::ClientInput::PointerMove { .. }) {
                     self.refresh_pointer_map(session);
+                }
+                if matches!(event, wrd_rdp::ClientInput::SyncLocks { .. }) {
+                    self.read_desktop_locks().await;
                 }
                 let locks = self.desktop_locks;
                 let state = self.session(session);

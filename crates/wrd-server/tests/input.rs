@@ -5,7 +5,8 @@
 //!   with Shift held leaves no key pressed;
 //! - headless mutter (`--source mutter`, input through Mutter's RemoteDesktop): a click
 //!   focuses the terminal, scancodes and Unicode key events type into it, Caps Lock follows
-//!   the client's lock sync.
+//!   the client's lock sync, also when it was left on by an earlier server's session (the
+//!   seat's state is read from Mutter).
 //!
 //! - `--view-only`: the same typing changes nothing, and the server says so once.
 //!
@@ -186,7 +187,7 @@ fn view_only_ignores_input_and_says_so_once() {
 }
 
 #[test]
-fn mutter_keys_unicode_and_lock_sync() {
+fn mutter_keys_unicode_and_lock_sync_from_the_seats_state() {
     let dir = TestDir::new("input-mutter").unwrap();
     let mut stack = MutterStack::start(
         dir.path(),
@@ -238,6 +239,29 @@ fn mutter_keys_unicode_and_lock_sync() {
         session.send_sync_locks(false, false, false).await.unwrap();
         type_text(&mut session, "c >locks.txt\n").await;
         wait_for_file(&shared.join("locks.txt"), "ABc\n", Duration::from_secs(10));
+        // Caps Lock left on: the seat keeps it after this server is gone.
+        session.send_sync_locks(true, false, false).await.unwrap();
+        settle(&mut session, Duration::from_millis(300), Duration::from_secs(5)).await;
+        session.disconnect().await.unwrap();
+    });
+    drop(server);
+
+    // A new server on the same desktop, where Caps Lock is on from a session it never saw.
+    // The client's Synchronize says off: the server must read the seat's state from Mutter
+    // and turn it off. Going by its own taps it would believe it off already, and the command
+    // would be typed in capitals (and fail).
+    let port = free_port();
+    let server = start_server(stack.command(&binary), "mutter", port, &dir, &[]);
+    runtime().block_on(async {
+        let mut session = connect(port).await;
+        settle(&mut session, Duration::from_millis(1000), Duration::from_secs(20)).await;
+        session.send_sync_locks(false, false, false).await.unwrap();
+        type_text(&mut session, "echo restarted >restart.txt\n").await;
+        wait_for_file(
+            &shared.join("restart.txt"),
+            "restarted\n",
+            Duration::from_secs(10),
+        );
         session.disconnect().await.unwrap();
     });
     drop(server);
