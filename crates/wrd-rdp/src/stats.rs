@@ -163,16 +163,17 @@ impl DisplayStats {
             "display statistics"
         );
         if let Some(stages) = &self.h264_stages {
+            // Displayed, not debug-formatted: numbers without quotes, like the line above.
             let p50 = |h: &LatencyHistogram| format!("{:.2}", ms(h.quantile(500)));
             let p99 = |h: &LatencyHistogram| format!("{:.2}", ms(h.quantile(990)));
             info!(
                 frames = stages.encode.samples(),
-                before_encode_p50_ms = p50(&stages.before_encode),
-                before_encode_p99_ms = p99(&stages.before_encode),
-                encode_p50_ms = p50(&stages.encode),
-                encode_p99_ms = p99(&stages.encode),
-                after_encode_p50_ms = p50(&stages.after_encode),
-                after_encode_p99_ms = p99(&stages.after_encode),
+                before_encode_p50_ms = %p50(&stages.before_encode),
+                before_encode_p99_ms = %p99(&stages.before_encode),
+                encode_p50_ms = %p50(&stages.encode),
+                encode_p99_ms = %p99(&stages.encode),
+                after_encode_p50_ms = %p50(&stages.after_encode),
+                after_encode_p99_ms = %p99(&stages.after_encode),
                 "H.264 capture-to-wire stages"
             );
         }
