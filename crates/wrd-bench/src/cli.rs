@@ -478,10 +478,26 @@ pub struct WatchArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
     pub settle: f64,
 
-    /// Also count the distinct frames of a `wrd-scene animate` picture (its frame counter is
-    /// read from each client's decoded picture)
-    #[arg(long)]
-    pub frame_counter: bool,
+    /// Also count the distinct frames each client's picture shows, read from the picture's own
+    /// frame counter: a `wrd-scene animate` picture (`--frame-counter` alone) or the server's
+    /// test pattern (`--frame-counter=pattern`). Exact where update bursts are only a guess
+    #[arg(
+        long,
+        value_name = "PICTURE",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "scene"
+    )]
+    pub frame_counter: Option<CounterKind>,
+}
+
+/// Whose frame counter `watch --frame-counter` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CounterKind {
+    /// `wrd-scene animate` (also compares a few pictures with the frames it drew: PSNR)
+    Scene,
+    /// `wrd-server --source test-pattern`
+    Pattern,
 }
 
 impl WatchArgs {
@@ -704,6 +720,30 @@ mod tests {
             panic!("wrong subcommand");
         };
         assert!(a.connect.timeout().unwrap_err().is::<UsageError>());
+    }
+
+    #[test]
+    fn watch_frame_counter_is_off_the_scene_or_the_pattern() {
+        let counter = |extra: &[&str]| -> Result<Option<CounterKind>, clap::error::ErrorKind> {
+            let base = ["wrd-bench", "watch", "--addr", "h:1", "--username", "u"];
+            let cli = Cli::try_parse_from(base.iter().chain(extra)).map_err(|e| e.kind())?;
+            let Command::Watch(a) = cli.command else {
+                panic!("wrong subcommand");
+            };
+            Ok(a.frame_counter)
+        };
+        assert_eq!(counter(&[]), Ok(None));
+        assert_eq!(counter(&["--frame-counter"]), Ok(Some(CounterKind::Scene)));
+        // Alone before another option, as scripts pass it.
+        assert_eq!(
+            counter(&["--frame-counter", "--seconds", "2"]),
+            Ok(Some(CounterKind::Scene))
+        );
+        assert_eq!(
+            counter(&["--frame-counter=pattern"]),
+            Ok(Some(CounterKind::Pattern))
+        );
+        assert!(counter(&["--frame-counter=clock"]).is_err());
     }
 
     #[test]

@@ -9,9 +9,13 @@
 //!
 //! [`measure`] is the same measurement for other commands (`desktop`): it can sum the CPU of
 //! further processes (the rest of the desktop stack), run a hook once every client's session
-//! is active (start the content), let the session settle before the window, and count the
-//! distinct frames of a `wrd-scene animate` picture by reading its frame counter from each
-//! client's decoded picture.
+//! is active (start the content), and let the session settle before the window.
+//!
+//! Update bursts (updates closer than [`BURST_GAP`]) are only a guess at frames: a server that
+//! encodes a frame's rectangles one by one, slowly, splits it. With `--frame-counter`, frames
+//! are counted exactly instead: the distinct values of the picture's own frame counter (a
+//! `wrd-scene animate` picture or the server's test pattern), read from each client's decoded
+//! picture after every update that touched it.
 
 use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -24,7 +28,7 @@ use tracing::warn;
 use wrd_client::{ClientConfig, SessionEvent};
 use wrd_scene::counter::{self, FrameCounter};
 
-use crate::cli::WatchArgs;
+use crate::cli::{CounterKind, WatchArgs};
 use crate::first_frame::wait_complete;
 use crate::output::{Output, mib, ms, rate_bytes};
 use crate::procfs::{CpuSample, CpuUsage, clock_ticks_per_second, read_comm, read_machine_ticks, read_mem};
@@ -85,7 +89,7 @@ pub struct ClientReport {
     /// Bursts of updates in the window: updates less than [`BURST_GAP`] apart are one burst.
     pub bursts: u64,
     pub bursts_per_s: f64,
-    /// With a frame counter: distinct `wrd-scene` frames the picture showed in the window.
+    /// With a frame counter: distinct frames (counter values) the picture showed in the window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frames: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -172,8 +176,8 @@ pub struct Plan {
     /// Further processes whose CPU is summed with the server's (`stack_cpu_percent`).
     pub stack_pids: Vec<u32>,
     pub rss_interval: Duration,
-    /// Read a `wrd-scene` frame counter from the clients' pictures.
-    pub frame_counter: bool,
+    /// Read this picture's frame counter from the clients' pictures.
+    pub frame_counter: Option<CounterKind>,
 }
 
 /// What [`measure`] found.
@@ -242,7 +246,7 @@ pub fn print_measurement(m: &Measurement, out: &mut Output) -> Result<()> {
         ));
         if let (Some(frames), Some(fps)) = (c.frames, c.frames_per_s) {
             out.text(format!(
-                "  client {}: {fps:.2} distinct scene frames/s ({frames} frames; counter misreads {}, unreadable {}); picture PSNR {}",
+                "  client {}: {fps:.2} distinct frames/s ({frames} frames; counter misreads {}, unreadable {}); picture PSNR {}",
                 c.client,
                 c.counter_glitches.unwrap_or(0),
                 c.counter_unreadable.unwrap_or(0),
@@ -534,7 +538,7 @@ struct ClientPlan {
     index: u32,
     config: ClientConfig,
     timeout: Duration,
-    frame_counter: bool,
+    frame_counter: Option<CounterKind>,
 }
 
 fn spawn_client(plan: ClientPlan, go: Arc<OnceLock<Go>>, tx: Sender<Msg>) -> Result<()> {
@@ -558,10 +562,11 @@ fn spawn_client(plan: ClientPlan, go: Arc<OnceLock<Go>>, tx: Sender<Msg>) -> Res
 /// over the picture, ~10–20 ms).
 const QUALITY_SAMPLES: usize = 5;
 
-/// Reads the `wrd-scene` counter after updates that touched it, and compares a few decoded
-/// pictures with the exact frame the scene drew (the counter says which).
+/// Reads the picture's frame counter after updates that touched it; for the `wrd-scene`
+/// picture, also compares a few decoded pictures with the exact frame the scene drew (the
+/// counter says which).
 struct CounterReader {
-    layout: Option<counter::Layout>,
+    picture: CounterPicture,
     counter: FrameCounter,
     /// The scene's picture, painted like `wrd-scene` does (for the quality samples).
     painter: wrd_scene::picture::Painter,
@@ -571,11 +576,33 @@ struct CounterReader {
     psnr_db: Vec<f64>,
 }
 
+/// Where the counter is, in the picture of this size (`None`: the size holds no counter).
+#[derive(Debug, Clone, Copy)]
+enum CounterPicture {
+    Scene(Option<counter::Layout>),
+    Pattern(Option<Region>),
+}
+
+/// A rectangle of the desktop, `(x, y, width, height)`.
+type Region = (u16, u16, u16, u16);
+
+fn overlaps(a: Region, b: Region) -> bool {
+    let (ax, ay, aw, ah) = (u32::from(a.0), u32::from(a.1), u32::from(a.2), u32::from(a.3));
+    let (bx, by, bw, bh) = (u32::from(b.0), u32::from(b.1), u32::from(b.2), u32::from(b.3));
+    ax < bx + bw && bx < ax + aw && ay < by + bh && by < ay + ah
+}
+
 impl CounterReader {
-    fn new(size: (u16, u16)) -> Self {
+    fn new(kind: CounterKind, size: (u16, u16)) -> Self {
         let (w, h) = (u32::from(size.0), u32::from(size.1));
+        let picture = match kind {
+            CounterKind::Scene => CounterPicture::Scene(counter::Layout::for_size(w, h)),
+            CounterKind::Pattern => CounterPicture::Pattern(
+                wrd_test_pattern::counter_box(size.0, size.1).map(|r| (r.x, r.y, r.width, r.height)),
+            ),
+        };
         Self {
-            layout: counter::Layout::for_size(w, h),
+            picture,
             counter: FrameCounter::default(),
             painter: wrd_scene::picture::Painter::new(w, h),
             reference: Vec::new(),
@@ -584,27 +611,44 @@ impl CounterReader {
         }
     }
 
-    fn after_update(&mut self, session: &wrd_client::Session, region: wrd_client::Rect) {
-        let Some(layout) = self.layout else { return };
-        let touched = layout.overlaps(
-            u32::from(region.x),
-            u32::from(region.y),
-            u32::from(region.width),
-            u32::from(region.height),
-        );
-        if !touched {
-            return;
+    fn kind(&self) -> CounterKind {
+        match self.picture {
+            CounterPicture::Scene(_) => CounterKind::Scene,
+            CounterPicture::Pattern(_) => CounterKind::Pattern,
         }
+    }
+
+    fn after_update(&mut self, session: &wrd_client::Session, region: wrd_client::Rect) {
+        let updated = (region.x, region.y, region.width, region.height);
         let fb = session.framebuffer();
-        let green = fb.layout().rgb_offsets()[1];
         let (data, stride) = (fb.data(), fb.stride());
-        let value = counter::read(layout, |x, y| {
-            data.get(y as usize * stride + x as usize * 4 + green)
-                .copied()
-                .unwrap_or(0)
-        });
+        let value = match self.picture {
+            CounterPicture::Scene(Some(layout)) => {
+                let (x, y, w, h) = updated;
+                if !layout.overlaps(u32::from(x), u32::from(y), u32::from(w), u32::from(h)) {
+                    return;
+                }
+                let green = fb.layout().rgb_offsets()[1];
+                counter::read(layout, |x, y| {
+                    data.get(y as usize * stride + x as usize * 4 + green)
+                        .copied()
+                        .unwrap_or(0)
+                })
+            }
+            CounterPicture::Pattern(Some(counter_box)) => {
+                if !overlaps(counter_box, updated) {
+                    return;
+                }
+                // The pattern's counter runs to 10^8; its low 16 bits step like the scene's.
+                wrd_test_pattern::decode_counter(data, stride, fb.width(), fb.height())
+                    .map(|n| n.to_le_bytes())
+                    .map(|b| u16::from_le_bytes([b[0], b[1]]))
+            }
+            CounterPicture::Scene(None) | CounterPicture::Pattern(None) => return,
+        };
         let new_frame = self.counter.record(value);
-        if let (true, true, Some(frame)) = (new_frame, self.sampling, value)
+        if let (true, true, Some(frame), CounterPicture::Scene(_)) =
+            (new_frame, self.sampling, value, self.picture)
             && self.psnr_db.len() < QUALITY_SAMPLES
             && let Some(psnr) = self.psnr(&fb, frame)
         {
@@ -669,7 +713,7 @@ async fn client(plan: ClientPlan, go: &OnceLock<Go>, tx: &Sender<Msg>) -> Result
     let complete_ms = ms(complete.saturating_duration_since(origin));
     let _ = tx.send(Msg::Ready);
 
-    let mut reader = frame_counter.then(|| CounterReader::new(session.desktop_size()));
+    let mut reader = frame_counter.map(|kind| CounterReader::new(kind, session.desktop_size()));
     let mut bursts = 0u64;
     let mut last_update: Option<TokioInstant> = None;
     let mut window_start = None;
@@ -711,7 +755,7 @@ async fn client(plan: ClientPlan, go: &OnceLock<Go>, tx: &Sender<Msg>) -> Result
             }
             Ok(SessionEvent::Resized { width, height }) => {
                 if let Some(r) = reader.as_mut() {
-                    *r = CounterReader::new((width, height));
+                    *r = CounterReader::new(r.kind(), (width, height));
                 }
             }
             Ok(SessionEvent::Terminated(reason)) => bail!("the server ended the session: {reason}"),

@@ -85,6 +85,12 @@ fn mean_brightness(bgrx: &[u8], stride: usize, rect: Rect) -> u32 {
     u32::try_from(sum / count).unwrap_or(u32::MAX)
 }
 
+/// Where the counter sits in a `width` x `height` picture of the pattern (`None` for a size the
+/// pattern does not support), so that a reader can decode it only after an update touched it.
+pub fn counter_box(width: u16, height: u16) -> Option<Rect> {
+    Geometry::new(width, height).ok().map(|g| g.counter_box)
+}
+
 /// Reads the frame counter back from a BGRx picture of the test pattern at `width` x `height`
 /// (`stride` bytes per row, at least `width * 4`).
 ///
@@ -220,6 +226,29 @@ mod tests {
         }
         let frame = expected_frame(320, 200, COUNTER_MODULUS + 5);
         assert_eq!(decode_counter(&frame, 1280, 320, 200), Some(5));
+    }
+
+    #[test]
+    fn the_counter_box_holds_everything_the_decoder_reads() {
+        let (w, h) = (640u16, 480u16);
+        let stride = usize::from(w) * 4;
+        let bx = counter_box(w, h).unwrap();
+        let inside = |x: usize, y: usize| {
+            (usize::from(bx.x)..usize::from(bx.x + bx.width)).contains(&x)
+                && (usize::from(bx.y)..usize::from(bx.y + bx.height)).contains(&y)
+        };
+        // Frame 12345678 everywhere but in the box, which shows frame 87654321: the box alone
+        // decides what is read.
+        let (outer, inner) = (expected_frame(w, h, 12_345_678), expected_frame(w, h, 87_654_321));
+        let mut mixed = outer.clone();
+        for y in 0..usize::from(h) {
+            for x in (0..usize::from(w)).filter(|&x| inside(x, y)) {
+                let at = y * stride + x * 4;
+                mixed[at..at + 4].copy_from_slice(&inner[at..at + 4]);
+            }
+        }
+        assert_eq!(decode_counter(&mixed, stride, w, h), Some(87_654_321));
+        assert_eq!(counter_box(w, 10), None);
     }
 
     #[test]

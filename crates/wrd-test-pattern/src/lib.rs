@@ -30,7 +30,7 @@ mod check;
 mod driver;
 mod pattern;
 
-pub use crate::check::{Comparison, compare, decode_counter};
+pub use crate::check::{Comparison, compare, counter_box, decode_counter};
 pub use crate::driver::{InputEcho, run};
 pub use crate::pattern::{
     COUNTER_DIGITS, COUNTER_MODULUS, MAX_SIZE, MIN_SIZE, PatternError, Rendered, TestPattern, expected_frame,

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use wrd_testkit::ChildGuard;
 
-use crate::cli::{ClientKind, DesktopArgs, SceneArg};
+use crate::cli::{ClientKind, CounterKind, DesktopArgs, SceneArg};
 use crate::output::Output;
 use crate::watch::{Measurement, Plan, measure};
 use table::{CaptureToWire, Row};
@@ -252,7 +252,7 @@ fn measure_scene(
         server_pid: Some(target.server_pid),
         stack_pids,
         rss_interval: Duration::from_millis(250),
-        frame_counter: scene == SceneArg::Animate,
+        frame_counter: (scene == SceneArg::Animate).then_some(CounterKind::Scene),
     };
     let statistics_before = server_log::parse_log(&target.server_log()).len();
     out.text(format!(
