@@ -1,6 +1,5 @@
 //! BGRx → I420, region by region, into a picture the encoder keeps between frames.
 
-use openh264::formats::YUVSource;
 use wrd_frame::{Frame, PixelFormat, Rect};
 use yuv::{BufferStoreMut, YuvConversionMode, YuvPlanarImageMut, YuvRange, YuvStandardMatrix};
 
@@ -35,6 +34,17 @@ impl I420Picture {
             u: vec![128; width * height / 4],
             v: vec![128; width * height / 4],
         }
+    }
+
+    /// Width and height in samples (both even).
+    pub(crate) fn size(&self) -> (usize, usize) {
+        (self.width, self.height)
+    }
+
+    /// The Y, U and V planes: `height` rows of `width` samples, then two planes of
+    /// `height / 2` rows of `width / 2`.
+    pub(crate) fn planes(&self) -> (&[u8], &[u8], &[u8]) {
+        (&self.y, &self.u, &self.v)
     }
 
     /// Converts `region` of `frame` (x and y even: macroblock-aligned) into the picture.
@@ -117,28 +127,6 @@ impl I420Picture {
             YuvConversionMode::Balanced,
         )
         .map_err(|err| H264Error::Convert(format!("{region:?}: {err}")))
-    }
-}
-
-impl YUVSource for I420Picture {
-    fn dimensions(&self) -> (usize, usize) {
-        (self.width, self.height)
-    }
-
-    fn strides(&self) -> (usize, usize, usize) {
-        (self.width, self.width / 2, self.width / 2)
-    }
-
-    fn y(&self) -> &[u8] {
-        &self.y
-    }
-
-    fn u(&self) -> &[u8] {
-        &self.u
-    }
-
-    fn v(&self) -> &[u8] {
-        &self.v
     }
 }
 

@@ -1,18 +1,10 @@
-use std::os::raw::c_void;
 use std::time::{Duration, Instant};
 
-use openh264::encoder::{
-    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, QpRange,
-    RateControlMode, UsageType, VuiConfig,
-};
-use openh264::{OpenH264API, Timestamp};
-use openh264_sys2::{
-    ENCODER_OPTION_RC_MODE, ENCODER_OPTION_SVC_ENCODE_PARAM_EXT, RC_BITRATE_MODE, RC_MODES, RC_OFF_MODE,
-    SEncParamExt,
-};
+use openh264_sys2::{RC_BITRATE_MODE, RC_OFF_MODE};
 use wrd_frame::{Frame, Rect};
 
 use crate::convert::{I420Picture, check_frame};
+use crate::openh264_encoder::{CodedAs, Openh264Encoder};
 use crate::regions::align_to_macroblocks;
 use crate::{ContentMode, EncoderEffort, EncoderSettings, H264Error};
 
@@ -59,7 +51,7 @@ impl EncodedFrame {
 /// threaded, latest-frame-wins front.
 pub struct H264Encoder {
     settings: EncoderSettings,
-    encoder: Encoder,
+    encoder: Openh264Encoder,
     picture: Option<I420Picture>,
     size: (u16, u16),
     /// The frame the picture currently holds (a refinement re-encodes it).
@@ -71,9 +63,7 @@ pub struct H264Encoder {
     needs_refinement: bool,
     /// Damage of a frame the encoder produced nothing for, carried into the next one.
     carried: Vec<Rect>,
-    /// The picture size our full parameter block (the refinement quantiser, the slices for
-    /// several threads) was last given to openh264 for: the openh264 crate rebuilds its own
-    /// block when the size changes, which has neither.
+    /// The picture size openh264 was last configured for.
     params_set_for: Option<(u16, u16)>,
 }
 
@@ -90,36 +80,7 @@ impl std::fmt::Debug for H264Encoder {
 
 impl H264Encoder {
     pub fn new(settings: EncoderSettings) -> Result<Self, H264Error> {
-        let config = EncoderConfig::new()
-            .usage_type(match settings.content {
-                ContentMode::Screen => UsageType::ScreenContentRealTime,
-                ContentMode::Camera => UsageType::CameraVideoRealTime,
-            })
-            .complexity(match settings.effort {
-                EncoderEffort::Low => Complexity::Low,
-                EncoderEffort::Medium => Complexity::Medium,
-            })
-            .scene_change_detect(settings.scene_change_detection)
-            .rate_control_mode(RateControlMode::Bitrate)
-            .bitrate(BitRate::from_bps(settings.bitrate_bps))
-            .max_frame_rate(FrameRate::from_hz(settings.max_fps))
-            // Every frame we submit carries changes the client must see: never skipped.
-            .skip_frames(false)
-            .qp(QpRange::new(settings.min_qp, settings.max_qp))
-            .num_threads(settings.threads.max(1))
-            // Camera-content tools that cost time and buy nothing on a desktop (openh264 turns
-            // them off for screen content anyway).
-            .adaptive_quantization(false)
-            .background_detection(false)
-            // Periodic IDRs are timed by us (frames come irregularly from a desktop).
-            .intra_frame_period(IntraFramePeriod::from_num_frames(0))
-            .vui(VuiConfig::bt709_full());
-        let encoder = Encoder::with_api_config(OpenH264API::from_source(), config).map_err(|source| {
-            H264Error::OpenH264 {
-                operation: "encoder creation",
-                source,
-            }
-        })?;
+        let encoder = Openh264Encoder::new()?;
         Ok(Self {
             settings,
             encoder,
@@ -185,30 +146,22 @@ impl H264Encoder {
         }
         self.last_source = Some((frame.seq, frame.captured_at));
 
+        // A new size: openh264 is configured for it before its first frame, which is an IDR.
+        if self.params_set_for != Some(self.size) {
+            configure(&mut self.encoder, &self.settings, self.size)?;
+            self.params_set_for = Some(self.size);
+        }
         if idr {
-            self.encoder.force_intra_frame();
+            self.encoder.force_idr()?;
         }
-        let bitstream =
-            self.encoder
-                .encode_at(&*picture, timestamp)
-                .map_err(|source| H264Error::OpenH264 {
-                    operation: "encode",
-                    source,
-                })?;
-        let frame_type = bitstream.frame_type();
-        let data = bitstream.to_vec();
-        if self.settings.threads > 1 {
-            // The openh264 crate initialised the encoder for this size with one slice, which
-            // one thread codes: our block splits the picture into a slice per thread (openh264
-            // resets itself for it; its next frame is an IDR, which the type below reports).
-            self.apply_params()?;
-        }
-        if data.is_empty() || matches!(frame_type, FrameType::Skip) {
+        let mut data = Vec::new();
+        let coded = self.encoder.encode(picture, timestamp, &mut data)?;
+        if coded == CodedAs::Skipped {
             // Nothing went out: the client's picture still lacks these changes.
             self.carried = changed;
             return Ok(None);
         }
-        let is_idr = matches!(frame_type, FrameType::IDR | FrameType::I);
+        let is_idr = coded == CodedAs::Intra;
         if is_idr {
             self.last_idr = Some(start);
             self.idr_requested = false;
@@ -247,25 +200,21 @@ impl H264Encoder {
         };
         let start = Instant::now();
         let timestamp = self.timestamp(start);
-        // One frame without rate control at the refinement quantiser, then back to the bit
-        // rate: the rate control keeps its state across the switch.
-        self.apply_params()?;
+        // One frame without rate control at the refinement quantiser (the block's layer QP),
+        // then back to the bit rate: the rate control keeps its state across the switch.
         let Some(picture) = self.picture.as_ref() else {
             return Err(H264Error::Convert("refinement without a picture".to_owned()));
         };
-        set_rc_mode(&mut self.encoder, RC_OFF_MODE, "refinement rate control off")?;
-        self.encoder.force_intra_frame();
-        let encoded = self
+        self.encoder
+            .set_rc_mode(RC_OFF_MODE, "refinement rate control off")?;
+        let mut data = Vec::new();
+        let coded = self
             .encoder
-            .encode_at(picture, timestamp)
-            .map(|bitstream| bitstream.to_vec())
-            .map_err(|source| H264Error::OpenH264 {
-                operation: "refinement encode",
-                source,
-            });
-        let data = encoded?;
-        set_rc_mode(&mut self.encoder, RC_BITRATE_MODE, "rate control back on")?;
-        if data.is_empty() {
+            .force_idr()
+            .and_then(|()| self.encoder.encode(picture, timestamp, &mut data));
+        self.encoder
+            .set_rc_mode(RC_BITRATE_MODE, "rate control back on")?;
+        if coded? == CodedAs::Skipped {
             return Ok(None);
         }
         self.last_idr = Some(start);
@@ -285,50 +234,25 @@ impl H264Encoder {
         }))
     }
 
-    /// Gives openh264 our full parameter block for the current size, once per size.
-    fn apply_params(&mut self) -> Result<(), H264Error> {
-        if self.params_set_for == Some(self.size) {
-            return Ok(());
-        }
-        let size = (
-            i32::from(self.size.0.next_multiple_of(2)),
-            i32::from(self.size.1.next_multiple_of(2)),
-        );
-        set_params(&mut self.encoder, &self.settings, size)?;
-        self.params_set_for = Some(self.size);
-        Ok(())
-    }
-
-    fn timestamp(&self, now: Instant) -> Timestamp {
+    /// Milliseconds since the encoder started (openh264's rate control reads frame times).
+    fn timestamp(&self, now: Instant) -> i64 {
         let millis = now.duration_since(self.started).as_millis();
-        Timestamp::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+        i64::try_from(millis).unwrap_or(i64::MAX)
     }
 }
 
-fn set_rc_mode(encoder: &mut Encoder, mut mode: RC_MODES, operation: &'static str) -> Result<(), H264Error> {
-    // SAFETY: the encoder is initialised (refinement follows at least one encode);
-    // ENCODER_OPTION_RC_MODE reads one RC_MODES (a C int) during the call only.
-    let status = unsafe {
-        encoder
-            .raw_api()
-            .set_option(ENCODER_OPTION_RC_MODE, (&raw mut mode).cast::<c_void>())
-    };
-    check(status, operation)
-}
-
-/// The full parameter block, rebuilt the way the openh264 crate builds it (the same fields, so
-/// with one thread nothing that would reset the encoder changes) with two additions the crate
-/// has no setting for: the layer's quantiser (`iDLayerQp`, what openh264 codes every frame at
-/// without rate control: the refinement's) and, for several threads, a slice per thread.
-fn set_params(
-    encoder: &mut Encoder,
+/// Configures openh264 for pictures of `size` (made even, as the I420 picture is): the whole
+/// parameter block, from openh264's defaults.
+fn configure(
+    encoder: &mut Openh264Encoder,
     settings: &EncoderSettings,
-    (width, height): (i32, i32),
+    size: (u16, u16),
 ) -> Result<(), H264Error> {
-    let mut params = SEncParamExt::default();
-    // SAFETY: GetDefaultParams fills the SEncParamExt we pass during the call.
-    let status = unsafe { encoder.raw_api().get_default_params(&raw mut params) };
-    check(status, "default parameters")?;
+    let (width, height) = (
+        i32::from(size.0.next_multiple_of(2)),
+        i32::from(size.1.next_multiple_of(2)),
+    );
+    let mut params = encoder.default_params()?;
     let bitrate = i32::try_from(settings.bitrate_bps).unwrap_or(i32::MAX);
     params.iPicWidth = width;
     params.iPicHeight = height;
@@ -353,7 +277,12 @@ fn set_params(
         EncoderEffort::Medium => openh264_sys2::MEDIUM_COMPLEXITY,
     };
     params.uiIntraPeriod = 0;
-    params.iLoopFilterDisableIdc = openh264_sys2::DEBLOCKING_IDC_0;
+    // 0: on, 1: off (openh264 turns 0 into 2, "not across slice edges", for several threads).
+    params.iLoopFilterDisableIdc = if settings.deblocking {
+        openh264_sys2::DEBLOCKING_IDC_0
+    } else {
+        1
+    };
     params.iMinQp = i32::from(settings.min_qp);
     params.iMaxQp = i32::from(settings.max_qp);
     params.iSpatialLayerNum = 1;
@@ -378,21 +307,7 @@ fn set_params(
         layer.sSliceArgument.uiSliceMode = openh264_sys2::SM_SINGLE_SLICE;
         layer.sSliceArgument.uiSliceNum = 1;
     }
+    // What openh264 codes every frame at without rate control: the refinement's quantiser.
     layer.iDLayerQp = i32::from(settings.refine_qp);
-    // SAFETY: SetOption(ENCODER_OPTION_SVC_ENCODE_PARAM_EXT) copies the SEncParamExt we pass
-    // during the call; the encoder is initialised (refinement follows an encode).
-    let status = unsafe {
-        encoder.raw_api().set_option(
-            ENCODER_OPTION_SVC_ENCODE_PARAM_EXT,
-            (&raw mut params).cast::<c_void>(),
-        )
-    };
-    check(status, "set encoder parameters")
-}
-
-fn check(status: i32, operation: &'static str) -> Result<(), H264Error> {
-    if status != 0 {
-        return Err(H264Error::OpenH264Status { operation, status });
-    }
-    Ok(())
+    encoder.configure(&mut params)
 }

@@ -17,6 +17,7 @@
 mod convert;
 mod decoder;
 mod encoder;
+mod openh264_encoder;
 mod quality;
 mod regions;
 mod self_test;

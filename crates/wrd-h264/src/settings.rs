@@ -58,11 +58,21 @@ pub struct EncoderSettings {
     /// Low by default: the same bytes and PSNR as medium on desktop content, 10-25 % faster.
     pub effort: EncoderEffort,
     /// openh264's scene-change detection (a full-picture analysis before every frame) that
-    /// turns a changed screen into an IDR. We send IDRs ourselves when they are due.
+    /// turns a changed screen into an IDR. Off by default: we send IDRs ourselves when they are
+    /// due, a changed screen codes as well as intra blocks of a P frame, and the analysis runs
+    /// on one thread before the slice threads start, so it adds to every frame's latency
+    /// (5 % of the encode's wall time with 2 threads, BENCHMARKS.md).
     pub scene_change_detection: bool,
     /// Encoder threads for one stream (openh264 splits the picture into this many slices);
     /// 1 keeps a session on one core.
     pub threads: u16,
+    /// H.264's in-loop deblocking filter: smooths block edges in lossy frames, at a cost in
+    /// encode and decode time (with several threads openh264 filters inside each slice only).
+    /// At the LAN's bit rate the quantiser stays low enough that it buys 0.1 dB on full-screen
+    /// 1080p motion for 8-10 % of the encode time, so the LAN profile leaves it off; at a third
+    /// of that rate it is worth 0.4 dB, so the WAN profile keeps it (BENCHMARKS.md). Refinement
+    /// frames are sharp either way.
+    pub deblocking: bool,
 }
 
 impl EncoderSettings {
@@ -83,8 +93,9 @@ impl EncoderSettings {
                 refine_qp: 10,
                 content: ContentMode::Camera,
                 effort: EncoderEffort::Low,
-                scene_change_detection: true,
+                scene_change_detection: false,
                 threads: 1,
+                deblocking: false,
             },
             // A 5 Mbit/s link: motion at 2 Mbit/s (30 fps, 67 kbit a frame: two thirds of the
             // LAN's), a coarser ceiling on quality, a smaller refinement after a longer quiet
@@ -99,8 +110,9 @@ impl EncoderSettings {
                 refine_qp: 16,
                 content: ContentMode::Camera,
                 effort: EncoderEffort::Low,
-                scene_change_detection: true,
+                scene_change_detection: false,
                 threads: 1,
+                deblocking: true,
             },
         }
     }

@@ -1,6 +1,8 @@
 //! The encoder against openh264's own decoder: what goes in comes out, within a PSNR.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod syntax;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -450,6 +452,13 @@ fn slice_count(data: &[u8]) -> usize {
         .count()
 }
 
+/// IDR slices (NAL units of type 5) in an Annex-B stream.
+fn idr_count(data: &[u8]) -> usize {
+    data.windows(4)
+        .filter(|w| w[..3] == [0, 0, 1] && w[3] & 0x1f == 5)
+        .count()
+}
+
 #[test]
 fn two_threads_code_a_slice_each_and_survive_a_resize_and_a_refinement() {
     let settings = EncoderSettings {
@@ -464,10 +473,10 @@ fn two_threads_code_a_slice_each_and_survive_a_resize_and_a_refinement() {
         let encoded = encoder.encode(&source, &[]).unwrap().unwrap();
         let quality = psnr(&source, &decode(&mut decoder, &encoded.data));
         assert!(quality >= 33.0, "frame {n}: {quality:.1} dB");
-        // The first frame at a size comes before the slices are set up.
-        if n > 0 {
-            assert_eq!(slice_count(&encoded.data), 2, "frame {n}");
-        }
+        // The first frame at a size too: openh264 is configured before it.
+        assert_eq!(slice_count(&encoded.data), 2, "frame {n}");
+        let kind = if n == 0 { FrameKind::Idr } else { FrameKind::Predicted };
+        assert_eq!(encoded.kind, kind, "frame {n}");
     }
     let terminal = Terminal::filled(800, 600, 500);
     let source = terminal_frame(10, &terminal);
@@ -479,6 +488,38 @@ fn two_threads_code_a_slice_each_and_survive_a_resize_and_a_refinement() {
     assert_eq!(slice_count(&refined.data), 2);
     let quality = psnr(&source, &decode(&mut decoder, &refined.data));
     assert!(quality >= 45.0, "refined text: {quality:.1} dB");
+}
+
+#[test]
+fn the_deblocking_filter_is_on_or_off_in_every_slice_as_the_settings_say() {
+    // What each slice header says: 0 on, 1 off, 2 on inside each slice (openh264's choice
+    // for several threads).
+    for (threads, deblocking, idc) in [(1, true, 0), (1, false, 1), (2, true, 2), (2, false, 1)] {
+        let settings = EncoderSettings {
+            threads,
+            deblocking,
+            ..EncoderSettings::default()
+        };
+        let mut encoder = H264Encoder::new(settings).unwrap();
+        let mut decoder = H264Decoder::new().unwrap();
+        let painter = Painter::new(640, 480);
+        let mut stream = Vec::new();
+        for n in 0..4 {
+            let source = animation_frame(&painter, n);
+            let encoded = encoder.encode(&source, &[]).unwrap().unwrap();
+            assert!(psnr(&source, &decode(&mut decoder, &encoded.data)) >= 33.0);
+            stream.extend_from_slice(&encoded.data);
+        }
+        // Every slice of every frame, the first included, and the first frame the only IDR.
+        let idcs = syntax::deblocking_idcs(&stream);
+        let case = format!("{threads} thread(s), deblocking {deblocking}");
+        assert_eq!(idcs.len(), 4 * usize::from(threads), "{case}: {idcs:?}");
+        assert!(idcs.iter().all(|&i| i == idc), "{case}: {idcs:?}");
+        assert_eq!(idr_count(&stream), usize::from(threads), "{case}: one IDR, a slice per thread");
+    }
+    // The profiles: off on the LAN, on over the WAN.
+    assert!(!EncoderSettings::for_profile(NetworkProfile::Lan).deblocking);
+    assert!(EncoderSettings::for_profile(NetworkProfile::Wan).deblocking);
 }
 
 #[tokio::test]

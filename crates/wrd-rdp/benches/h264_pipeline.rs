@@ -2,8 +2,10 @@
 //! the source gives 60"), which the headless desktops of this machine cannot show: their
 //! full-screen animation draws only about 45 fps.
 //!
-//! Run: `cargo bench -p wrd-rdp --bench h264_pipeline [-- WxH FPS SECONDS THREADS,...]`
-//! (defaults `1920x1080 60 10 1,2`).
+//! Run: `cargo bench -p wrd-rdp --bench h264_pipeline [-- WxH FPS SECONDS ENCODER,...]`
+//! (defaults `1920x1080 60 10 1,2`). An ENCODER is the thread count, optionally followed by
+//! `:noscd` (openh264's scene-change detection off) and `:nodeblock` (the deblocking filter
+//! off), e.g. `2:noscd`; the variants run one after another, in the order given.
 //!
 //! In one process: a source thread paints `wrd-scene`'s full-screen animation (colour bars
 //! moving every frame: every pixel changes) at FPS and publishes each frame whole on a
@@ -37,7 +39,39 @@ struct Variant {
     size: (u16, u16),
     fps: u32,
     seconds: u64,
+    encoder: EncoderVariant,
+}
+
+/// The encoder settings a variant changes from the defaults, and its name as given.
+#[derive(Debug, Clone)]
+struct EncoderVariant {
+    name: String,
     threads: u16,
+    scene_change_detection: bool,
+    deblocking: bool,
+}
+
+impl EncoderVariant {
+    fn parse(spec: &str) -> Self {
+        let defaults = wrd_h264::EncoderSettings::default();
+        let mut parts = spec.split(':');
+        let threads = parts.next().and_then(|t| t.parse().ok()).expect("a thread count");
+        let mut variant = Self {
+            name: spec.to_owned(),
+            threads,
+            scene_change_detection: defaults.scene_change_detection,
+            deblocking: defaults.deblocking,
+        };
+        for part in parts {
+            match part {
+                "noscd" => variant.scene_change_detection = false,
+                "scd" => variant.scene_change_detection = true,
+                "nodeblock" => variant.deblocking = false,
+                other => panic!("{other:?}: expected noscd, scd or nodeblock"),
+            }
+        }
+        variant
+    }
 }
 
 fn main() {
@@ -51,9 +85,12 @@ fn main() {
     });
     let fps: u32 = args.get(1).map_or(60, |s| s.parse().expect("frames per second"));
     let seconds: u64 = args.get(2).map_or(10, |s| s.parse().expect("seconds"));
-    let threads: Vec<u16> = args.get(3).map_or(vec![1, 2], |s| {
-        s.split(',').map(|t| t.parse().expect("thread count")).collect()
-    });
+    let encoders: Vec<EncoderVariant> = args
+        .get(3)
+        .map_or("1,2", String::as_str)
+        .split(',')
+        .map(EncoderVariant::parse)
+        .collect();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -66,18 +103,19 @@ fn main() {
         .build()
         .unwrap();
     println!(
-        "h264_pipeline: {}x{} animation at {fps} fps, {seconds} s after {} s of warm-up, encoder threads {threads:?}; {} CPUs",
+        "h264_pipeline: {}x{} animation at {fps} fps, {seconds} s after {} s of warm-up, encoders {:?}; {} CPUs",
         size.0,
         size.1,
         WARM_UP.as_secs(),
+        encoders.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
         std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
     );
-    for threads in threads {
+    for encoder in encoders {
         let variant = Variant {
             size,
             fps,
             seconds,
-            threads,
+            encoder,
         };
         runtime.block_on(run(&variant));
     }
@@ -98,7 +136,9 @@ async fn run(variant: &Variant) {
     };
     let options = common::Options {
         h264: wrd_h264::EncoderSettings {
-            threads: variant.threads,
+            threads: variant.encoder.threads,
+            scene_change_detection: variant.encoder.scene_change_detection,
+            deblocking: variant.encoder.deblocking,
             ..wrd_h264::EncoderSettings::default()
         },
         ..common::Options::default()
@@ -128,10 +168,10 @@ async fn run(variant: &Variant) {
     let ticks_per_s = ticks_per_second();
     let ms_of = |ticks: u64| ticks as f64 * 1000.0 / ticks_per_s;
     println!(
-        "threads {}: source {:.1} fps, delivered {:.1} fps ({frames} frames, {idr_frames} IDR in the session), \
+        "encoder {}: source {:.1} fps, delivered {:.1} fps ({frames} frames, {idr_frames} IDR in the session), \
          {:.2} Mbit/s, encoder CPU {:.2} ms per delivered frame, process CPU {:.0} % of one core, \
          process resident {resident_mib:.0} MiB",
-        variant.threads,
+        variant.encoder.name,
         (after.published - before.published) as f64 / secs,
         frames as f64 / secs,
         (after.bytes - before.bytes) as f64 * 8.0 / secs / 1e6,

@@ -5,8 +5,8 @@
 //! - `typing`: a terminal of text, refined once, then one new character per frame.
 //!
 //! Usage: `wrd-h264-bench [WIDTHxHEIGHT] [FRAMES] [VARIANT...]` (default 1920x1080, 300 frames,
-//! the default settings). A variant is `default` or `CONTENT:EFFORT:SCENECUT[:MBIT][:tTHREADS]`
-//! (`screen|camera`, `low|medium`, `scd|noscd`, the target bit rate in Mbit/s, encoder threads). Several variants are measured side by side: every
+//! the default settings). A variant is `default` or `CONTENT:EFFORT:SCENECUT[:MBIT][:tTHREADS][:nodeblock]`
+//! (`screen|camera`, `low|medium`, `scd|noscd`, the target bit rate in Mbit/s, encoder threads, the deblocking filter off). Several variants are measured side by side: every
 //! frame is encoded by each variant's encoder in turn, so a change of load on a shared machine
 //! weighs on all of them alike.
 
@@ -34,8 +34,9 @@ fn main() -> ExitCode {
     let (Some((width, height)), Some(frames), Some(variants)) = (size, frames, variants) else {
         eprintln!(
             "usage: wrd-h264-bench [WIDTHxHEIGHT] [FRAMES] [VARIANT...]\n\
-             VARIANT: default, or CONTENT:EFFORT:SCENECUT[:MBIT][:tTHREADS] with screen|camera, \
-             low|medium, scd|noscd, the bit rate in Mbit/s and the encoder threads"
+             VARIANT: default, or CONTENT:EFFORT:SCENECUT[:MBIT][:tTHREADS][:nodeblock] with \
+             screen|camera, low|medium, scd|noscd, the bit rate in Mbit/s, the encoder threads \
+             and the deblocking filter off"
         );
         return ExitCode::from(2);
     };
@@ -91,7 +92,9 @@ impl Variant {
                 _ => return None,
             };
             for part in parts {
-                if let Some(threads) = part.strip_prefix('t') {
+                if part == "nodeblock" {
+                    settings.deblocking = false;
+                } else if let Some(threads) = part.strip_prefix('t') {
                     settings.threads = threads.parse().ok().filter(|threads| *threads > 0)?;
                 } else {
                     settings.bitrate_bps = part.parse::<u32>().ok()?.checked_mul(1_000_000)?;
