@@ -4,8 +4,9 @@
 //!
 //! Run: `cargo bench -p wrd-rdp --bench h264_pipeline [-- WxH FPS SECONDS ENCODER,...]`
 //! (defaults `1920x1080 60 10 1,2`). An ENCODER is the thread count, optionally followed by
-//! `:noscd` (openh264's scene-change detection off) and `:nodeblock` (the deblocking filter
-//! off), e.g. `2:noscd`; the variants run one after another, in the order given.
+//! `:scd`/`:noscd` (openh264's scene-change detection on or off) and `:deblock`/`:nodeblock`
+//! (the deblocking filter), e.g. `2:scd:deblock`, where the defaults (`EncoderSettings`'
+//! LAN preset) should not apply; the variants run one after another, in the order given.
 //!
 //! In one process: a source thread paints `wrd-scene`'s full-screen animation (colour bars
 //! moving every frame: every pixel changes) at FPS and publishes each frame whole on a
@@ -67,7 +68,8 @@ impl EncoderVariant {
                 "noscd" => variant.scene_change_detection = false,
                 "scd" => variant.scene_change_detection = true,
                 "nodeblock" => variant.deblocking = false,
-                other => panic!("{other:?}: expected noscd, scd or nodeblock"),
+                "deblock" => variant.deblocking = true,
+                other => panic!("{other:?}: expected scd, noscd, deblock or nodeblock"),
             }
         }
         variant

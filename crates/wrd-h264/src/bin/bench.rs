@@ -5,8 +5,8 @@
 //! - `typing`: a terminal of text, refined once, then one new character per frame.
 //!
 //! Usage: `wrd-h264-bench [WIDTHxHEIGHT] [FRAMES] [VARIANT...]` (default 1920x1080, 300 frames,
-//! the default settings). A variant is `default` or `CONTENT:EFFORT:SCENECUT[:MBIT][:tTHREADS][:nodeblock]`
-//! (`screen|camera`, `low|medium`, `scd|noscd`, the target bit rate in Mbit/s, encoder threads, the deblocking filter off). Several variants are measured side by side: every
+//! the default settings). A variant is `default` or `CONTENT:EFFORT:SCENECUT[:MBIT][:tTHREADS][:deblock|:nodeblock]`
+//! (`screen|camera`, `low|medium`, `scd|noscd`, the target bit rate in Mbit/s, encoder threads, the deblocking filter on or off; unsaid: the LAN preset's). Several variants are measured side by side: every
 //! frame is encoded by each variant's encoder in turn, so a change of load on a shared machine
 //! weighs on all of them alike.
 
@@ -34,9 +34,9 @@ fn main() -> ExitCode {
     let (Some((width, height)), Some(frames), Some(variants)) = (size, frames, variants) else {
         eprintln!(
             "usage: wrd-h264-bench [WIDTHxHEIGHT] [FRAMES] [VARIANT...]\n\
-             VARIANT: default, or CONTENT:EFFORT:SCENECUT[:MBIT][:tTHREADS][:nodeblock] with \
-             screen|camera, low|medium, scd|noscd, the bit rate in Mbit/s, the encoder threads \
-             and the deblocking filter off"
+             VARIANT: default, or CONTENT:EFFORT:SCENECUT[:MBIT][:tTHREADS][:deblock|:nodeblock] \
+             with screen|camera, low|medium, scd|noscd, the bit rate in Mbit/s, the encoder \
+             threads and the deblocking filter"
         );
         return ExitCode::from(2);
     };
@@ -92,8 +92,8 @@ impl Variant {
                 _ => return None,
             };
             for part in parts {
-                if part == "nodeblock" {
-                    settings.deblocking = false;
+                if part == "nodeblock" || part == "deblock" {
+                    settings.deblocking = part == "deblock";
                 } else if let Some(threads) = part.strip_prefix('t') {
                     settings.threads = threads.parse().ok().filter(|threads| *threads > 0)?;
                 } else {
