@@ -157,6 +157,9 @@ pub struct CpuUsage {
 pub struct MachineTicks {
     /// Everything but idle and iowait.
     pub busy: u64,
+    /// Time the hypervisor ran something else while a virtual CPU wanted to run (part of
+    /// `busy`): on a shared host, the share of the machine our figures never got.
+    pub steal: u64,
     pub total: u64,
 }
 
@@ -180,6 +183,7 @@ pub fn parse_machine_stat(text: &str) -> Result<MachineTicks> {
     let idle = values[3] + values[4];
     Ok(MachineTicks {
         busy: total - idle,
+        steal: values.get(7).copied().unwrap_or(0),
         total,
     })
 }
@@ -194,12 +198,22 @@ impl MachineTicks {
     /// Share of all CPUs' time that was busy between `self` and `later`, in percent (100 =
     /// every core busy all the time).
     pub fn busy_percent_until(&self, later: &Self) -> f64 {
+        self.percent_until(later, |t| t.busy)
+    }
+
+    /// Share of all CPUs' time the hypervisor took (steal) between `self` and `later`, in
+    /// percent.
+    pub fn steal_percent_until(&self, later: &Self) -> f64 {
+        self.percent_until(later, |t| t.steal)
+    }
+
+    fn percent_until(&self, later: &Self, part: impl Fn(&Self) -> u64) -> f64 {
         let total = later.total.saturating_sub(self.total);
-        let busy = later.busy.saturating_sub(self.busy);
+        let part = part(later).saturating_sub(part(self));
         if total == 0 {
             0.0
         } else {
-            100.0 * busy as f64 / total as f64
+            100.0 * part as f64 / total as f64
         }
     }
 }
@@ -210,20 +224,25 @@ mod tests {
 
     #[test]
     fn parses_proc_stat() {
-        let text = "cpu  100 5 50 800 20 3 2 0 0 0\ncpu0 50 2 25 400 10 1 1 0 0 0\nintr 1 2 3\n";
+        let text = "cpu  100 5 50 800 20 3 2 7 0 0\ncpu0 50 2 25 400 10 1 1 0 0 0\nintr 1 2 3\n";
         let t = parse_machine_stat(text).unwrap();
         assert_eq!(
             t,
             MachineTicks {
-                busy: 160,
-                total: 980
+                busy: 167,
+                steal: 7,
+                total: 987
             }
         );
         let later = MachineTicks {
-            busy: 260,
-            total: 1180,
+            busy: 267,
+            steal: 27,
+            total: 1187,
         };
         assert!((t.busy_percent_until(&later) - 50.0).abs() < 1e-9);
+        assert!((t.steal_percent_until(&later) - 10.0).abs() < 1e-9);
+        // Kernels before 2.6.11 wrote no steal column.
+        assert_eq!(parse_machine_stat("cpu  1 2 3 4 5\n").unwrap().steal, 0);
         assert!(parse_machine_stat("cpu0 1 2 3\n").is_err());
         assert!(parse_machine_stat("cpu  1 2 3\n").is_err());
         let now = read_machine_ticks().unwrap();

@@ -65,6 +65,7 @@ struct Collected {
     window_s: f64,
     client_cpu_percent: f64,
     machine_busy_percent: f64,
+    machine_steal_percent: f64,
 }
 
 /// One client's figures.
@@ -158,6 +159,9 @@ pub struct WatchReport {
     /// Share of the whole machine's CPU time (all cores, every process, ours or not) that was
     /// busy in the window: near 100 % means the figures are bounded by the machine.
     pub machine_busy_percent: f64,
+    /// Share of the machine's CPU time the hypervisor gave to someone else (steal, part of
+    /// the busy share): on a shared virtual machine, how much of it our figures never had.
+    pub machine_steal_percent: f64,
 }
 
 /// What [`measure`] does.
@@ -287,11 +291,12 @@ pub fn print_measurement(m: &Measurement, out: &mut Output) -> Result<()> {
     }
     if m.total.clients > 0 {
         out.text(format!(
-            "  all clients: {:.2} updates/s, {}; this process (receiving and decoding) used {:.1} % of one core; the machine was {:.0} % busy (all cores)",
+            "  all clients: {:.2} updates/s, {}; this process (receiving and decoding) used {:.1} % of one core; the machine was {:.0} % busy (all cores), {:.0} % taken by the hypervisor (steal)",
             m.total.updates_per_s,
             rate_bytes(m.total.bytes_per_s),
             m.total.client_cpu_percent,
-            m.total.machine_busy_percent
+            m.total.machine_busy_percent,
+            m.total.machine_steal_percent
         ));
     }
     out.json(&m.total)
@@ -332,6 +337,7 @@ pub fn measure(plan: &Plan, on_connected: impl FnOnce() -> Result<()>) -> Result
         window_s,
         client_cpu_percent,
         machine_busy_percent,
+        machine_steal_percent,
     } = result?;
     let total = WatchReport {
         bench: "watch",
@@ -342,6 +348,7 @@ pub fn measure(plan: &Plan, on_connected: impl FnOnce() -> Result<()>) -> Result
         bytes_per_s: clients.iter().map(|c| c.bytes_per_s).sum(),
         client_cpu_percent,
         machine_busy_percent,
+        machine_steal_percent,
     };
     Ok(Measurement {
         clients,
@@ -425,7 +432,9 @@ fn coordinate(
     let client_cpu_percent = own_start
         .usage_until(&CpuSample::take(std::process::id())?, ticks_per_second)
         .percent_of_core;
-    let machine_busy_percent = machine_start.busy_percent_until(&read_machine_ticks()?);
+    let machine_end = read_machine_ticks()?;
+    let machine_busy_percent = machine_start.busy_percent_until(&machine_end);
+    let machine_steal_percent = machine_start.steal_percent_until(&machine_end);
 
     // Clients stop at `end`, then disconnect (bounded by their write timeout, 5 s).
     let done_deadline = end + Duration::from_secs(15);
@@ -445,6 +454,7 @@ fn coordinate(
         window_s: end.saturating_duration_since(start).as_secs_f64(),
         client_cpu_percent,
         machine_busy_percent,
+        machine_steal_percent,
     })
 }
 

@@ -121,9 +121,10 @@ impl Openh264Encoder {
         out: &mut Vec<u8>,
     ) -> Result<CodedAs, H264Error> {
         if !self.initialised {
-            return Err(H264Error::Convert(
-                "a frame before the encoder was configured".to_owned(),
-            ));
+            return Err(H264Error::OpenH264Status {
+                operation: "encode before the encoder was configured",
+                status: -1,
+            });
         }
         let (width, height) = picture.size();
         let (y, u, v) = picture.planes();

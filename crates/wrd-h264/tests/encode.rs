@@ -475,7 +475,11 @@ fn two_threads_code_a_slice_each_and_survive_a_resize_and_a_refinement() {
         assert!(quality >= 33.0, "frame {n}: {quality:.1} dB");
         // The first frame at a size too: openh264 is configured before it.
         assert_eq!(slice_count(&encoded.data), 2, "frame {n}");
-        let kind = if n == 0 { FrameKind::Idr } else { FrameKind::Predicted };
+        let kind = if n == 0 {
+            FrameKind::Idr
+        } else {
+            FrameKind::Predicted
+        };
         assert_eq!(encoded.kind, kind, "frame {n}");
     }
     let terminal = Terminal::filled(800, 600, 500);
@@ -515,7 +519,11 @@ fn the_deblocking_filter_is_on_or_off_in_every_slice_as_the_settings_say() {
         let case = format!("{threads} thread(s), deblocking {deblocking}");
         assert_eq!(idcs.len(), 4 * usize::from(threads), "{case}: {idcs:?}");
         assert!(idcs.iter().all(|&i| i == idc), "{case}: {idcs:?}");
-        assert_eq!(idr_count(&stream), usize::from(threads), "{case}: one IDR, a slice per thread");
+        assert_eq!(
+            idr_count(&stream),
+            usize::from(threads),
+            "{case}: one IDR, a slice per thread"
+        );
     }
     // The profiles: off on the LAN, on over the WAN.
     assert!(!EncoderSettings::for_profile(NetworkProfile::Lan).deblocking);

@@ -50,6 +50,8 @@ pub struct Row {
     pub client_cpu_percent: Option<f64>,
     /// The whole machine's busy share (all cores, everything running), in percent.
     pub machine_busy_percent: Option<f64>,
+    /// Of that, what the hypervisor took (steal), in percent of the machine.
+    pub machine_steal_percent: Option<f64>,
     pub capture_to_wire: Option<CaptureToWire>,
     /// animate: frames per second the scene itself committed (what the compositor allowed).
     pub scene_fps: Option<f64>,
@@ -113,6 +115,7 @@ impl Row {
             rss_mib: server_report.map(|s| s.rss_kib_max as f64 / 1024.0),
             client_cpu_percent: Some(m.total.client_cpu_percent),
             machine_busy_percent: Some(m.total.machine_busy_percent),
+            machine_steal_percent: Some(m.total.machine_steal_percent),
             capture_to_wire: Some(capture),
             scene_fps,
             first_frame_ms: client.map(|c| c.complete_ms),
@@ -137,6 +140,7 @@ impl Row {
             rss_mib: None,
             client_cpu_percent: None,
             machine_busy_percent: None,
+            machine_steal_percent: None,
             capture_to_wire: None,
             scene_fps: None,
             first_frame_ms: None,
@@ -175,7 +179,7 @@ fn cell(text: &str) -> String {
 /// The table.
 pub fn markdown(rows: &[Row]) -> String {
     let mut t = String::from(
-        "| server | scene | codec | fps | PSNR dB | updates/s | KiB/s | server CPU % | desktop CPU % | server RSS MiB | client CPU % | machine busy % | capture→wire p50 / p99 ms |\n\
+        "| server | scene | codec | fps | PSNR dB | updates/s | KiB/s | server CPU % | desktop CPU % | server RSS MiB | client CPU % | machine busy % (steal) | capture→wire p50 / p99 ms |\n\
          |---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
@@ -210,7 +214,10 @@ pub fn markdown(rows: &[Row]) -> String {
             num(r.desktop_cpu_percent, 1),
             num(r.rss_mib, 1),
             num(r.client_cpu_percent, 0),
-            num(r.machine_busy_percent, 0),
+            match (r.machine_busy_percent, r.machine_steal_percent) {
+                (Some(busy), Some(steal)) => format!("{busy:.0} ({steal:.0})"),
+                (busy, _) => num(busy, 0),
+            },
             capture_cell(r.capture_to_wire.as_ref()),
         ));
     }
@@ -310,6 +317,7 @@ mod tests {
             rss_mib: Some(20.0),
             client_cpu_percent: Some(35.0),
             machine_busy_percent: Some(71.0),
+            machine_steal_percent: Some(12.4),
             capture_to_wire: capture,
             scene_fps: None,
             first_frame_ms: Some(250.0),
@@ -363,7 +371,7 @@ mod tests {
         assert_eq!(lines.len(), 7, "{t}");
         assert_eq!(
             lines[2],
-            "| wrd-server (sway) | animate | RemoteFX | 58.0 | 41.3 | 120.0 | 2.0 | 0.5 | 12.3 | 20.0 | 35 | 71 | 3.2 / 9.0 (max 12.0) |"
+            "| wrd-server (sway) | animate | RemoteFX | 58.0 | 41.3 | 120.0 | 2.0 | 0.5 | 12.3 | 20.0 | 35 | 71 (12) | 3.2 / 9.0 (max 12.0) |"
         );
         assert!(
             lines[3].ends_with("| n/a (server did not report) |"),
