@@ -79,6 +79,11 @@ pub struct ClientConfig {
     /// With [`Codec::H264`]: acknowledge the graphics pipeline's frames (as every client must).
     /// `false` makes a client that has stopped acknowledging, for testing flow control.
     pub acknowledge_frames: bool,
+    /// With [`Codec::H264`]: decode the pictures and paint them (as every client does).
+    /// `false` receives, counts and acknowledges every frame without decoding it, and leaves
+    /// the framebuffer unpainted: a benchmark's stand-in for a client on another machine,
+    /// whose decoding costs the server's machine nothing.
+    pub decode_pictures: bool,
     /// Open the clipboard channel (`cliprdr`, with file streaming), for
     /// [`Session::clipboard_formats`](crate::Session::clipboard_formats) and the file methods.
     pub clipboard: bool,
@@ -103,6 +108,7 @@ impl ClientConfig {
             write_timeout: Duration::from_secs(5),
             client_name: "wrd-client".to_owned(),
             acknowledge_frames: true,
+            decode_pictures: true,
             clipboard: false,
         }
     }
@@ -130,6 +136,8 @@ impl fmt::Debug for ClientConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("write_timeout", &self.write_timeout)
             .field("client_name", &self.client_name)
+            .field("acknowledge_frames", &self.acknowledge_frames)
+            .field("decode_pictures", &self.decode_pictures)
             .field("clipboard", &self.clipboard)
             .finish()
     }

@@ -157,7 +157,7 @@ pub(crate) async fn run(config: &ClientConfig) -> Result<Connected, ClientError>
     let mut connector = ClientConnector::new(connector_config, client_addr);
     let gfx = if config.codec == Codec::H264 {
         let shared = crate::gfx::Shared::default();
-        let pipeline = crate::gfx::pipeline(&shared)
+        let pipeline = crate::gfx::pipeline(&shared, config.decode_pictures)
             .map_err(|e| ClientError::Protocol(format!("starting the H.264 decoder: {e}")))?;
         crate::gfx::lock(&shared).acks.acknowledging = config.acknowledge_frames;
         let channels = ironrdp_dvc::DrdynvcClient::new().with_dynamic_channel(crate::gfx::Acknowledging {

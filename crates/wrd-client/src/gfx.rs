@@ -11,6 +11,9 @@
 //! gives IronRDP its size only (`DecodedFrame::without_pixels`, our patch of ironrdp-egfx), and
 //! the session copies each destination rectangle from it, at the same place, onto the
 //! surface's place on the desktop. Picture buffers are reused, never freshly allocated.
+//!
+//! Without decoding (`ClientConfig::decode_pictures` off, for benchmarks), each frame is
+//! counted and acknowledged and its rectangle reported, but no picture is made or painted.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -200,10 +203,15 @@ fn has_idr_slice(annex_b: &[u8]) -> bool {
         .any(|w| w[..3] == [0, 0, 1] && w[3] & 0x1F == 5)
 }
 
-/// The channel's client with our decoder and handler; `shared` is where they leave their work.
-pub(crate) fn pipeline(shared: &Shared) -> Result<GraphicsPipelineClient, wrd_h264::H264Error> {
+/// The channel's client with our decoder (one that only counts, without `decode`) and
+/// handler; `shared` is where they leave their work.
+pub(crate) fn pipeline(shared: &Shared, decode: bool) -> Result<GraphicsPipelineClient, wrd_h264::H264Error> {
     let decoder = Decoder {
-        inner: wrd_h264::H264Decoder::new()?,
+        inner: if decode {
+            Some(wrd_h264::H264Decoder::new()?)
+        } else {
+            None
+        },
         shared: Arc::clone(shared),
     };
     let handler = Handler {
@@ -216,14 +224,28 @@ pub(crate) fn pipeline(shared: &Shared) -> Result<GraphicsPipelineClient, wrd_h2
 }
 
 struct Decoder {
-    inner: wrd_h264::H264Decoder,
+    /// `None`: count the frames, decode nothing.
+    inner: Option<wrd_h264::H264Decoder>,
     shared: Shared,
 }
 
 impl H264Decoder for Decoder {
     fn decode(&mut self, data: &[u8]) -> DecoderResult<DecodedFrame> {
+        let Some(inner) = self.inner.as_mut() else {
+            let mut state = lock(&self.shared);
+            state.avc420_frames += 1;
+            if has_idr_slice(data) {
+                state.avc420_idr_frames += 1;
+            }
+            // No picture, so no size either: as large as any destination rectangle, which
+            // IronRDP then passes on to the handler alone.
+            return Ok(DecodedFrame::without_pixels(
+                u32::from(u16::MAX),
+                u32::from(u16::MAX),
+            ));
+        };
         let mut bgrx = lock(&self.shared).spare.pop().unwrap_or_default();
-        let decoded = self.inner.decode_into(data, &mut bgrx);
+        let decoded = inner.decode_into(data, &mut bgrx);
         let (width, height) = match decoded {
             Ok(Some(size)) => size,
             Ok(None) => {
@@ -252,8 +274,11 @@ impl H264Decoder for Decoder {
     }
 
     fn reset(&mut self) {
+        if self.inner.is_none() {
+            return;
+        }
         match wrd_h264::H264Decoder::new() {
-            Ok(decoder) => self.inner = decoder,
+            Ok(decoder) => self.inner = Some(decoder),
             Err(e) => warn!(error = %e, "cannot make a new H.264 decoder after a graphics reset"),
         }
     }

@@ -6,19 +6,22 @@
 //! (defaults `1920x1080 60 10 1,2`). An ENCODER is the thread count, optionally followed by
 //! `:scd`/`:noscd` (openh264's scene-change detection on or off) and `:deblock`/`:nodeblock`
 //! (the deblocking filter), e.g. `2:scd:deblock`, where the defaults (`EncoderSettings`'
-//! LAN preset) should not apply; the variants run one after another, in the order given.
+//! LAN preset) should not apply, and `:count` for a client that counts and acknowledges the
+//! frames without decoding them (as a client on another machine costs this one nothing;
+//! without it the client decodes every frame here, on the same cores); the variants run one
+//! after another, in the order given.
 //!
 //! In one process: a source thread paints `wrd-scene`'s full-screen animation (colour bars
 //! moving every frame: every pixel changes) at FPS and publishes each frame whole on a
 //! `FrameBus`; the real server (`wrd_rdp::serve`: display, encoder thread, flow control,
 //! IronRDP, TLS) serves it on 127.0.0.1; one in-process client (`wrd-client`, openh264
-//! decoding every frame) connects with H.264. After 3 s of warm-up, SECONDS are measured:
-//! frames published, AVC420 frames the client decoded per second, Mbit/s on the wire, the
-//! encoder threads' CPU per frame, the whole process's CPU and resident memory (server,
-//! client and source together, at the end of the variant's window). One variant per encoder thread
-//! count, one after another in the same run; the server's own statistics (capture-to-wire and
-//! its stages) follow each variant as log lines. Client, server and source share this
-//! machine's cores, as on the headless desktops.
+//! decoding every frame unless the variant says `:count`) connects with H.264. After 3 s of
+//! warm-up, SECONDS are measured: frames published, AVC420 frames the client received per
+//! second, Mbit/s on the wire, the encoder threads' CPU per frame, the whole process's CPU and
+//! resident memory (server, client and source together, at the end of the variant's window).
+//! The variants run one after another in the same run; the server's own statistics
+//! (capture-to-wire and its stages) follow each variant as log lines. Client, server and
+//! source share this machine's cores, as on the headless desktops.
 
 // Benchmark code: a failed step ends the run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -50,6 +53,8 @@ struct EncoderVariant {
     threads: u16,
     scene_change_detection: bool,
     deblocking: bool,
+    /// The client decodes every frame (`false`: it only counts and acknowledges them).
+    client_decodes: bool,
 }
 
 impl EncoderVariant {
@@ -62,6 +67,7 @@ impl EncoderVariant {
             threads,
             scene_change_detection: defaults.scene_change_detection,
             deblocking: defaults.deblocking,
+            client_decodes: true,
         };
         for part in parts {
             match part {
@@ -69,7 +75,8 @@ impl EncoderVariant {
                 "scd" => variant.scene_change_detection = true,
                 "nodeblock" => variant.deblocking = false,
                 "deblock" => variant.deblocking = true,
-                other => panic!("{other:?}: expected scd, noscd, deblock or nodeblock"),
+                "count" => variant.client_decodes = false,
+                other => panic!("{other:?}: expected scd, noscd, deblock, nodeblock or count"),
             }
         }
         variant
@@ -148,6 +155,7 @@ async fn run(variant: &Variant) {
     let server = common::start_on(bus, options, shutdown).await;
     let mut config = common::h264_config(server.addr);
     (config.desktop_width, config.desktop_height) = variant.size;
+    config.decode_pictures = variant.encoder.client_decodes;
     let mut session = wrd_client::connect(config).await.unwrap();
 
     common::drain_until(&mut session, wrd_client::Instant::now() + WARM_UP).await;

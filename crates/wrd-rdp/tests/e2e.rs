@@ -524,6 +524,39 @@ async fn h264_client_decodes_the_moving_pattern() {
     server.stop().await;
 }
 
+/// A client that does not decode (a benchmark's stand-in for a client on another machine)
+/// still receives, counts and acknowledges every frame, so the server keeps sending at the
+/// pattern's rate; nothing is painted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_decode_still_acknowledges_every_frame() {
+    let server = start(Options::default()).await;
+    let mut config = h264_config(server.addr);
+    config.decode_pictures = false;
+    let mut session = wrd_client::connect(config).await.unwrap();
+    let deadline = soon(10);
+    while session.stats().avc420_frames == 0 {
+        assert!(Instant::now() < deadline, "no H.264 frame: {:?}", session.stats());
+        let _ = session.next_event(soon(1)).await;
+    }
+    // What the picture shows (the classic pictures before the pipeline opened may have
+    // painted the pattern; or nothing yet).
+    let shown = |session: &Session| {
+        let (width, height) = session.desktop_size();
+        let framebuffer = session.framebuffer();
+        wrd_test_pattern::decode_counter(framebuffer.data(), framebuffer.stride(), width, height)
+    };
+    let (before, shown_before) = (session.stats(), shown(&session));
+    drain_until(&mut session, soon(3)).await;
+    let after = session.stats();
+    // The pattern runs at 30 fps; without acknowledgements the window would stop it at 2.
+    let frames = after.avc420_frames - before.avc420_frames;
+    assert!(frames >= 45, "{frames} H.264 frames in 3 s: {after:?}");
+    assert!(after.graphics_updates > before.graphics_updates, "{after:?}");
+    // Decoding, the picture would have moved on by some 90 frames.
+    assert_eq!(shown(&session), shown_before, "something was painted");
+    server.stop().await;
+}
+
 /// Once the picture stops changing, the server refines it (a high-quality IDR): text and edges
 /// come back sharp.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
