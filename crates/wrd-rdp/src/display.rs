@@ -29,6 +29,7 @@ use wrd_h264::{EncodedFrame, EncoderInput, EncoderOutput, EncoderSettings, Encod
 
 use crate::flow::Verdict;
 use crate::gfx::{GfxLink, GfxStatus, lock_server};
+use crate::pacing::FramePacer;
 use crate::stats::DisplayStats;
 
 /// How long `size()` waits for the source to know the desktop's size (its first frame, or its
@@ -96,8 +97,8 @@ impl ClientPointer {
 #[derive(Debug)]
 pub struct WrdDisplayHandler {
     bus: FrameBus,
-    /// Shortest time between two frames sent to this client (from `max_fps`).
-    min_frame_interval: Duration,
+    /// Frames per second sent to this client at most.
+    max_fps: u32,
     /// Cancelled (used as a one-shot latch) when IronRDP first asks for updates: the
     /// connection sequence, authentication included, is complete.
     activated: CancellationToken,
@@ -149,10 +150,9 @@ impl WrdDisplayHandler {
         max_fps: u32,
         client_pointer: Arc<ClientPointer>,
     ) -> Self {
-        let min_frame_interval = Duration::from_secs(1) / max_fps.max(1);
         Self {
             bus,
-            min_frame_interval,
+            max_fps,
             activated,
             client_pointer,
             resize: None,
@@ -327,8 +327,7 @@ impl RdpServerDisplay for WrdDisplayHandler {
             client_pointer: Arc::clone(&self.client_pointer),
             pending: VecDeque::new(),
             size: (current.width, current.height),
-            min_frame_interval: self.min_frame_interval,
-            next_frame_at: None,
+            pacer: FramePacer::new(self.max_fps),
             in_flight: None,
             started: std::time::Instant::now(),
             stats: DisplayStats::new(),
@@ -360,10 +359,9 @@ struct DisplayUpdates {
     pending: VecDeque<DisplayUpdate>,
     /// The desktop size this activation was negotiated with.
     size: (u16, u16),
-    min_frame_interval: Duration,
-    /// Frame pacing: the next frame is not taken before this. Frames published meanwhile are
-    /// coalesced by the bus (their damage merged), never queued.
-    next_frame_at: Option<Instant>,
+    /// Frame pacing (`max_fps`): says when the next frame may be taken. Frames published
+    /// meanwhile are coalesced by the bus (their damage merged), never queued.
+    pacer: FramePacer,
     /// Capture time of the frame whose updates are in `pending` or being written: IronRDP asks
     /// for the next update only once the previous one is on the wire.
     in_flight: Option<std::time::Instant>,
@@ -518,7 +516,7 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                     None => std::future::pending().await,
                 }
             };
-            let next_frame_at = self.next_frame_at;
+            let next_frame_at = self.pacer.next_allowed();
             let subscriber = &mut self.subscriber;
             let frame = async move {
                 if let Some(at) = next_frame_at {
@@ -583,7 +581,7 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                     height: frame.height,
                 })));
             }
-            self.next_frame_at = Some(Instant::now() + self.min_frame_interval);
+            self.pacer.frame_taken(Instant::now());
             if let GfxState::Active(stream) = &self.gfx {
                 if update.skipped > 0 {
                     self.stats.frames_coalesced += update.skipped;
@@ -683,7 +681,7 @@ impl DisplayUpdates {
             "graphics pipeline: H.264 (AVC420)"
         );
         self.subscriber.request_full_refresh();
-        self.next_frame_at = None;
+        self.pacer.reset();
         self.gfx = GfxState::Active(Box::new(GfxStream {
             handle,
             events,
@@ -1163,6 +1161,48 @@ mod tests {
         );
         // Coalesced, not dropped: every column the source damaged was sent.
         assert_eq!(columns.len(), 64);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_source_at_max_fps_loses_no_frame_to_pacing() {
+        let (mut publisher, bus) = FrameBus::new();
+        publisher.publish(solid(64, 32, 0, vec![])).unwrap();
+        let mut display = WrdDisplayHandler::new(bus, CancellationToken::new(), 60);
+        let mut updates = display.updates().await.unwrap();
+        updates.next_update().await.unwrap(); // the first, full frame
+        // 60 fps for 5 s, each frame up to 3 ms off its time, as a compositor's are.
+        const FRAMES: u32 = 300;
+        let source = tokio::spawn(async move {
+            let start = tokio::time::Instant::now();
+            for i in 0..FRAMES {
+                let jitter_us = u64::from(i.wrapping_mul(7_919) % 6_001);
+                let due = start + Duration::from_micros(u64::from(i + 1) * 16_667 + jitter_us - 3_000);
+                tokio::time::sleep_until(due).await;
+                let column = u16::try_from(i % 64).unwrap();
+                publisher
+                    .publish(solid(64, 32, 1, vec![Rect::new(column, 0, 1, 1)]))
+                    .unwrap();
+            }
+            publisher
+        });
+        let mut frame_times = std::collections::HashSet::new();
+        while frame_times.len() < usize::try_from(FRAMES).unwrap() {
+            let Ok(update) = tokio::time::timeout(Duration::from_millis(200), updates.next_update()).await
+            else {
+                break; // the source has ended and everything sent has arrived
+            };
+            let Some(DisplayUpdate::Bitmap(_)) = update.unwrap() else {
+                panic!()
+            };
+            frame_times.insert(tokio::time::Instant::now());
+        }
+        let _publisher = source.await.unwrap();
+        // A minimum interval after each frame taken lost one frame in about sixteen here.
+        assert_eq!(
+            frame_times.len(),
+            usize::try_from(FRAMES).unwrap(),
+            "frames sent of {FRAMES}"
+        );
     }
 
     fn shape(width: u32, height: u32, hot: (i32, i32), seed: u8) -> Arc<CursorShape> {

@@ -12,6 +12,7 @@ pub mod display;
 mod flow;
 mod gfx;
 pub mod input;
+mod pacing;
 pub mod server;
 pub mod session;
 mod stats;
