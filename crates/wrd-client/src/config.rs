@@ -29,6 +29,19 @@ pub enum Codec {
     /// Open the graphics pipeline (MS-RDPEGFX) advertising H.264 (AVC420), decoded with
     /// openh264; RemoteFX is advertised too, for servers without the pipeline.
     H264,
+    /// Open the graphics pipeline (MS-RDPEGFX) as an RDP 8.0 client: the V8 capability set
+    /// alone, no H.264 (AVC420/AVC444), no H.264 decoder. The server then sends planar
+    /// (RDPGFX_CODECID_PLANAR) or uncompressed rectangles, which the client decodes and
+    /// paints ([`Stats::planar_rects`](crate::Stats::planar_rects) counts the planar ones).
+    /// RemoteFX is advertised too, as with [`Codec::H264`], for servers without the pipeline.
+    GraphicsWithoutH264,
+}
+
+impl Codec {
+    /// Whether the client opens the graphics pipeline (MS-RDPEGFX).
+    pub(crate) const fn graphics_pipeline(self) -> bool {
+        matches!(self, Self::H264 | Self::GraphicsWithoutH264)
+    }
 }
 
 /// Byte layout of the decoded framebuffer.
@@ -76,10 +89,12 @@ pub struct ClientConfig {
     pub write_timeout: Duration,
     /// Client computer name sent to the server (truncated to 15 characters by the protocol).
     pub client_name: String,
-    /// With [`Codec::H264`]: acknowledge the graphics pipeline's frames (as every client must).
+    /// With the graphics pipeline ([`Codec::H264`], [`Codec::GraphicsWithoutH264`]): acknowledge
+    /// its frames (as every client must).
     /// `false` makes a client that has stopped acknowledging, for testing flow control.
     pub acknowledge_frames: bool,
-    /// With [`Codec::H264`]: decode the pictures and paint them (as every client does).
+    /// With the graphics pipeline ([`Codec::H264`], [`Codec::GraphicsWithoutH264`]): decode
+    /// the pictures (H.264 frames, planar rectangles) and paint them (as every client does).
     /// `false` receives, counts and acknowledges every frame without decoding it, and leaves
     /// the framebuffer unpainted: a benchmark's stand-in for a client on another machine,
     /// whose decoding costs the server's machine nothing.

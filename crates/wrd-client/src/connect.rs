@@ -51,7 +51,8 @@ pub(crate) struct Connected {
     pub(crate) started: Instant,
     pub(crate) phases: ConnectPhases,
     pub(crate) local_addr: SocketAddr,
-    /// What the graphics pipeline decodes, with [`Codec::H264`].
+    /// What the graphics pipeline decodes, with [`Codec::H264`] or
+    /// [`Codec::GraphicsWithoutH264`].
     pub(crate) gfx: Option<crate::gfx::Shared>,
     /// What the clipboard channel reported, with [`ClientConfig::clipboard`].
     pub(crate) clipboard: Option<crate::clipboard::Shared>,
@@ -59,7 +60,7 @@ pub(crate) struct Connected {
 
 fn codecs(codec: Codec) -> Result<BitmapCodecs, ClientError> {
     match codec {
-        Codec::RemoteFx | Codec::H264 => {
+        Codec::RemoteFx | Codec::H264 | Codec::GraphicsWithoutH264 => {
             // `client_codecs_capabilities` also lists QOI/QOIZ when `ironrdp-pdu/qoi` happens to
             // be enabled by feature unification, while the session decoder may not be built with
             // them: advertise RemoteFX only.
@@ -155,9 +156,10 @@ pub(crate) async fn run(config: &ClientConfig) -> Result<Connected, ClientError>
     let counters = Arc::new(WireCounters::default());
     let mut framed = TokioFramed::new(CountingStream::new(tcp, Arc::clone(&counters)));
     let mut connector = ClientConnector::new(connector_config, client_addr);
-    let gfx = if config.codec == Codec::H264 {
+    let gfx = if config.codec.graphics_pipeline() {
         let shared = crate::gfx::Shared::default();
-        let pipeline = crate::gfx::pipeline(&shared, config.decode_pictures)
+        let h264 = config.codec == Codec::H264;
+        let pipeline = crate::gfx::pipeline(&shared, config.decode_pictures, h264)
             .map_err(|e| ClientError::Protocol(format!("starting the H.264 decoder: {e}")))?;
         crate::gfx::lock(&shared).acks.acknowledging = config.acknowledge_frames;
         let channels = ironrdp_dvc::DrdynvcClient::new().with_dynamic_channel(crate::gfx::Acknowledging {

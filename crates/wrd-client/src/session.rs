@@ -97,6 +97,9 @@ pub struct Stats {
     pub avc420_frames: u64,
     /// Of them, IDR pictures (decodable on their own: a start, a resize, a recovery).
     pub avc420_idr_frames: u64,
+    /// Planar rectangles (RDPGFX_CODECID_PLANAR) decoded from the graphics pipeline (with
+    /// [`ClientConfig::decode_pictures`](crate::ClientConfig::decode_pictures) off: received).
+    pub planar_rects: u64,
     /// Input events sent.
     pub input_events_sent: u64,
     /// Deactivation-reactivation sequences run (classic resizes; the graphics pipeline resizes
@@ -582,6 +585,7 @@ impl Session {
         }
         self.stats.avc420_frames = state.avc420_frames;
         self.stats.avc420_idr_frames = state.avc420_idr_frames;
+        self.stats.planar_rects = state.planar_rects;
         if state.updates.is_empty() {
             return;
         }
@@ -595,7 +599,8 @@ impl Session {
         for update in updates {
             let (surface, r) = match &update {
                 crate::gfx::GfxUpdate::FromPicture { surface, rect }
-                | crate::gfx::GfxUpdate::Pixels { surface, rect, .. } => (*surface, rect.clone()),
+                | crate::gfx::GfxUpdate::Pixels { surface, rect, .. }
+                | crate::gfx::GfxUpdate::Undecoded { surface, rect } => (*surface, rect.clone()),
             };
             let (ox, oy) = state.origins.get(&surface).copied().unwrap_or((0, 0));
             let (w, h) = (
@@ -640,6 +645,8 @@ impl Session {
                             None => break,
                         }
                     }
+                    // Reported as an update, nothing to paint.
+                    crate::gfx::GfxUpdate::Undecoded { .. } => break,
                 };
                 copy_opaque(out, src, src_is_bgr == rgba_layout);
             }

@@ -30,6 +30,7 @@ use wrd_h264::{EncodedFrame, EncoderInput, EncoderOutput, EncoderSettings, Encod
 use crate::flow::Verdict;
 use crate::gfx::{GfxLink, GfxStatus, lock_server};
 use crate::pacing::FramePacer;
+use crate::planar::{self, PlanarTile};
 use crate::stats::DisplayStats;
 
 /// How long `size()` waits for the source to know the desktop's size (its first frame, or its
@@ -395,7 +396,7 @@ impl std::fmt::Debug for GfxState {
     }
 }
 
-/// One H.264 stream on one EGFX surface.
+/// One stream of frames on one EGFX surface.
 struct GfxStream {
     handle: ironrdp_server::GfxServerHandle,
     events: tokio::sync::mpsc::UnboundedSender<ironrdp_server::ServerEvent>,
@@ -403,6 +404,23 @@ struct GfxStream {
     /// The surface's size, the desktop's as the client knows it through the pipeline (the
     /// activation's `size` stays what IronRDP negotiated; a resize does not reactivate).
     surface_size: (u16, u16),
+    /// One receiver per frame handed to the writer and not yet written, oldest first (see
+    /// [`send_write_marker`]); [`FlowControl`](crate::flow::FlowControl) counts them.
+    unwritten: VecDeque<tokio::sync::oneshot::Receiver<Option<std::net::SocketAddr>>>,
+    epoch: std::time::Instant,
+    codec: StreamCodec,
+}
+
+/// How a pipeline stream codes its frames.
+enum StreamCodec {
+    /// H.264 (AVC420) from an encoder thread: clients that offer it.
+    Avc420(H264Stream),
+    /// Lossless planar tiles, coded on this task as frames are taken: clients whose pipeline
+    /// offers no H.264 (RDP 8.0 clients, H.264 disabled).
+    Planar(PlanarStream),
+}
+
+struct H264Stream {
     input: EncoderInput,
     output: EncoderOutput,
     /// An encoded frame the pipeline could not take yet (the flow-control window is full).
@@ -413,11 +431,23 @@ struct GfxStream {
     /// After a stall: encoded frames are dropped until the IDR asked for arrives (a predicted
     /// frame would refer to pictures the client never got).
     awaiting_idr: bool,
-    /// One receiver per frame handed to the writer and not yet written, oldest first (see
-    /// [`send_write_marker`]); [`FlowControl`](crate::flow::FlowControl) counts them.
-    unwritten: VecDeque<tokio::sync::oneshot::Receiver<Option<std::net::SocketAddr>>>,
-    epoch: std::time::Instant,
     refine_qp: u8,
+}
+
+struct PlanarStream {
+    /// A coded frame the pipeline could not take yet (the flow-control window is full). While
+    /// one waits no newer frame is taken: the bus merges their damage meanwhile, so nothing
+    /// queues and nothing is lost.
+    waiting: Option<PlanarFrame>,
+    /// The picture coded last, whose tiles the next frame's are compared with.
+    last_coded: Option<Arc<Frame>>,
+    /// The next frame goes whole (a new or reset surface, a client that asked to repaint).
+    whole_next: bool,
+}
+
+struct PlanarFrame {
+    tiles: Vec<PlanarTile>,
+    captured_at: std::time::Instant,
 }
 
 impl Drop for DisplayUpdates {
@@ -464,10 +494,13 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
             self.pace_encoder();
             if self.output.refresh.swap(false, Ordering::Relaxed) {
                 self.subscriber.request_full_refresh();
-                if let GfxState::Active(stream) = &self.gfx {
+                if let GfxState::Active(stream) = &mut self.gfx {
                     // The client may have dropped what it held while minimized: a picture
                     // that depends on nothing before it.
-                    stream.input.request_idr();
+                    match &mut stream.codec {
+                        StreamCodec::Avc420(h264) => h264.input.request_idr(),
+                        StreamCodec::Planar(planar) => planar.whole_next = true,
+                    }
                 } else {
                     // Nothing is pending: the next update IronRDP encodes is the repaint.
                     self.output.encoder_reset.store(true, Ordering::Relaxed);
@@ -490,13 +523,18 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                     None => std::future::pending().await,
                 }
             };
+            // A planar frame waiting for the window holds the next one back (the bus merges
+            // what comes meanwhile).
+            let planar_waiting = matches!(&self.gfx, GfxState::Active(stream)
+                if matches!(&stream.codec, StreamCodec::Planar(planar) if planar.waiting.is_some()));
             let (gfx_output, oldest_unwritten) = match &mut self.gfx {
                 GfxState::Active(stream) => {
                     let stream = &mut **stream;
-                    (
-                        stream.waiting.is_none().then_some(&mut stream.output),
-                        stream.unwritten.front_mut(),
-                    )
+                    let output = match &mut stream.codec {
+                        StreamCodec::Avc420(h264) => h264.waiting.is_none().then_some(&mut h264.output),
+                        StreamCodec::Planar(_) => None,
+                    };
+                    (output, stream.unwritten.front_mut())
                 }
                 _ => (None, None),
             };
@@ -548,7 +586,7 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                     self.take_encoded(encoded);
                     continue;
                 }
-                update = frame, if !suppressed => update,
+                update = frame, if !suppressed && !planar_waiting => update,
             };
             let Some(update) = update else {
                 debug!("frame source ended: closing the display stream");
@@ -582,7 +620,7 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                 })));
             }
             self.pacer.frame_taken(Instant::now());
-            if let GfxState::Active(stream) = &self.gfx {
+            if let GfxState::Active(stream) = &mut self.gfx {
                 if update.skipped > 0 {
                     self.stats.frames_coalesced += update.skipped;
                 }
@@ -590,7 +628,10 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
                     let now = std::time::Instant::now();
                     link.with_flow(|flow| flow.source_frame(now));
                 }
-                stream.input.submit(Arc::clone(&update.frame), &update.damage);
+                match &mut stream.codec {
+                    StreamCodec::Avc420(h264) => h264.input.submit(Arc::clone(&update.frame), &update.damage),
+                    StreamCodec::Planar(planar) => planar.code(&update.frame, &update.damage),
+                }
                 continue;
             }
             if update.skipped > 0 {
@@ -611,9 +652,10 @@ impl RdpServerDisplayUpdates for DisplayUpdates {
 }
 
 impl DisplayUpdates {
-    /// Starts the H.264 stream once the client's graphics pipeline is negotiated: a surface
-    /// the size of the desktop mapped to the output, an encoder thread, and the whole
-    /// current picture as its first frame.
+    /// Starts the pipeline's stream once the client's graphics pipeline is negotiated: a
+    /// surface the size of the desktop mapped to the output, and the whole current picture as
+    /// its first frame; H.264 from an encoder thread when the client offers it, planar tiles
+    /// otherwise.
     fn start_gfx_if_ready(&mut self) -> anyhow::Result<()> {
         if let (GfxState::Active(_), Some(link)) = (&self.gfx, &self.gfx_link)
             && matches!(link.status(), GfxStatus::Closed)
@@ -637,15 +679,7 @@ impl DisplayUpdates {
         };
         let (width, height) = self.size;
         let mut server = lock_server(&handle);
-        if !server.supports_avc420() {
-            if self.h264_required {
-                warn!("codec h264: the client's graphics pipeline offers no H.264 (AVC420): classic updates");
-            } else {
-                info!("the client's graphics pipeline offers no H.264 (AVC420): classic updates");
-            }
-            self.gfx = GfxState::Declined;
-            return Ok(());
-        }
+        let avc420 = server.supports_avc420();
         if server.surface_ids().next().is_some() {
             // A new update stream after a resize: ResetGraphics at the new size drops the old
             // surfaces (clients loop on deactivate/reactivate; this they follow).
@@ -663,6 +697,44 @@ impl DisplayUpdates {
         let channel = server.channel_id();
         drop(server);
         send_gfx(&events, channel, messages)?;
+        let codec = if avc420 {
+            StreamCodec::Avc420(self.start_h264(surface, width, height)?)
+        } else {
+            if self.h264_required {
+                warn!(
+                    surface,
+                    width,
+                    height,
+                    "codec h264: the client's graphics pipeline offers no H.264 (AVC420): planar"
+                );
+            } else {
+                info!(
+                    surface,
+                    width, height, "graphics pipeline: planar (lossless; the client offers no H.264)"
+                );
+            }
+            StreamCodec::Planar(PlanarStream {
+                waiting: None,
+                last_coded: None,
+                whole_next: true,
+            })
+        };
+        self.subscriber.request_full_refresh();
+        self.pacer.reset();
+        self.gfx = GfxState::Active(Box::new(GfxStream {
+            handle,
+            events,
+            surface,
+            surface_size: (width, height),
+            unwritten: VecDeque::new(),
+            epoch: std::time::Instant::now(),
+            codec,
+        }));
+        Ok(())
+    }
+
+    /// The encoder thread of an H.264 stream.
+    fn start_h264(&self, surface: u16, width: u16, height: u16) -> anyhow::Result<H264Stream> {
         let settings = self.h264_settings.clone();
         let refine_qp = settings.refine_qp;
         let (bitrate_bps, idr_interval, threads) =
@@ -680,30 +752,25 @@ impl DisplayUpdates {
             encoder_threads = threads,
             "graphics pipeline: H.264 (AVC420)"
         );
-        self.subscriber.request_full_refresh();
-        self.pacer.reset();
-        self.gfx = GfxState::Active(Box::new(GfxStream {
-            handle,
-            events,
-            surface,
-            surface_size: (width, height),
+        Ok(H264Stream {
             input,
             output,
             waiting: None,
             awaiting_idr: false,
-            unwritten: VecDeque::new(),
-            epoch: std::time::Instant::now(),
             refine_qp,
-        }));
-        Ok(())
+        })
     }
 
     fn take_encoded(&mut self, encoded: Option<Result<EncodedFrame, wrd_h264::H264Error>>) {
         let GfxState::Active(stream) = &mut self.gfx else {
             return;
         };
+        let surface_size = stream.surface_size;
+        let StreamCodec::Avc420(stream) = &mut stream.codec else {
+            return;
+        };
         match encoded {
-            Some(Ok(frame)) if (frame.width, frame.height) != stream.surface_size => {
+            Some(Ok(frame)) if (frame.width, frame.height) != surface_size => {
                 trace!(
                     source_seq = frame.source_seq,
                     "frame of the size before a reset: dropped"
@@ -738,67 +805,116 @@ impl DisplayUpdates {
         let (GfxState::Active(stream), Some(link)) = (&self.gfx, &self.gfx_link) else {
             return;
         };
+        let StreamCodec::Avc420(h264) = &stream.codec else {
+            return;
+        };
         let now = std::time::Instant::now();
         let room = link.with_flow(|flow| flow.has_room_after(1, now));
-        stream.output.want_next(stream.waiting.is_none() && room);
+        h264.output.want_next(h264.waiting.is_none() && room);
     }
 
-    /// Hands the waiting encoded frame to the pipeline if the flow-control window allows; after
-    /// a stall, drops what was encoded meanwhile and asks for an IDR instead.
+    /// Hands the waiting frame to the pipeline if the flow-control window allows; after a
+    /// stall, an H.264 stream drops what was encoded meanwhile and asks for an IDR instead.
     fn flush_gfx(&mut self) -> anyhow::Result<()> {
         let (GfxState::Active(stream), Some(link)) = (&mut self.gfx, &self.gfx_link) else {
             return Ok(());
         };
-        let Some(frame) = stream.waiting.take() else {
-            return Ok(());
+        let waiting = match &stream.codec {
+            StreamCodec::Avc420(h264) => h264.waiting.is_some(),
+            StreamCodec::Planar(planar) => planar.waiting.is_some(),
         };
+        if !waiting {
+            return Ok(());
+        }
         let mut server = lock_server(&stream.handle);
         let now = std::time::Instant::now();
         match link.with_flow(|flow| flow.try_send(now)) {
             Verdict::Send => {}
-            Verdict::Wait => {
-                stream.waiting = Some(frame);
-                return Ok(());
-            }
-            Verdict::Resync => {
-                drop(server);
-                // Everything encoded while the client was stuck shows an old picture: the
-                // client gets the current one as an IDR instead.
-                let mut dropped = 1;
-                while stream.output.try_recv().is_some() {
-                    dropped += 1;
+            Verdict::Wait => return Ok(()),
+            Verdict::Resync => match &mut stream.codec {
+                StreamCodec::Avc420(h264) => {
+                    drop(server);
+                    // Everything encoded while the client was stuck shows an old picture: the
+                    // client gets the current one as an IDR instead.
+                    let mut dropped = u64::from(h264.waiting.take().is_some());
+                    while h264.output.try_recv().is_some() {
+                        dropped += 1;
+                    }
+                    h264.input.request_idr();
+                    h264.awaiting_idr = true;
+                    self.stats.frames_coalesced += dropped;
+                    info!(
+                        dropped,
+                        "the client acknowledges frames again after a stall: going on from an IDR"
+                    );
+                    return Ok(());
                 }
-                stream.input.request_idr();
-                stream.awaiting_idr = true;
-                self.stats.frames_coalesced += dropped;
-                info!(
-                    dropped,
-                    "the client acknowledges frames again after a stall: going on from an IDR"
-                );
-                return Ok(());
-            }
+                // The waiting tiles change the picture the client has (every frame before
+                // them was sent) into the current one: they still go.
+                StreamCodec::Planar(_) => info!("the client acknowledges frames again after a stall"),
+            },
         }
-        let (qp, quality) = match frame.kind {
-            FrameKind::Refinement => (stream.refine_qp, 100),
-            FrameKind::Idr | FrameKind::Predicted => (26, 70),
-        };
-        let regions: Vec<Avc420Region> = frame
-            .regions
-            .iter()
-            .map(|rect| Avc420Region {
-                left: rect.x,
-                top: rect.y,
-                right: rect.x + rect.width.saturating_sub(1),
-                bottom: rect.y + rect.height.saturating_sub(1),
-                quantization_parameter: qp,
-                quality,
-            })
-            .collect();
         let timestamp = u32::try_from(stream.epoch.elapsed().as_millis()).unwrap_or(u32::MAX);
-        let Some(frame_id) = server.send_avc420_frame(stream.surface, &frame.data, &regions, timestamp)
-        else {
-            stream.waiting = Some(frame);
-            return Ok(());
+        let (frame_id, rects, captured_at) = match &mut stream.codec {
+            StreamCodec::Avc420(h264) => {
+                let Some(frame) = h264.waiting.take() else {
+                    return Ok(());
+                };
+                let (qp, quality) = match frame.kind {
+                    FrameKind::Refinement => (h264.refine_qp, 100),
+                    FrameKind::Idr | FrameKind::Predicted => (26, 70),
+                };
+                let regions: Vec<Avc420Region> = frame
+                    .regions
+                    .iter()
+                    .map(|rect| Avc420Region {
+                        left: rect.x,
+                        top: rect.y,
+                        right: rect.x + rect.width.saturating_sub(1),
+                        bottom: rect.y + rect.height.saturating_sub(1),
+                        quantization_parameter: qp,
+                        quality,
+                    })
+                    .collect();
+                let Some(frame_id) =
+                    server.send_avc420_frame(stream.surface, &frame.data, &regions, timestamp)
+                else {
+                    h264.waiting = Some(frame);
+                    return Ok(());
+                };
+                if frame.captured_at >= self.started {
+                    self.stats.record_h264_stages(
+                        frame.captured_at,
+                        frame.encode_time,
+                        frame.encoded_at,
+                        now,
+                    );
+                }
+                (frame_id, frame.regions.len(), frame.captured_at)
+            }
+            StreamCodec::Planar(planar) => {
+                let Some(frame) = planar.waiting.take() else {
+                    return Ok(());
+                };
+                let rects = frame.tiles.len();
+                let tiles = frame
+                    .tiles
+                    .into_iter()
+                    .map(|tile| (tile.rect, tile.data))
+                    .collect();
+                let Some(frame_id) = server.send_planar_frame(stream.surface, tiles, timestamp) else {
+                    // Only a pipeline that is not ready or a surface that is gone refuse: the
+                    // next frame repaints the whole picture.
+                    warn!(
+                        surface = stream.surface,
+                        "the graphics pipeline refused a planar frame: the next one repaints everything"
+                    );
+                    planar.whole_next = true;
+                    self.subscriber.request_full_refresh();
+                    return Ok(());
+                };
+                (frame_id, rects, frame.captured_at)
+            }
         };
         link.with_flow(|flow| flow.sent(frame_id, now));
         let messages = server.drain_output();
@@ -807,11 +923,9 @@ impl DisplayUpdates {
         send_gfx(&stream.events, channel, messages)?;
         stream.unwritten.push_back(send_write_marker(&stream.events)?);
         self.stats.frames_sent += 1;
-        self.stats.rects_sent += u64::try_from(frame.regions.len()).unwrap_or(u64::MAX);
-        if frame.captured_at >= self.started {
-            self.stats.capture_to_wire.record(frame.captured_at.elapsed());
-            self.stats
-                .record_h264_stages(frame.captured_at, frame.encode_time, frame.encoded_at, now);
+        self.stats.rects_sent += u64::try_from(rects).unwrap_or(u64::MAX);
+        if captured_at >= self.started {
+            self.stats.capture_to_wire.record(captured_at.elapsed());
         }
         Ok(())
     }
@@ -864,7 +978,8 @@ impl GfxStream {
     /// The desktop took a new size: ResetGraphics at that size (which deletes the surface) and
     /// a new surface, without deactivating the client (some clients loop on a reactivation;
     /// every EGFX client follows ResetGraphics). What was encoded at the old size is dropped;
-    /// the encoder starts the new size with an IDR. `false` if the pipeline refused.
+    /// the stream starts the new size with a whole picture (an IDR, or every tile). `false` if
+    /// the pipeline refused.
     fn reset_graphics(&mut self, width: u16, height: u16) -> anyhow::Result<bool> {
         let mut server = lock_server(&self.handle);
         server.resize(width, height);
@@ -886,11 +1001,49 @@ impl GfxStream {
         );
         self.surface = surface;
         self.surface_size = (width, height);
-        self.waiting = None;
-        while self.output.try_recv().is_some() {}
-        self.input.request_idr();
-        self.awaiting_idr = true;
+        match &mut self.codec {
+            StreamCodec::Avc420(h264) => {
+                h264.waiting = None;
+                while h264.output.try_recv().is_some() {}
+                h264.input.request_idr();
+                h264.awaiting_idr = true;
+            }
+            StreamCodec::Planar(planar) => {
+                planar.waiting = None;
+                planar.whole_next = true;
+            }
+        }
         Ok(true)
+    }
+}
+
+impl PlanarStream {
+    /// Codes the tiles of `frame` that changed (under `damage`, against the picture coded
+    /// before) as the frame that waits for the pipeline. Runs on the session's task: planar is
+    /// cheap next to H.264, and a client on this path is one that cannot take H.264.
+    fn code(&mut self, frame: &Arc<Frame>, damage: &[Rect]) {
+        let whole = std::mem::take(&mut self.whole_next);
+        let (damage, previous) = if whole {
+            (&[][..], None)
+        } else {
+            (damage, self.last_coded.as_deref())
+        };
+        match planar::encode_changed_tiles(frame, damage, previous) {
+            Ok(tiles) => {
+                self.last_coded = Some(Arc::clone(frame));
+                if !tiles.is_empty() {
+                    self.waiting = Some(PlanarFrame {
+                        tiles,
+                        captured_at: frame.captured_at,
+                    });
+                }
+            }
+            Err(e) => {
+                // A frame that does not hold what it says: skip it, and send the next whole.
+                warn!(error = %e, seq = frame.seq, "cannot code a frame as planar tiles: skipped");
+                self.whole_next = true;
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod flow;
 mod gfx;
 pub mod input;
 mod pacing;
+pub mod planar;
 pub mod server;
 pub mod session;
 mod stats;
@@ -37,8 +38,9 @@ pub use crate::tls::TlsIdentity;
 /// Which picture encodings the server offers its clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Codec {
-    /// H.264 through the graphics pipeline to clients that negotiate AVC420, RemoteFX or
-    /// bitmaps (as the client negotiates) to the others.
+    /// H.264 through the graphics pipeline to clients that negotiate AVC420, lossless planar
+    /// tiles through the pipeline to pipeline clients without it, RemoteFX or bitmaps (as the
+    /// client negotiates) to clients without the pipeline.
     #[default]
     Auto,
     /// Like `Auto`, but a client without H.264 is worth a warning in the log.

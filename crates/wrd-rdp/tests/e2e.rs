@@ -524,6 +524,82 @@ async fn h264_client_decodes_the_moving_pattern() {
     server.stop().await;
 }
 
+/// A client whose graphics pipeline offers no H.264 (an RDP 8.0 client) gets the picture
+/// through the pipeline as planar tiles: lossless, so exactly the original; a still picture
+/// then costs nothing, and a moving one keeps coming (every frame acknowledged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_client_without_h264_gets_the_exact_picture_as_planar_tiles() {
+    let config = |addr| {
+        let mut config = client_config(addr, PASSWORD);
+        config.codec = wrd_client::Codec::GraphicsWithoutH264;
+        config
+    };
+    // A still pattern: the client's picture is the original, to the bit.
+    let server = start(Options {
+        fps: 0,
+        ..Options::default()
+    })
+    .await;
+    let mut session = wrd_client::connect(config(server.addr)).await.unwrap();
+    assert_eq!(wait_for_pattern(&mut session).await, 0);
+    let deadline = soon(10);
+    while session.stats().planar_rects == 0 && Instant::now() < deadline {
+        let _ = session.next_event(soon(1)).await;
+    }
+    // Then quiet: whatever came first (classic updates before the pipeline opened, the planar
+    // repaint) has all arrived.
+    while session.next_event(soon(1)).await.is_ok() {}
+    let stats = session.stats();
+    assert!(stats.planar_rects > 0, "no planar tile: {stats:?}");
+    assert_eq!(stats.avc420_frames, 0, "{stats:?}");
+    let decoded = session.framebuffer().to_bgrx();
+    let original = wrd_test_pattern::expected_frame(WIDTH, HEIGHT, 0);
+    let differing = decoded
+        .chunks_exact(4)
+        .zip(original.chunks_exact(4))
+        .filter(|(a, b)| a[..3] != b[..3])
+        .count();
+    assert_eq!(differing, 0, "pixels that differ from the original: {stats:?}");
+    // Nothing changes, nothing is sent.
+    let before = session.stats().planar_rects;
+    drain_until(&mut session, soon(2)).await;
+    assert_eq!(session.stats().planar_rects, before, "tiles for a still picture");
+    server.stop().await;
+
+    // The moving pattern (30 fps): frames keep coming. (The pictures between a frame's tiles
+    // are part old, part new, so exactness is checked on the still picture above.)
+    let server = start(Options::default()).await;
+    let mut session = wrd_client::connect(config(server.addr)).await.unwrap();
+    wait_for_pattern(&mut session).await;
+    let deadline = soon(10);
+    while session.stats().planar_rects == 0 {
+        assert!(Instant::now() < deadline, "no planar tile: {:?}", session.stats());
+        let _ = session.next_event(soon(1)).await;
+    }
+    let shown = |session: &Session| {
+        let (width, height) = session.desktop_size();
+        let framebuffer = session.framebuffer();
+        wrd_test_pattern::decode_counter(framebuffer.data(), framebuffer.stride(), width, height)
+    };
+    let mut counters = std::collections::BTreeSet::new();
+    let deadline = soon(3);
+    while Instant::now() < deadline {
+        if let Ok(wrd_client::SessionEvent::GraphicsUpdate { .. }) = session.next_event(deadline).await
+            && let Some(counter) = shown(&session)
+        {
+            counters.insert(counter);
+        }
+    }
+    // Without acknowledgements the window would have stopped the stream after 2 frames.
+    assert!(
+        counters.len() >= 20,
+        "{} frames shown in 3 s: {:?}",
+        counters.len(),
+        session.stats()
+    );
+    server.stop().await;
+}
+
 /// A client that does not decode (a benchmark's stand-in for a client on another machine)
 /// still receives, counts and acknowledges every frame, so the server keeps sending at the
 /// pattern's rate; nothing is painted.

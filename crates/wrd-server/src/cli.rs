@@ -143,9 +143,10 @@ pub struct ServeArgs {
     pub max_fps: Option<u32>,
 
     /// How pictures are encoded: `auto` sends H.264 through the graphics pipeline to clients
-    /// that negotiate it and RemoteFX or bitmaps to the others; `h264` the same, warning about
-    /// clients without H.264; `remotefx` and `bitmap` never offer the graphics pipeline
-    /// [default: auto]
+    /// that negotiate it, lossless planar tiles through the pipeline to pipeline clients
+    /// without H.264, and RemoteFX or bitmaps to clients without the pipeline; `h264` the
+    /// same, warning about clients without H.264; `remotefx` and `bitmap` never offer the
+    /// graphics pipeline [default: auto]
     #[arg(long, value_name = "CODEC")]
     pub codec: Option<CodecArg>,
 

@@ -214,6 +214,22 @@ fn an_avc420_client_gets_h264_and_sees_the_live_pattern() {
 }
 
 #[test]
+fn a_pipeline_client_without_h264_gets_planar_and_sees_the_live_pattern() {
+    // `mask:` filters FreeRDP's graphics pipeline capability versions: 2046 leaves only
+    // RDP 8.0's, which has no H.264 (an older client, or one with H.264 turned off).
+    let dir = TestDir::new("xfreerdp-gfx-planar").unwrap();
+    let mut server = start_server(&dir, &[]);
+    let xvfb = Xvfb::start(dir.path()).unwrap();
+    let mut client = client_with(&xvfb, server.port, PASSWORD, &dir, &["/gfx:mask:2046"]);
+    server
+        .guard
+        .wait_for_log("graphics pipeline: planar", Duration::from_secs(30))
+        .unwrap();
+    assert_live_pattern(&mut client, &dir, "planar");
+    assert!(client.is_running(), "{}", client.log_tail(20));
+}
+
+#[test]
 fn codec_remotefx_keeps_an_avc420_client_on_the_classic_path() {
     let dir = TestDir::new("xfreerdp-codec-remotefx").unwrap();
     let server = start_server(&dir, &["--codec", "remotefx"]);

@@ -1463,6 +1463,50 @@ impl GraphicsPipelineServer {
         Some(frame_id)
     }
 
+    /// wrd-server patch: queue one frame of planar-coded rectangles (`Codec1Type::Planar`,
+    /// MS-RDPEGFX 2.2.2.1 and the planar codec of MS-RDPEGDI 2.2.2.5.1), one `WireToSurface1`
+    /// per rectangle between one StartFrame/EndFrame pair. Planar is lossless and every EGFX
+    /// client decodes it: the path for clients without H.264. Each `bitmap_data` must be a
+    /// planar stream of exactly its rectangle (`right`/`bottom` exclusive).
+    ///
+    /// Returns `Some(frame_id)` if queued, `None` if not ready, backpressured, the surface is
+    /// unknown or there is nothing to send.
+    pub fn send_planar_frame(
+        &mut self,
+        surface_id: u16,
+        rectangles: Vec<(ExclusiveRectangle, Vec<u8>)>,
+        timestamp_ms: u32,
+    ) -> Option<u32> {
+        if !self.is_ready() || rectangles.is_empty() {
+            return None;
+        }
+        if self.should_backpressure() {
+            self.qoe.record_backpressure();
+            return None;
+        }
+
+        let surface = self.surfaces.get(surface_id)?;
+        let pixel_format = surface.pixel_format;
+
+        let timestamp = Self::make_timestamp(timestamp_ms);
+        let frame_id = self.frames.begin_frame(timestamp);
+
+        self.output_queue
+            .push_back(GfxPdu::StartFrame(StartFramePdu { timestamp, frame_id }));
+        for (destination_rectangle, bitmap_data) in rectangles {
+            self.output_queue.push_back(GfxPdu::WireToSurface1(WireToSurface1Pdu {
+                surface_id,
+                codec_id: Codec1Type::Planar,
+                pixel_format,
+                destination_rectangle,
+                bitmap_data,
+            }));
+        }
+        self.output_queue.push_back(GfxPdu::EndFrame(EndFramePdu { frame_id }));
+
+        Some(frame_id)
+    }
+
     /// Queue a RemoteFX Progressive frame for transmission.
     ///
     /// Progressive frames use `WireToSurface2Pdu` with a pre-encoded progressive
