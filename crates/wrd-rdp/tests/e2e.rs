@@ -529,11 +529,7 @@ async fn h264_client_decodes_the_moving_pattern() {
 /// then costs nothing, and a moving one keeps coming (every frame acknowledged).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pipeline_client_without_h264_gets_the_exact_picture_as_planar_tiles() {
-    let config = |addr| {
-        let mut config = client_config(addr, PASSWORD);
-        config.codec = wrd_client::Codec::GraphicsWithoutH264;
-        config
-    };
+    let config = planar_config;
     // A still pattern: the client's picture is the original, to the bit.
     let server = start(Options {
         fps: 0,
@@ -772,12 +768,16 @@ async fn updates_during(session: &mut Session, span: Duration) -> u64 {
 }
 
 /// A minimized client (Suppress Output without a rectangle) gets no frames while the desktop
-/// keeps moving, and the live picture again as soon as it is restored; for both the classic
-/// path and H.264.
+/// keeps moving, and the live picture again as soon as it is restored; for the classic path,
+/// H.264 and planar.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_minimized_client_gets_no_frames_until_restored() {
     let server = start(Options::default()).await;
-    for config in [client_config(server.addr, PASSWORD), h264_config(server.addr)] {
+    for config in [
+        client_config(server.addr, PASSWORD),
+        h264_config(server.addr),
+        planar_config(server.addr),
+    ] {
         let codec = config.codec;
         let mut session = wrd_client::connect(config).await.unwrap();
         let first = wait_for_pattern(&mut session).await;
@@ -812,7 +812,11 @@ async fn a_restored_or_refreshing_client_gets_its_picture_again() {
         ..Options::default()
     })
     .await;
-    for config in [client_config(server.addr, PASSWORD), h264_config(server.addr)] {
+    for config in [
+        client_config(server.addr, PASSWORD),
+        h264_config(server.addr),
+        planar_config(server.addr),
+    ] {
         let codec = config.codec;
         let mut session = wrd_client::connect(config).await.unwrap();
         assert_eq!(wait_for_pattern(&mut session).await, 0);
@@ -820,6 +824,7 @@ async fn a_restored_or_refreshing_client_gets_its_picture_again() {
         for request in ["restore", "refresh"] {
             let pixels = session.stats().pixels_updated;
             let h264_frames = session.stats().avc420_frames;
+            let planar_rects = session.stats().planar_rects;
             if request == "restore" {
                 session.send_suppress_output(false).await.unwrap();
                 assert_eq!(updates_during(&mut session, Duration::from_millis(500)).await, 0);
@@ -837,6 +842,12 @@ async fn a_restored_or_refreshing_client_gets_its_picture_again() {
                 assert!(
                     session.stats().avc420_frames > h264_frames,
                     "{request}: no H.264 frame"
+                );
+            }
+            if codec == wrd_client::Codec::GraphicsWithoutH264 {
+                assert!(
+                    session.stats().planar_rects > planar_rects,
+                    "{request}: no planar tile"
                 );
             }
             assert_eq!(counter(&session), Some(0));
@@ -997,6 +1008,54 @@ async fn an_h264_client_is_resized_with_reset_graphics_not_reactivation() {
             "no IDR at the new size: {stats:?}"
         );
         assert_eq!(stats.reactivations, 0, "the client was reactivated: {stats:?}");
+    }
+    assert!(session.is_active());
+    drop(size_tx);
+    server.stop().await;
+}
+
+/// A pipeline client without H.264 follows resizes the same way (ResetGraphics and a new
+/// surface, no reactivation), and gets the whole picture as planar tiles at each new size.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planar_client_is_resized_with_reset_graphics_not_reactivation() {
+    let shutdown = CancellationToken::new();
+    let (publisher, bus) = FrameBus::new();
+    let (size_tx, size_rx) = tokio::sync::watch::channel((WIDTH, HEIGHT));
+    tokio::spawn(publish_sized_pattern(publisher, size_rx));
+    let server = start_on(bus, Options::default(), shutdown).await;
+    let mut session = wrd_client::connect(planar_config(server.addr)).await.unwrap();
+    let deadline = soon(10);
+    while session.stats().planar_rects == 0 {
+        assert!(Instant::now() < deadline, "no planar tile: {:?}", session.stats());
+        let _ = session.next_event(soon(1)).await;
+    }
+    for (width, height) in [(800, 600), (1024, 768), (656, 488)] {
+        size_tx.send((width, height)).unwrap();
+        let rects = session.stats().planar_rects;
+        let deadline = soon(10);
+        // The new size, then tiles at it until the pattern is legible again.
+        let mut counter = None;
+        while session.desktop_size() != (width, height) || counter.is_none() {
+            assert!(
+                Instant::now() < deadline,
+                "resize to {width}x{height}: the client has {:?}, {:?}",
+                session.desktop_size(),
+                session.stats()
+            );
+            match session.next_event(soon(1)).await {
+                Ok(_) => {}
+                Err(e) if e.is_timeout() => {}
+                Err(e) => panic!("resize to {width}x{height}: {e}"),
+            }
+            if session.desktop_size() == (width, height) && session.stats().planar_rects > rects {
+                let framebuffer = session.framebuffer();
+                counter =
+                    wrd_test_pattern::decode_counter(framebuffer.data(), framebuffer.stride(), width, height);
+            }
+        }
+        let stats = session.stats();
+        assert_eq!(stats.reactivations, 0, "the client was reactivated: {stats:?}");
+        assert_eq!(stats.avc420_frames, 0, "{stats:?}");
     }
     assert!(session.is_active());
     drop(size_tx);

@@ -157,6 +157,13 @@ pub fn h264_config(addr: SocketAddr) -> ClientConfig {
     config
 }
 
+/// A client whose graphics pipeline offers no H.264 (RDP 8.0 capabilities): planar tiles.
+pub fn planar_config(addr: SocketAddr) -> ClientConfig {
+    let mut config = client_config(addr, PASSWORD);
+    config.codec = wrd_client::Codec::GraphicsWithoutH264;
+    config
+}
+
 /// The process's resident memory, in bytes.
 pub fn resident_bytes() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
