@@ -78,13 +78,15 @@ pub struct EncoderSettings {
 impl EncoderSettings {
     pub fn for_profile(profile: NetworkProfile) -> Self {
         match profile {
-            // 6 Mbit/s planned for 60 fps, 100 kbit a frame (openh264 budgets per frame, so
-            // fewer frames cost less): 1080p full-screen motion at 34.9 dB mean, against 35.9
-            // at 12 Mbit/s, and 20 % less encode time (BENCHMARKS.md, wrd-h264-bench). After
-            // motion the refinement makes text sharp again: a full screen of small text is
-            // about 1 MB at QP 10 (≥ 45 dB), once.
+            // 5.5 Mbit/s planned for 60 fps, about 92 kbit a frame (openh264 budgets per frame,
+            // so fewer frames cost less): 1080p full-screen motion at 34.8 dB mean, against
+            // 35.9 at 12 Mbit/s, and 20 % less encode time. openh264 overshoots its plan by up
+            // to 3 %, so a plan of 6 sent 5.95-6.15 Mbit/s at 60 fps; 5.5 keeps full-motion
+            // 1080p under 6 for 0.1 dB (BENCHMARKS.md, wrd-h264-bench). After motion the
+            // refinement makes text sharp again: a full screen of small text is about 1 MB
+            // at QP 10 (≥ 45 dB), once.
             NetworkProfile::Lan => Self {
-                bitrate_bps: 6_000_000,
+                bitrate_bps: 5_500_000,
                 max_fps: 60.0,
                 min_qp: 10,
                 max_qp: 40,

@@ -150,7 +150,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "CODEC")]
     pub codec: Option<CodecArg>,
 
-    /// The H.264 encoder's profile: `lan` (full-screen motion at 6 Mbit/s, planned for 60 fps,
+    /// The H.264 encoder's profile: `lan` (full-screen motion at 5.5 Mbit/s, planned for 60 fps,
     /// an IDR every 60 s) or `wan` (2 Mbit/s, 30 fps, coarser quality, an IDR every 120 s);
     /// text is refined to sharp after motion in both [default: lan]
     #[arg(long, value_name = "PROFILE")]

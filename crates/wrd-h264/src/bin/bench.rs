@@ -6,7 +6,7 @@
 //!
 //! Usage: `wrd-h264-bench [WIDTHxHEIGHT] [FRAMES] [VARIANT...]` (default 1920x1080, 300 frames,
 //! the default settings). A variant is `default` or `CONTENT:EFFORT:SCENECUT[:MBIT][:tTHREADS][:deblock|:nodeblock]`
-//! (`screen|camera`, `low|medium`, `scd|noscd`, the target bit rate in Mbit/s, encoder threads, the deblocking filter on or off; unsaid: the LAN preset's). Several variants are measured side by side: every
+//! (`screen|camera`, `low|medium`, `scd|noscd`, the target bit rate in Mbit/s (or kbit/s with a `k`: `5500k`), encoder threads, the deblocking filter on or off; unsaid: the LAN preset's). Several variants are measured side by side: every
 //! frame is encoded by each variant's encoder in turn, so a change of load on a shared machine
 //! weighs on all of them alike.
 
@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         eprintln!(
             "usage: wrd-h264-bench [WIDTHxHEIGHT] [FRAMES] [VARIANT...]\n\
              VARIANT: default, or CONTENT:EFFORT:SCENECUT[:MBIT][:tTHREADS][:deblock|:nodeblock] \
-             with screen|camera, low|medium, scd|noscd, the bit rate in Mbit/s, the encoder \
+             with screen|camera, low|medium, scd|noscd, the bit rate in Mbit/s (or kbit/s: 5500k), the encoder \
              threads and the deblocking filter"
         );
         return ExitCode::from(2);
@@ -96,6 +96,8 @@ impl Variant {
                     settings.deblocking = part == "deblock";
                 } else if let Some(threads) = part.strip_prefix('t') {
                     settings.threads = threads.parse().ok().filter(|threads| *threads > 0)?;
+                } else if let Some(kbit) = part.strip_suffix('k') {
+                    settings.bitrate_bps = kbit.parse::<u32>().ok()?.checked_mul(1_000)?;
                 } else {
                     settings.bitrate_bps = part.parse::<u32>().ok()?.checked_mul(1_000_000)?;
                 }
